@@ -1,0 +1,246 @@
+/* drbackup's entry point: global options, the command table with every command's help, the
+ * dispatch, and the one place where repository drivers are wired to the interface. */
+#include "config.h"
+
+#include <getopt.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "agent/agent.h"
+#include "cli/cli.h"
+#include "common/context.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/repo.h"
+#include "restore/restore.h"
+#include "s3/s3.h"
+
+typedef struct command {
+	const char *name;
+	int (*run)(drb_ctx *ctx, int argc, char **argv);
+	const char *synopsis;
+	const char *summary;
+	const char *help;
+} command;
+
+static const command commands[] = {
+	{"keygen", drb_cmd_keygen, "keygen --out PREFIX",
+	 "create a key pair for sealing backups",
+	 "Writes PREFIX.pub (give it to every database host) and PREFIX.key (mode 0600; keep it\n"
+	 "on restore hosts only). Never replaces an existing file.\n"
+	 "\n"
+	 "  --out PREFIX   where to write the two files\n"},
+	{"check", drb_cmd_check, "check",
+	 "check the configuration, keys, database and repositories",
+	 "Reads the configuration and the keys, connects to the database and checks the backup\n"
+	 "account's privileges and the binary log settings, and writes, reads back and deletes a\n"
+	 "probe object in every repository. Every problem is reported with its fix; exits 1 when\n"
+	 "there is one.\n"},
+	{"full", NULL, "full [--db NAME]... [--jobs N]",
+	 "take a full backup of every database now",
+	 "Dumps the databases from one consistent snapshot, without a global lock, and stores one\n"
+	 "object per database in every repository; the manifest is written last.\n"
+	 "\n"
+	 "  --db NAME   back up this database (repeatable); default: the configured list, else\n"
+	 "              every database that is not a system schema\n"
+	 "  --jobs N    databases dumped at once (default: database { jobs }, 0 = one per core)\n"},
+	{"binlog", NULL, "binlog [--follow]",
+	 "ship closed binary logs (or stream them with --follow)",
+	 "Rotates the binary log when something was written since the last run, then ships every\n"
+	 "closed segment that is not yet in every repository, with its metadata.\n"
+	 "\n"
+	 "  --follow   keep running: stream the binary log and seal a segment every\n"
+	 "             binlog { segment_seconds }; stops cleanly on SIGTERM\n"},
+	{"list", NULL, "list [--host ID]",
+	 "show backups, binlog coverage and the recoverable window",
+	 "Per repository: full backups, binlog coverage, the recoverable window, gaps, missing\n"
+	 "copies and the last restore-test. Needs no secret key.\n"
+	 "\n"
+	 "  --host ID   another host's backups (default: this configuration's host_id)\n"},
+	{"restore", NULL,
+	 "restore --to TIME|GTID|latest [--host ID] [--db NAME]... [--jobs N]\n"
+	 "                 [--target-socket PATH | --target-host H --target-port P]\n"
+	 "                 [--target-user U] [--force] [--dry-run]",
+	 "restore databases to a point in time",
+	 "Picks the newest full backup at or before the target and the unbroken chain of binlog\n"
+	 "segments after it, checks every object, loads the dumps and replays the chain.\n"
+	 "\n"
+	 "  --to WHEN           a UTC time ('2026-11-23 10:05:00', or with an offset), a GTID\n"
+	 "                      (0-1-42), or 'latest' (the last shipped event)\n"
+	 "  --host ID           restore another host's backups (the disaster case)\n"
+	 "  --db NAME           restore only this database (repeatable)\n"
+	 "  --jobs N            databases loaded at once (default: one per core)\n"
+	 "  --target-socket P   the server to restore into (default: database { socket })\n"
+	 "  --target-host H, --target-port P   the same over TCP\n"
+	 "  --target-user U     connect as U (password from database { password_file }); default:\n"
+	 "                      the OS user, by socket authentication\n"
+	 "  --force             replace databases that exist and are not empty\n"
+	 "  --dry-run           print the plan and change nothing\n"},
+	{"restore-test", NULL, "restore-test",
+	 "prove the newest backup restores, in a scratch server",
+	 "Starts a private scratch server, restores the newest full backup and every segment\n"
+	 "after it, checks tables and row counts, records a report in the repository and stops\n"
+	 "the scratch server. Exits 1 on any failure.\n"},
+	{"expire", NULL, "expire [--dry-run]", "apply the retention policy", ""},
+	{"export", NULL, "export --practice NAME [--out FILE] [--url]",
+	 "export one practice's data, encrypted", ""},
+	{"repo", drb_cmd_repo, "repo ls [PREFIX] | repo get PATH | repo put PATH",
+	 "inspect a repository",
+	 "  repo ls [PREFIX]   list objects (size, time, path) in each repository, or in --repo\n"
+	 "  repo get PATH      write an object to stdout; DRB1 objects are opened (needs a secret\n"
+	 "                     key); --raw writes the stored bytes as they are\n"
+	 "  repo put PATH      seal stdin to the configured public keys and store it at PATH in\n"
+	 "                     every repository, or in --repo\n"},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: drbackup [-c FILE] [--repo NAME] [--json] [-v|-q] COMMAND [OPTIONS]\n"
+		   "\n"
+		   "Backups, binlog shipping and point-in-time restore for MariaDB, encrypted,\n"
+		   "in every configured repository at once.\n"
+		   "\n"
+		   "commands:\n");
+	for (const command *c = commands; c->name; c++)
+		fprintf(f, "  %-13s %s%s\n", c->name, c->summary, c->run ? "" : " (not implemented yet)");
+	fprintf(f, "\n"
+		   "options:\n"
+		   "  -c, --config FILE  configuration (default: $DRBACKUP_CONFIG, else %s)\n"
+		   "      --repo NAME    work on this repository only\n"
+		   "      --json         machine-readable output on stdout\n"
+		   "  -v, --verbose      debug messages, and the chain of causes of an error\n"
+		   "  -q, --quiet        errors only\n"
+		   "  -h, --help         this help; 'drbackup COMMAND --help' for a command's\n"
+		   "  -V, --version      the version\n"
+		   "\n"
+		   "exit status: 0 done, 1 failed, 2 bad usage or configuration, 3 done but degraded\n"
+		   "(a repository missed a copy). See drbackup(1) and drbackup.conf(5).\n",
+		DRB_DEFAULT_CONFIG);
+}
+
+static const command *find(const char *name)
+{
+	for (const command *c = commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static void command_help(const command *c)
+{
+	printf("usage: drbackup [GLOBAL OPTIONS] %s\n\n%s.\n\n%s", c->synopsis, c->summary, c->help);
+}
+
+void drb_cli_usage_error(const char *cmd_name, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	drb_error(DRB_ERR_USAGE, "%s (see 'drbackup %s --help')", msg, cmd_name);
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	}
+	return false;
+}
+
+static void harden(void)
+{
+	struct rlimit none = {0, 0};
+	setrlimit(RLIMIT_CORE, &none); /* no core file may hold a key or patient data */
+	umask(077);
+}
+
+int main(int argc, char **argv)
+{
+	drb_ctx ctx = {0};
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"repo", required_argument, NULL, 'r'},
+		{"json", no_argument, NULL, 'j'},        {"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
+	};
+	int opt, rc;
+
+	harden();
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+c:vqhV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': ctx.config_path = optarg; break;
+		case 'r': ctx.repo_name = optarg; break;
+		case 'j': ctx.json = true; break;
+		case 'v': ctx.verbosity++; break;
+		case 'q': ctx.verbosity = -1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("drbackup %s\n", PACKAGE_VERSION); return 0;
+		default:
+			drb_log_init(ctx.verbosity);
+			drb_log_error("unknown or incomplete option '%s' (see 'drbackup --help')",
+				      argv[optind - 1]);
+			return 2;
+		}
+	}
+	drb_log_init(ctx.verbosity);
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *name = argv[optind];
+	if (strcmp(name, "help") == 0) {
+		const command *c = optind + 1 < argc ? find(argv[optind + 1]) : NULL;
+		if (c)
+			command_help(c);
+		else
+			usage(stdout);
+		return 0;
+	}
+	const command *cmd = find(name);
+	if (!cmd) {
+		drb_log_error("'%s' is not a drbackup command (see 'drbackup --help')", name);
+		return 2;
+	}
+	int cargc = argc - optind;
+	char **cargv = argv + optind;
+	if (wants_help(cargc, cargv)) {
+		command_help(cmd);
+		return 0;
+	}
+	if (!cmd->run) {
+		drb_log_error("%s: not implemented yet", cmd->name);
+		return 1;
+	}
+	if (sodium_init() < 0) {
+		drb_log_error("libsodium could not be initialised");
+		return 1;
+	}
+	drb_signals_install();
+	/* wire the drivers that live outside common/ */
+	drb_repo_register(&drb_s3_driver);
+
+	optind = 1;
+	drb_error_clear();
+	rc = cmd->run(&ctx, cargc, cargv);
+	if (rc == DRB_ERR_DEGRADED) {
+		char line[2 * DRB_ERROR_LEN];
+		drb_error_line(line, sizeof line);
+		drb_log_warn("%s", line);
+	} else if (rc < 0) {
+		drb_log_current_error(NULL);
+	}
+	drb_ctx_free(&ctx);
+	return drb_exit_status(rc);
+}

@@ -1,0 +1,98 @@
+/* drbackup.conf: the libconfuse schema, its checks and the parsed result. Every error names the
+ * file, the line and what was expected, and maps to exit status 2. Files that hold secrets are
+ * refused when anyone but their owner may read them. */
+#ifndef DRB_CONFIG_H
+#define DRB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define DRB_DEFAULT_CONFIG "/etc/drbackup/drbackup.conf"
+
+typedef struct drb_repo_config {
+	const char *name;
+	const char *type; /* "s3" or "posix" */
+	/* posix */
+	const char *path;
+	/* s3 */
+	const char *endpoint;
+	const char *region;
+	const char *bucket;
+	const char *prefix;
+	const char *access_key_id;
+	const char *secret_access_key_file;
+	const char *session_token_file;
+	const char *uri_style; /* "path" or "host" */
+	const char *ca_file;
+	const char *storage_class;
+	long object_lock_days;
+	long part_size;       /* bytes */
+	long upload_parallel; /* parts in flight per object */
+	long timeout;         /* seconds without progress before a request is retried */
+	long retries;
+} drb_repo_config;
+
+typedef struct drb_config {
+	const char *file; /* the file read */
+	const char *host_id;
+	const char *spool_dir;
+	const char *metrics_dir;
+
+	struct {
+		const char *socket;
+		const char *host;
+		long port;
+		const char *user;
+		const char *password_file;
+		const char **databases;
+		size_t n_databases;
+		long jobs;
+		const char *bin_dir; /* where mariadb-dump, mariadb, mariadb-binlog live; "" = PATH */
+		const char *binlog_dir;
+	} db;
+
+	struct {
+		const char **public_keys;
+		size_t n_public_keys;
+		const char **secret_keys;
+		size_t n_secret_keys;
+	} enc;
+
+	struct {
+		long level;
+		long threads;
+	} compression;
+
+	struct {
+		bool purge_after_ship;
+		long segment_seconds;
+		long max_outage_days; /* the longest shipping outage the server's own expiry must cover */
+	} binlog;
+
+	struct {
+		const char *mariadbd;
+		const char *scratch_dir;
+	} restore_test;
+
+	drb_repo_config *repos;
+	size_t n_repos;
+
+	void *cfg; /* the libconfuse tree the strings point into */
+	char host_buf[256];
+} drb_config;
+
+/* Parse path. On error returns DRB_ERR_CONFIG with "FILE:LINE: what was expected". */
+int drb_config_load(const char *path, drb_config **out);
+/* Parse text (tests, fuzzing); name stands for the file in messages. */
+int drb_config_load_string(const char *text, const char *name, drb_config **out);
+void drb_config_free(drb_config *c);
+
+/* Which file to read: -c, else $DRBACKUP_CONFIG, else the default. */
+const char *drb_config_path(const char *cli_path);
+
+const drb_repo_config *drb_config_repo(const drb_config *c, const char *name);
+
+/* The number of cores, for "0 = one per core" settings. */
+int drb_ncpu(void);
+
+#endif

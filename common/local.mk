@@ -1,0 +1,15 @@
+# common/: what both sides share.
+libdrbackup_a_SOURCES += \
+	common/error.c common/error.h \
+	common/log.c common/log.h \
+	common/conf.c common/conf.h \
+	common/secret.c common/secret.h \
+	common/context.c common/context.h \
+	common/sink.c common/sink.h \
+	common/compress.c common/compress.h \
+	common/drb1.c common/drb1.h \
+	common/keys.c common/keys.h \
+	common/object.c common/object.h \
+	common/repo.c common/repo.h \
+	common/repo_posix.c \
+	common/db.c common/db.h

@@ -1,0 +1,3 @@
+# restore/: the restore side.
+libdrbackup_a_SOURCES += \
+	restore/restore.h
