@@ -28,3 +28,31 @@ tests_integration_test_check_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_check_LDADD = $(TEST_LIBS)
 
 EXTRA_DIST += tests/fuzz tests/bench
+
+# Fuzz targets: replayed over their seed corpus in every `make check`; real libFuzzer binaries
+# with CC=clang ./configure --enable-fuzzers (quickstart test runs each for a while).
+if FUZZERS
+FUZZ_REPLAY =
+FUZZ_COMPILEFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+FUZZ_LINKFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+else
+FUZZ_REPLAY = tests/fuzz/replay.c
+FUZZ_COMPILEFLAGS = $(AM_CFLAGS)
+FUZZ_LINKFLAGS = $(AM_LDFLAGS)
+endif
+FUZZ_LINKLIBS = libdrbackup.a $(DRB_LIBS)
+fuzz_targets = tests/fuzz/fuzz_drb1 tests/fuzz/fuzz_config
+tests_fuzz_fuzz_drb1_SOURCES = tests/fuzz/fuzz_drb1.c $(FUZZ_REPLAY)
+tests_fuzz_fuzz_drb1_CFLAGS = $(FUZZ_COMPILEFLAGS)
+tests_fuzz_fuzz_drb1_LDFLAGS = $(FUZZ_LINKFLAGS)
+tests_fuzz_fuzz_drb1_LDADD = $(FUZZ_LINKLIBS)
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c $(FUZZ_REPLAY)
+tests_fuzz_fuzz_config_CFLAGS = $(FUZZ_COMPILEFLAGS)
+tests_fuzz_fuzz_config_LDFLAGS = $(FUZZ_LINKFLAGS)
+tests_fuzz_fuzz_config_LDADD = $(FUZZ_LINKLIBS)
+if FUZZERS
+noinst_PROGRAMS = $(fuzz_targets) $(fuzz_more)
+else
+check_PROGRAMS += $(fuzz_targets) $(fuzz_more)
+TESTS += $(fuzz_targets) $(fuzz_more)
+endif
