@@ -63,8 +63,8 @@ bool drb_repo_path_ok(const char *path)
 	for (;;) {
 		const char *slash = strchr(p, '/');
 		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-		if (n == 0 && slash)
-			return false; /* empty component */
+		if (n == 0)
+			return false; /* empty component, or a trailing '/' */
 		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
 			return false;
 		if (!slash)
