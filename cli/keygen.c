@@ -34,7 +34,7 @@ int drb_cmd_keygen(drb_ctx *ctx, int argc, char **argv)
 		return rc;
 	drb_key_id_hex(pub.id, id);
 	if (ctx->json) {
-		json_t *j = json_pack("{s:s, s:s++, s:s++}", "key_id", id, "public_key", prefix,
+		json_t *j = json_pack("{s:s, s:s+, s:s+}", "key_id", id, "public_key", prefix,
 				      ".pub", "secret_key", prefix, ".key");
 		json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
 		putchar('\n');

@@ -231,7 +231,7 @@ int main(int argc, char **argv)
 	/* wire the drivers that live outside common/ */
 	drb_repo_register(&drb_s3_driver);
 
-	optind = 1;
+	optind = 0; /* 0, not 1: glibc then forgets the "+" (stop at the command) of the global parse */
 	drb_error_clear();
 	rc = cmd->run(&ctx, cargc, cargv);
 	if (rc == DRB_ERR_DEGRADED) {

@@ -266,8 +266,10 @@ int drbt_mariadb_start(drbt_mariadb *m, const char *extra)
 		}
 		argv[n] = NULL;
 		int devnull = open("/dev/null", O_RDWR);
+		int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(devnull, 0);
-		dup2(devnull, 1);
+		dup2(logfd >= 0 ? logfd : devnull, 1);
+		dup2(logfd >= 0 ? logfd : devnull, 2);
 		setpgid(0, 0);
 		execv(argv[0], (char **)argv);
 		execvp("mariadbd", (char **)argv);
