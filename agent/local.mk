@@ -1,5 +1,9 @@
 # agent/: the backup side.
 libdrbackup_a_SOURCES += \
 	agent/agent.h \
-	agent/check.c
+	agent/check.c \
+	agent/dump.c agent/dump.h \
+	agent/full.c \
+	agent/heal.c agent/heal.h \
+	agent/state.c agent/state.h
 EXTRA_DIST += agent/systemd

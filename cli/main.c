@@ -41,7 +41,7 @@ static const command commands[] = {
 	 "account's privileges and the binary log settings, and writes, reads back and deletes a\n"
 	 "probe object in every repository. Every problem is reported with its fix; exits 1 when\n"
 	 "there is one.\n"},
-	{"full", NULL, "full [--db NAME]... [--jobs N]",
+	{"full", drb_cmd_full, "full [--db NAME]... [--jobs N]",
 	 "take a full backup of every database now",
 	 "Dumps the databases from one consistent snapshot, without a global lock, and stores one\n"
 	 "object per database in every repository; the manifest is written last.\n"

@@ -12,4 +12,8 @@ libdrbackup_a_SOURCES += \
 	common/object.c common/object.h \
 	common/repo.c common/repo.h \
 	common/repo_posix.c \
-	common/db.c common/db.h
+	common/db.c common/db.h \
+	common/fault.c common/fault.h \
+	common/catalog.c common/catalog.h \
+	common/lock.c common/lock.h \
+	common/metrics.c common/metrics.h

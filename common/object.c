@@ -60,6 +60,10 @@ int drb_object_commit(drb_object_writer *w, drb_object_info *info)
 		info->stored_bytes = drb_hash_filter_bytes(w->hash);
 		memcpy(info->sha256, drb_hash_filter_hex(w->hash), 65);
 		info->failed = drb_fanout_failed(w->fanout);
+		info->failed_mask = 0;
+		for (size_t i = 0; i < 64; i++)
+			if (!drb_fanout_ok(w->fanout, i) && drb_fanout_error(w->fanout, i))
+				info->failed_mask |= 1ull << i;
 		drb_fanout_describe_failures(w->fanout, info->why, sizeof info->why);
 	}
 	drb_sink_free(w->head);

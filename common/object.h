@@ -32,6 +32,7 @@ typedef struct drb_object_info {
 	uint64_t stored_bytes; /* the DRB1 object */
 	char sha256[65];       /* of the DRB1 object */
 	size_t failed;         /* repositories that missed the copy */
+	uint64_t failed_mask;  /* bit i: repository i of the set missed it */
 	char why[1024];        /* which ones, and why */
 } drb_object_info;
 

@@ -1,0 +1,205 @@
+#include "config.h"
+#include "agent/heal.h"
+#include "agent/state.h"
+#include "common/catalog.h"
+#include "common/error.h"
+#include "common/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct entry {
+	char *path;
+	uint64_t size;
+} entry;
+
+typedef struct listing {
+	entry *v;
+	size_t n, cap;
+	bool ok;
+} listing;
+
+static int add(void *ud, const char *path, const drb_obj_stat *st)
+{
+	listing *l = ud;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		entry *v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return drb_error(DRB_ERR_NOMEM, "out of memory");
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n].path = strdup(path);
+	l->v[l->n].size = st ? st->size : 0;
+	l->n++;
+	return 0;
+}
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const entry *)a)->path, ((const entry *)b)->path);
+}
+
+static const entry *find(const listing *l, const char *path)
+{
+	size_t lo = 0, hi = l->n;
+	while (lo < hi) { /* listings come sorted */
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(l->v[mid].path, path);
+		if (c == 0)
+			return &l->v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* The recorded SHA-256 of a data object, from the metadata next to it in src. */
+static int recorded_hash(drb_repo *src, const char *path, char out[65])
+{
+	char *meta = NULL, *text = NULL;
+	size_t len = 0;
+	int rc = DRB_ERR_NOT_FOUND;
+	const char *slash = strrchr(path, '/');
+	if (strstr(path, "/binlog/") && ends_with(path, ".drb")) {
+		drb_segment s;
+		if (asprintf(&meta, "%.*s.json", (int)(strlen(path) - 4), path) < 0)
+			return DRB_ERR_NOMEM;
+		if ((rc = drb_repo_get_buf(src, meta, 1 << 20, &text, &len)) == 0 &&
+		    (rc = drb_segment_from_json(text, len, meta, &s)) == 0) {
+			memcpy(out, s.sha256, 65);
+			drb_segment_clear(&s);
+		}
+	} else if (strstr(path, "/full/") && slash) {
+		drb_manifest *m = NULL;
+		if (asprintf(&meta, "%.*s/manifest.json", (int)(slash - path), path) < 0)
+			return DRB_ERR_NOMEM;
+		if ((rc = drb_repo_get_buf(src, meta, DRB_META_MAX, &text, &len)) == 0 &&
+		    (rc = drb_manifest_from_json(text, len, meta, &m)) == 0) {
+			rc = DRB_ERR_NOT_FOUND;
+			for (size_t i = 0; i < m->n_dbs; i++)
+				if (strcmp(m->dbs[i].object, slash + 1) == 0) {
+					memcpy(out, m->dbs[i].sha256, 65);
+					rc = 0;
+				}
+			drb_manifest_free(m);
+		}
+	}
+	free(meta);
+	free(text);
+	return rc;
+}
+
+static int copy_checked(drb_repo *src, drb_repo *dst, const char *path, const char *sha)
+{
+	drb_sink *w = NULL, *h = NULL;
+	drb_put_opts o = {.immutable = true};
+	int rc = drb_repo_put(dst, path, &o, &w);
+	if (rc < 0)
+		return rc;
+	if (!(h = drb_hash_filter_new(w))) {
+		drb_sink_abort(w);
+		drb_sink_free(w);
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	}
+	if (sha) {
+		char what[1200];
+		snprintf(what, sizeof what, "%s in repository %s", path, src->name);
+		drb_hash_filter_expect(h, sha, what);
+	}
+	rc = drb_repo_get(src, path, h);
+	if (rc == 0)
+		rc = drb_sink_finish(h);
+	if (rc < 0)
+		drb_sink_abort(h);
+	drb_sink_free(h);
+	return rc;
+}
+
+/* Copy path to dst from the first repository that has it intact. */
+static int heal_one(drb_repo_set *set, listing *ls, size_t dst, const char *path)
+{
+	int rc = DRB_ERR_NOT_FOUND;
+	for (size_t s = 0; s < set->n; s++) {
+		char sha[65];
+		if (s == dst || !ls[s].ok || !find(&ls[s], path))
+			continue;
+		bool data = ends_with(path, ".drb");
+		if (data && recorded_hash(set->repos[s], path, sha) < 0) {
+			drb_error_clear();
+			return 0; /* no metadata: part of something unfinished, not worth a copy */
+		}
+		rc = data ? copy_checked(set->repos[s], set->repos[dst], path, sha)
+			  : drb_repo_copy(set->repos[s], set->repos[dst], path, NULL);
+		if (rc == 0) {
+			drb_log_info("healed %s: copied from repository %s to %s", path,
+				     set->repos[s]->name, set->repos[dst]->name);
+			return 0;
+		}
+		drb_log_current_error("heal");
+	}
+	return rc;
+}
+
+int drb_heal(const drb_config *c, drb_repo_set *set)
+{
+	int64_t now = time(NULL);
+	char prefix[300];
+	bool degraded = false;
+	if (set->n < 2 || !drb_state_heal_due(c, now))
+		return 0;
+	listing *ls = calloc(set->n, sizeof *ls);
+	if (!ls)
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	snprintf(prefix, sizeof prefix, "%s/", c->host_id);
+	for (size_t i = 0; i < set->n; i++) {
+		ls[i].ok = drb_repo_list(set->repos[i], prefix, true, add, &ls[i]) == 0;
+		if (!ls[i].ok) {
+			drb_log_current_error("heal: a repository cannot be listed");
+			degraded = true;
+		}
+	}
+	/* data first, then the metadata that makes it visible */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t d = 0; d < set->n; d++) {
+			if (!ls[d].ok)
+				continue;
+			for (size_t s = 0; s < set->n; s++) {
+				if (s == d || !ls[s].ok)
+					continue;
+				for (size_t k = 0; k < ls[s].n; k++) {
+					const char *p = ls[s].v[k].path;
+					bool meta = ends_with(p, ".json");
+					if (meta != (pass == 1) || strstr(p, "/check/") || find(&ls[d], p))
+						continue;
+					if (heal_one(set, ls, d, p) < 0)
+						degraded = true;
+					else if (add(&ls[d], p, NULL) == 0)
+						qsort(ls[d].v, ls[d].n, sizeof *ls[d].v, by_path);
+				}
+			}
+		}
+	for (size_t i = 0; i < set->n; i++) {
+		for (size_t k = 0; k < ls[i].n; k++)
+			free(ls[i].v[k].path);
+		free(ls[i].v);
+	}
+	free(ls);
+	if (degraded) {
+		drb_state_note_heal(c);
+		return drb_error(DRB_ERR_DEGRADED, "some repositories are still missing copies");
+	}
+	drb_state_heal_done(c, now);
+	return 0;
+}

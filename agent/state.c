@@ -1,0 +1,126 @@
+#include "config.h"
+#include "agent/state.h"
+#include "common/error.h"
+#include "common/lock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HEAL_EVERY (24 * 3600) /* a full comparison at least daily, even when nothing failed */
+
+static void state_path(const drb_config *c, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", c->spool_dir, name);
+}
+
+static void copy_str(char *dst, size_t len, json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	snprintf(dst, len, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+int drb_state_load(const drb_config *c, drb_ship_state *s)
+{
+	char path[PATH_MAX];
+	json_error_t e;
+	memset(s, 0, sizeof *s);
+	state_path(c, "binlog-state.json", path, sizeof path);
+	json_t *j = json_load_file(path, 0, &e);
+	if (!j) {
+		if (access(path, F_OK) != 0)
+			return DRB_ERR_NOT_FOUND;
+		return drb_error(DRB_ERR_FORMAT, "%s: %s (it is rebuilt from the repositories)", path,
+				 e.text);
+	}
+	copy_str(s->generation, sizeof s->generation, j, "generation");
+	copy_str(s->file, sizeof s->file, j, "file");
+	copy_str(s->end_gtid, sizeof s->end_gtid, j, "end_gtid");
+	copy_str(s->last_gtid_pos, sizeof s->last_gtid_pos, j, "last_gtid_pos");
+	s->server_id = (long)json_integer_value(json_object_get(j, "server_id"));
+	s->end = (uint64_t)json_integer_value(json_object_get(j, "end"));
+	s->closed = json_is_true(json_object_get(j, "closed"));
+	s->file_created = (int64_t)json_integer_value(json_object_get(j, "file_created"));
+	s->last_event = (int64_t)json_integer_value(json_object_get(j, "last_event"));
+	json_decref(j);
+	return 0;
+}
+
+int drb_state_save(const drb_config *c, const drb_ship_state *s)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	int rc = drb_spool_ready(c->spool_dir);
+	if (rc < 0)
+		return rc;
+	state_path(c, "binlog-state.json", path, sizeof path);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	json_t *j = json_pack("{s:s, s:I, s:s, s:I, s:b, s:s, s:I, s:I, s:s}", "generation",
+			      s->generation, "server_id", (json_int_t)s->server_id, "file", s->file,
+			      "end", (json_int_t)s->end, "closed", s->closed, "end_gtid", s->end_gtid,
+			      "file_created", (json_int_t)s->file_created, "last_event",
+			      (json_int_t)s->last_event, "last_gtid_pos", s->last_gtid_pos);
+	if (!j)
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	if (json_dump_file(j, tmp, JSON_SORT_KEYS | JSON_INDENT(1)) != 0) {
+		json_decref(j);
+		return drb_error_errno(0, errno, "writing %s", tmp);
+	}
+	json_decref(j);
+	int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	if (rename(tmp, path) < 0)
+		return drb_error_errno(0, errno, "writing %s", path);
+	return 0;
+}
+
+char *drb_state_generation(const drb_config *c, long server_id)
+{
+	drb_ship_state s;
+	if (drb_state_load(c, &s) < 0 || !s.generation[0] || s.server_id != server_id) {
+		drb_error_clear();
+		return strdup("");
+	}
+	return strdup(s.generation);
+}
+
+void drb_state_note_heal(const drb_config *c)
+{
+	char path[PATH_MAX];
+	state_path(c, "heal-needed", path, sizeof path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+}
+
+bool drb_state_heal_due(const drb_config *c, int64_t now)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	state_path(c, "heal-needed", path, sizeof path);
+	if (access(path, F_OK) == 0)
+		return true;
+	state_path(c, "heal-last", path, sizeof path);
+	return stat(path, &st) < 0 || now - st.st_mtime >= HEAL_EVERY;
+}
+
+void drb_state_heal_done(const drb_config *c, int64_t now)
+{
+	char path[PATH_MAX];
+	(void)now;
+	state_path(c, "heal-needed", path, sizeof path);
+	unlink(path);
+	state_path(c, "heal-last", path, sizeof path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+}

@@ -1,0 +1,35 @@
+/* The agent's own state in spool_dir: the binlog generation being shipped and how far, and
+ * whether a repository missed a copy. A cache only: the repositories are the truth, and a lost
+ * spool_dir is rebuilt from them. */
+#ifndef DRB_AGENT_STATE_H
+#define DRB_AGENT_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/conf.h"
+
+typedef struct drb_ship_state {
+	char generation[128];
+	long server_id;
+	char file[256];        /* last shipped segment's file */
+	uint64_t end;          /* ... and where it ended */
+	bool closed;           /* ... and whether that closed the file */
+	char end_gtid[1024];   /* GTID state after it */
+	int64_t file_created;  /* first event time of that file */
+	int64_t last_event;    /* newest shipped event */
+	char last_gtid_pos[1024]; /* @@gtid_binlog_pos at the last rotation check */
+} drb_ship_state;
+
+int drb_state_load(const drb_config *c, drb_ship_state *s); /* DRB_ERR_NOT_FOUND when none */
+int drb_state_save(const drb_config *c, const drb_ship_state *s);
+
+/* The generation shipped from server_id, or NULL (caller frees). */
+char *drb_state_generation(const drb_config *c, long server_id);
+
+/* A repository missed a copy: the next run compares all repositories. */
+void drb_state_note_heal(const drb_config *c);
+bool drb_state_heal_due(const drb_config *c, int64_t now);
+void drb_state_heal_done(const drb_config *c, int64_t now);
+
+#endif

@@ -1,0 +1,884 @@
+#include "config.h"
+#include "common/catalog.h"
+#include "common/error.h"
+#include "common/log.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define JSON_FLAGS (JSON_SORT_KEYS | JSON_INDENT(1))
+
+/* ------------------------------------------------------------------ names and times */
+
+void drb_time_id(int64_t t, char out[17])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+void drb_time_iso(int64_t t, char out[21])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int drb_time_parse(const char *s, int64_t *t)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end || *end) {
+		memset(&tm, 0, sizeof tm);
+		end = strptime(s, "%Y%m%dT%H%M%SZ", &tm);
+	}
+	if (!end || *end)
+		return drb_error(DRB_ERR_FORMAT, "\"%s\" is not a UTC time", s);
+	*t = (int64_t)timegm(&tm);
+	return 0;
+}
+
+char *drb_path_component(const char *name)
+{
+	char *e = curl_easy_escape(NULL, name, 0);
+	char *copy = e ? strdup(e) : NULL;
+	curl_free(e);
+	return copy;
+}
+
+char *drb_path_full_dir(const char *host, const char *backup_id)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/full/%s", host, backup_id) < 0)
+		return NULL;
+	return p;
+}
+
+char *drb_path_segment(const char *host, const char *gen, const char *file, uint64_t start,
+		       const char *ext)
+{
+	char *f = drb_path_component(file), *p = NULL;
+	if (f && asprintf(&p, "%s/binlog/%s/%s-%012llu.%s", host, gen, f, (unsigned long long)start,
+			  ext) < 0)
+		p = NULL;
+	free(f);
+	return p;
+}
+
+/* ------------------------------------------------------------------ JSON helpers */
+
+static json_t *jtime(int64_t t)
+{
+	char iso[21];
+	if (t <= 0)
+		return json_null();
+	drb_time_iso(t, iso);
+	return json_string(iso);
+}
+
+static int get_time(json_t *o, const char *key, int64_t *t)
+{
+	json_t *v = json_object_get(o, key);
+	*t = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	return drb_time_parse(json_string_value(v), t) < 0 ? -1 : 0;
+}
+
+static char *get_str(json_t *o, const char *key, bool required, int *bad)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			*bad = 1;
+		return required ? NULL : strdup("");
+	}
+	if (!json_is_string(v)) {
+		*bad = 1;
+		return NULL;
+	}
+	return strdup(json_string_value(v));
+}
+
+static uint64_t get_u64(json_t *o, const char *key, int *bad)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		*bad = 1;
+		return 0;
+	}
+	return (uint64_t)json_integer_value(v);
+}
+
+static int dump_json(json_t *j, char **text)
+{
+	*text = json_dumps(j, JSON_FLAGS);
+	json_decref(j);
+	return *text ? 0 : drb_error(DRB_ERR_NOMEM, "out of memory");
+}
+
+static json_t *load_json(const char *text, size_t len, const char *what)
+{
+	json_error_t e;
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+	if (!j)
+		drb_error(DRB_ERR_FORMAT, "%s: invalid JSON at line %d: %s", what, e.line, e.text);
+	else if (!json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+		drb_error(DRB_ERR_FORMAT, "%s: not a JSON object", what);
+	}
+	return j;
+}
+
+/* ------------------------------------------------------------------ manifest */
+
+int drb_manifest_to_json(const drb_manifest *m, char **text)
+{
+	json_t *dbs = json_array(), *keys = json_array();
+	for (size_t i = 0; i < m->n_dbs; i++) {
+		const drb_db_entry *d = &m->dbs[i];
+		json_t *tables = json_object();
+		for (size_t k = 0; k < d->n_tables; k++)
+			json_object_set_new(tables, d->tables[k].name,
+					    json_integer((json_int_t)d->tables[k].rows));
+		json_array_append_new(
+			dbs, json_pack("{s:s, s:s, s:I, s:I, s:s, s:o, s:I, s:I}", "name", d->name,
+				       "object", d->object, "plain_bytes", (json_int_t)d->plain_bytes,
+				       "stored_bytes", (json_int_t)d->stored_bytes, "sha256", d->sha256,
+				       "tables", tables, "rows", (json_int_t)d->rows, "millis",
+				       (json_int_t)d->millis));
+	}
+	for (size_t i = 0; i < m->n_key_ids; i++)
+		json_array_append_new(keys, json_string(m->key_ids[i]));
+	json_t *j = json_pack(
+		"{s:i, s:s, s:s, s:s, s:o, s:o, s:o, s:{s:s, s:I}, s:{s:s, s:I, s:s, s:s}, s:i, "
+		"s:I, s:o, s:o}",
+		"format", DRB_META_FORMAT, "kind", "full", "host_id", m->host_id, "backup_id",
+		m->backup_id, "started", jtime(m->started), "finished", jtime(m->finished),
+		"snapshot_time", jtime(m->snapshot_time), "server", "version",
+		m->server_version ? m->server_version : "", "server_id", (json_int_t)m->server_id,
+		"snapshot", "binlog_file", m->binlog_file, "binlog_pos", (json_int_t)m->binlog_pos,
+		"gtid", m->gtid ? m->gtid : "", "generation", m->generation ? m->generation : "",
+		"jobs", m->jobs, "block_micros", (json_int_t)m->block_micros, "databases", dbs,
+		"recipients", keys);
+	if (!j)
+		return drb_error(DRB_ERR_NOMEM, "cannot build the manifest");
+	return dump_json(j, text);
+}
+
+void drb_manifest_free(drb_manifest *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n_dbs; i++) {
+		drb_db_entry *d = &m->dbs[i];
+		free(d->name);
+		free(d->object);
+		for (size_t k = 0; k < d->n_tables; k++)
+			free(d->tables[k].name);
+		free(d->tables);
+	}
+	for (size_t i = 0; i < m->n_key_ids; i++)
+		free(m->key_ids[i]);
+	free(m->key_ids);
+	free(m->dbs);
+	free(m->host_id);
+	free(m->backup_id);
+	free(m->server_version);
+	free(m->binlog_file);
+	free(m->gtid);
+	free(m->generation);
+	free(m);
+}
+
+int drb_manifest_from_json(const char *text, size_t len, const char *what, drb_manifest **out)
+{
+	json_t *j = load_json(text, len, what);
+	int bad = 0;
+	if (!j)
+		return drb_error_code();
+	drb_manifest *m = calloc(1, sizeof *m);
+	if (!m) {
+		json_decref(j);
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	}
+	json_t *kind = json_object_get(j, "kind"), *server = json_object_get(j, "server"),
+	       *snap = json_object_get(j, "snapshot"), *dbs = json_object_get(j, "databases"),
+	       *keys = json_object_get(j, "recipients");
+	if (json_integer_value(json_object_get(j, "format")) != DRB_META_FORMAT ||
+	    !json_is_string(kind) || strcmp(json_string_value(kind), "full") != 0 ||
+	    !json_is_object(snap) || !json_is_array(dbs)) {
+		bad = 1;
+		goto out;
+	}
+	m->host_id = get_str(j, "host_id", true, &bad);
+	m->backup_id = get_str(j, "backup_id", true, &bad);
+	if (get_time(j, "started", &m->started) < 0 || get_time(j, "finished", &m->finished) < 0 ||
+	    get_time(j, "snapshot_time", &m->snapshot_time) < 0)
+		bad = 1;
+	if (json_is_object(server)) {
+		m->server_version = get_str(server, "version", false, &bad);
+		m->server_id = (long)get_u64(server, "server_id", &bad);
+	}
+	m->binlog_file = get_str(snap, "binlog_file", true, &bad);
+	m->binlog_pos = get_u64(snap, "binlog_pos", &bad);
+	m->gtid = get_str(snap, "gtid", false, &bad);
+	m->generation = get_str(snap, "generation", false, &bad);
+	m->jobs = (int)get_u64(j, "jobs", &bad);
+	m->block_micros = get_u64(j, "block_micros", &bad);
+	m->n_dbs = json_array_size(dbs);
+	m->dbs = calloc(m->n_dbs ? m->n_dbs : 1, sizeof *m->dbs);
+	if (!m->dbs) {
+		bad = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < m->n_dbs && !bad; i++) {
+		json_t *d = json_array_get(dbs, i), *tables = json_object_get(d, "tables");
+		drb_db_entry *e = &m->dbs[i];
+		if (!json_is_object(d)) {
+			bad = 1;
+			break;
+		}
+		e->name = get_str(d, "name", true, &bad);
+		e->object = get_str(d, "object", true, &bad);
+		e->plain_bytes = get_u64(d, "plain_bytes", &bad);
+		e->stored_bytes = get_u64(d, "stored_bytes", &bad);
+		e->rows = get_u64(d, "rows", &bad);
+		e->millis = (int64_t)get_u64(d, "millis", &bad);
+		json_t *sha = json_object_get(d, "sha256");
+		if (!json_is_string(sha) || strlen(json_string_value(sha)) != 64)
+			bad = 1;
+		else
+			memcpy(e->sha256, json_string_value(sha), 65);
+		if (e->object && (strchr(e->object, '/') || e->object[0] == '.'))
+			bad = 1; /* an object name is one path component */
+		if (json_is_object(tables)) {
+			const char *k;
+			json_t *v;
+			e->tables = calloc(json_object_size(tables) + 1, sizeof *e->tables);
+			json_object_foreach(tables, k, v)
+			{
+				if (!json_is_integer(v)) {
+					bad = 1;
+					break;
+				}
+				e->tables[e->n_tables].name = strdup(k);
+				e->tables[e->n_tables].rows = (uint64_t)json_integer_value(v);
+				e->n_tables++;
+			}
+		}
+	}
+	if (json_is_array(keys)) {
+		m->key_ids = calloc(json_array_size(keys) + 1, sizeof *m->key_ids);
+		for (size_t i = 0; m->key_ids && i < json_array_size(keys); i++)
+			if (json_is_string(json_array_get(keys, i)))
+				m->key_ids[m->n_key_ids++] =
+					strdup(json_string_value(json_array_get(keys, i)));
+	}
+out:
+	json_decref(j);
+	if (bad) {
+		drb_manifest_free(m);
+		return drb_error(DRB_ERR_FORMAT, "%s: not a valid drbackup manifest", what);
+	}
+	*out = m;
+	return 0;
+}
+
+const drb_db_entry *drb_manifest_db(const drb_manifest *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_dbs; i++)
+		if (strcmp(m->dbs[i].name, name) == 0)
+			return &m->dbs[i];
+	return NULL;
+}
+
+int drb_manifest_put(drb_repo *r, const drb_manifest *m)
+{
+	char *text = NULL, *dir = drb_path_full_dir(m->host_id, m->backup_id), *path = NULL;
+	int rc = drb_manifest_to_json(m, &text);
+	if (rc == 0 && (!dir || asprintf(&path, "%s/manifest.json", dir) < 0))
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = drb_repo_put_buf(r, path, text, strlen(text), NULL);
+	free(text);
+	free(dir);
+	free(path);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ segments */
+
+static json_t *segment_json(const drb_segment *s)
+{
+	char *obj = drb_path_segment("x", s->generation, s->file, s->start, "drb");
+	const char *name = obj ? strrchr(obj, '/') + 1 : "";
+	json_t *j = json_pack(
+		"{s:i, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:o, s:o, s:s, s:s, s:I, s:o, "
+		"s:I, s:o}",
+		"format", DRB_META_FORMAT, "kind", "binlog", "generation", s->generation, "file",
+		s->file, "start", (json_int_t)s->start, "end", (json_int_t)s->end, "closed", s->closed,
+		"object", name, "stored_bytes", (json_int_t)s->stored_bytes, "sha256", s->sha256,
+		"first_event", jtime(s->first_event), "last_event", jtime(s->last_event), "start_gtid",
+		s->start_gtid ? s->start_gtid : "", "end_gtid", s->end_gtid ? s->end_gtid : "",
+		"server_id", (json_int_t)s->server_id, "file_created", jtime(s->file_created), "events",
+		(json_int_t)s->events, "shipped", jtime(s->shipped));
+	free(obj);
+	return j;
+}
+
+int drb_segment_to_json(const drb_segment *s, char **text)
+{
+	json_t *j = segment_json(s);
+	if (!j)
+		return drb_error(DRB_ERR_NOMEM, "cannot describe segment %s", s->file);
+	return dump_json(j, text);
+}
+
+void drb_segment_clear(drb_segment *s)
+{
+	free(s->generation);
+	free(s->file);
+	free(s->start_gtid);
+	free(s->end_gtid);
+	memset(s, 0, sizeof *s);
+}
+
+int drb_segment_copy(drb_segment *d, const drb_segment *s)
+{
+	*d = *s;
+	d->generation = strdup(s->generation);
+	d->file = strdup(s->file);
+	d->start_gtid = strdup(s->start_gtid ? s->start_gtid : "");
+	d->end_gtid = strdup(s->end_gtid ? s->end_gtid : "");
+	if (!d->generation || !d->file || !d->start_gtid || !d->end_gtid) {
+		drb_segment_clear(d);
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int segment_from(json_t *j, const char *what, drb_segment *s)
+{
+	int bad = 0;
+	memset(s, 0, sizeof *s);
+	json_t *kind = json_object_get(j, "kind"), *sha = json_object_get(j, "sha256");
+	if (!json_is_object(j) || json_integer_value(json_object_get(j, "format")) != DRB_META_FORMAT ||
+	    !json_is_string(kind) || strcmp(json_string_value(kind), "binlog") != 0)
+		bad = 1;
+	if (!bad) {
+		s->generation = get_str(j, "generation", true, &bad);
+		s->file = get_str(j, "file", true, &bad);
+		s->start = get_u64(j, "start", &bad);
+		s->end = get_u64(j, "end", &bad);
+		s->closed = json_is_true(json_object_get(j, "closed"));
+		s->stored_bytes = get_u64(j, "stored_bytes", &bad);
+		s->start_gtid = get_str(j, "start_gtid", false, &bad);
+		s->end_gtid = get_str(j, "end_gtid", false, &bad);
+		s->server_id = (long)get_u64(j, "server_id", &bad);
+		s->events = get_u64(j, "events", &bad);
+		if (get_time(j, "first_event", &s->first_event) < 0 ||
+		    get_time(j, "last_event", &s->last_event) < 0 ||
+		    get_time(j, "file_created", &s->file_created) < 0 ||
+		    get_time(j, "shipped", &s->shipped) < 0)
+			bad = 1;
+		if (!json_is_string(sha) || strlen(json_string_value(sha)) != 64)
+			bad = 1;
+		else
+			memcpy(s->sha256, json_string_value(sha), 65);
+		if (s->end < s->start)
+			bad = 1;
+	}
+	if (bad) {
+		drb_segment_clear(s);
+		return drb_error(DRB_ERR_FORMAT, "%s: not a valid segment description", what);
+	}
+	return 0;
+}
+
+int drb_segment_from_json(const char *text, size_t len, const char *what, drb_segment *out)
+{
+	json_t *j = load_json(text, len, what);
+	if (!j)
+		return drb_error_code();
+	int rc = segment_from(j, what, out);
+	json_decref(j);
+	return rc;
+}
+
+int drb_segment_put(drb_repo *r, const char *host, const drb_segment *s)
+{
+	char *text = NULL, *path = drb_path_segment(host, s->generation, s->file, s->start, "json");
+	int rc = path ? drb_segment_to_json(s, &text) : drb_error(DRB_ERR_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = drb_repo_put_buf(r, path, text, strlen(text), NULL);
+	free(text);
+	free(path);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ restore tests */
+
+int drb_restore_test_from_json(const char *text, size_t len, drb_restore_test *t)
+{
+	json_t *j = load_json(text, len, "restore-test report");
+	int bad = 0;
+	memset(t, 0, sizeof *t);
+	if (!j)
+		return drb_error_code();
+	t->ok = json_is_true(json_object_get(j, "ok"));
+	t->backup_id = get_str(j, "backup_id", false, &bad);
+	t->rto_seconds = (int64_t)get_u64(j, "rto_seconds", &bad);
+	t->reached_gtid = get_str(j, "reached_gtid", false, &bad);
+	t->error = get_str(j, "error", false, &bad);
+	if (get_time(j, "finished", &t->finished) < 0 || get_time(j, "reached", &t->reached) < 0)
+		bad = 1;
+	json_decref(j);
+	if (bad) {
+		drb_restore_test_clear(t);
+		return drb_error(DRB_ERR_FORMAT, "not a valid restore-test report");
+	}
+	return 0;
+}
+
+void drb_restore_test_clear(drb_restore_test *t)
+{
+	free(t->name);
+	free(t->backup_id);
+	free(t->reached_gtid);
+	free(t->error);
+	memset(t, 0, sizeof *t);
+}
+
+/* ------------------------------------------------------------------ loading */
+
+typedef struct names {
+	char **v;
+	size_t n;
+} names;
+
+static int collect(void *ud, const char *path, const drb_obj_stat *st)
+{
+	names *s = ud;
+	(void)st;
+	char **v = realloc(s->v, (s->n + 1) * sizeof *v);
+	if (!v)
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	s->v = v;
+	if (!(s->v[s->n] = strdup(path)))
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	s->n++;
+	return 0;
+}
+
+static void names_free(names *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof *s);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int load_fulls(drb_repo *r, drb_catalog *c)
+{
+	names dirs = {0};
+	char prefix[512];
+	snprintf(prefix, sizeof prefix, "%s/full/", c->host_id);
+	int rc = drb_repo_list(r, prefix, false, collect, &dirs);
+	for (size_t i = 0; i < dirs.n && rc == 0; i++) {
+		char *path = NULL, *text = NULL;
+		size_t len = 0;
+		drb_manifest *m = NULL;
+		if (asprintf(&path, "%smanifest.json", dirs.v[i]) < 0) {
+			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+			break;
+		}
+		int got = drb_repo_get_buf(r, path, DRB_META_MAX, &text, &len);
+		if (got == DRB_ERR_NOT_FOUND) {
+			/* objects without a manifest: a backup that never finished */
+			char id[64];
+			snprintf(id, sizeof id, "%.*s", (int)(strlen(dirs.v[i]) - strlen(prefix) - 1),
+				 dirs.v[i] + strlen(prefix));
+			char **v = realloc(c->incomplete, (c->n_incomplete + 1) * sizeof *v);
+			if (v) {
+				c->incomplete = v;
+				c->incomplete[c->n_incomplete++] = strdup(id);
+			}
+			drb_error_clear();
+		} else if (got < 0) {
+			rc = got;
+		} else if (drb_manifest_from_json(text, len, path, &m) < 0) {
+			drb_log_warn("repository %s: %s is damaged and is ignored", r->name, path);
+			drb_error_clear();
+		} else {
+			drb_manifest **v = realloc(c->fulls, (c->n_fulls + 1) * sizeof *v);
+			if (!v) {
+				drb_manifest_free(m);
+				rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+			} else {
+				c->fulls = v;
+				c->fulls[c->n_fulls++] = m;
+			}
+		}
+		free(path);
+		free(text);
+	}
+	names_free(&dirs);
+	return rc;
+}
+
+static int gen_add(drb_generation *g, drb_segment *s)
+{
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 64;
+		drb_segment *v = realloc(g->segs, cap * sizeof *v);
+		if (!v)
+			return drb_error(DRB_ERR_NOMEM, "out of memory");
+		g->segs = v;
+		g->cap = cap;
+	}
+	g->segs[g->n++] = *s;
+	memset(s, 0, sizeof *s);
+	return 0;
+}
+
+static int by_segment_key(const void *a, const void *b)
+{
+	const drb_segment *x = a, *y = b;
+	int c = strcmp(x->file, y->file);
+	if (c)
+		return c;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Day catalogs first; then the descriptions the newest day catalog does not cover. */
+static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
+{
+	names days = {0}, segs = {0};
+	char prefix[600];
+	int rc;
+	char last_key[1200] = "";
+	snprintf(prefix, sizeof prefix, "%s/catalog/%s/", c->host_id, g->name);
+	rc = drb_repo_list(r, prefix, true, collect, &days);
+	for (size_t i = 0; i < days.n && rc == 0; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		json_t *j = NULL;
+		if (!ends_with(days.v[i], ".json"))
+			continue;
+		if (drb_repo_get_buf(r, days.v[i], DRB_META_MAX, &text, &len) < 0 ||
+		    !(j = load_json(text, len, days.v[i])) ||
+		    !json_is_array(json_object_get(j, "segments"))) {
+			/* a damaged day: read its segments one by one below */
+			drb_log_warn("repository %s: day catalog %s is unreadable; reading its segments "
+				     "one by one",
+				     r->name, days.v[i]);
+			drb_error_clear();
+			free(text);
+			json_decref(j);
+			break;
+		}
+		json_t *arr = json_object_get(j, "segments"), *item;
+		size_t k;
+		json_array_foreach(arr, k, item)
+		{
+			drb_segment s;
+			if (segment_from(item, days.v[i], &s) < 0 || (rc = gen_add(g, &s)) < 0) {
+				if (rc == 0)
+					drb_error_clear();
+				continue;
+			}
+		}
+		json_t *last = json_object_get(j, "last");
+		if (json_is_string(last))
+			snprintf(last_key, sizeof last_key, "%s", json_string_value(last));
+		const char *slash = strrchr(days.v[i], '/');
+		free(g->last_day);
+		g->last_day = strndup(slash + 1, 8);
+		c->n_day_catalogs++;
+		g->compacted = g->n;
+		free(text);
+		json_decref(j);
+	}
+	snprintf(prefix, sizeof prefix, "%s/binlog/%s/", c->host_id, g->name);
+	if (rc == 0)
+		rc = drb_repo_list(r, prefix, true, collect, &segs);
+	for (size_t i = 0; i < segs.n && rc == 0; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		drb_segment s;
+		if (!ends_with(segs.v[i], ".json") || (last_key[0] && strcmp(segs.v[i], last_key) <= 0))
+			continue;
+		c->n_segment_reads++;
+		if ((rc = drb_repo_get_buf(r, segs.v[i], 1 << 20, &text, &len)) < 0)
+			break;
+		if (drb_segment_from_json(text, len, segs.v[i], &s) < 0) {
+			drb_log_warn("repository %s: %s is damaged and is ignored", r->name, segs.v[i]);
+			drb_error_clear();
+		} else {
+			rc = gen_add(g, &s);
+		}
+		free(text);
+	}
+	if (rc == 0)
+		qsort(g->segs, g->n, sizeof *g->segs, by_segment_key);
+	names_free(&days);
+	names_free(&segs);
+	return rc;
+}
+
+static int load_generations(drb_repo *r, drb_catalog *c)
+{
+	names dirs = {0};
+	char prefix[512];
+	snprintf(prefix, sizeof prefix, "%s/binlog/", c->host_id);
+	int rc = drb_repo_list(r, prefix, false, collect, &dirs);
+	c->gens = calloc(dirs.n + 1, sizeof *c->gens);
+	if (!c->gens)
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < dirs.n && rc == 0; i++) {
+		drb_generation *g = &c->gens[c->n_gens++];
+		g->name = strndup(dirs.v[i] + strlen(prefix),
+				  strlen(dirs.v[i]) - strlen(prefix) - 1);
+		rc = load_generation(r, c, g);
+	}
+	names_free(&dirs);
+	return rc;
+}
+
+static int load_last_test(drb_repo *r, drb_catalog *c)
+{
+	names reports = {0};
+	char prefix[512];
+	snprintf(prefix, sizeof prefix, "%s/restore-tests/", c->host_id);
+	int rc = drb_repo_list(r, prefix, true, collect, &reports);
+	for (size_t i = reports.n; i-- > 0 && rc == 0;) {
+		char *text = NULL;
+		size_t len;
+		drb_restore_test t;
+		if (!ends_with(reports.v[i], ".json"))
+			continue;
+		if (drb_repo_get_buf(r, reports.v[i], 1 << 20, &text, &len) == 0 &&
+		    drb_restore_test_from_json(text, len, &t) == 0) {
+			c->last_test = malloc(sizeof *c->last_test);
+			if (c->last_test) {
+				*c->last_test = t;
+				c->last_test->name = strdup(reports.v[i] + strlen(prefix));
+			} else {
+				drb_restore_test_clear(&t);
+			}
+			free(text);
+			break;
+		}
+		drb_error_clear();
+		free(text);
+	}
+	names_free(&reports);
+	return rc;
+}
+
+int drb_catalog_load(drb_repo *r, const char *host_id, drb_catalog **out)
+{
+	drb_catalog *c = calloc(1, sizeof *c);
+	int rc;
+	if (!c || !(c->host_id = strdup(host_id))) {
+		free(c);
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	}
+	if ((rc = load_fulls(r, c)) < 0 || (rc = load_generations(r, c)) < 0 ||
+	    (rc = load_last_test(r, c)) < 0) {
+		drb_catalog_free(c);
+		return drb_error_wrap(0, "reading the catalog of %s", host_id);
+	}
+	*out = c;
+	return 0;
+}
+
+void drb_catalog_free(drb_catalog *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_fulls; i++)
+		drb_manifest_free(c->fulls[i]);
+	free(c->fulls);
+	for (size_t i = 0; i < c->n_incomplete; i++)
+		free(c->incomplete[i]);
+	free(c->incomplete);
+	for (size_t i = 0; i < c->n_gens; i++) {
+		for (size_t k = 0; k < c->gens[i].n; k++)
+			drb_segment_clear(&c->gens[i].segs[k]);
+		free(c->gens[i].segs);
+		free(c->gens[i].name);
+		free(c->gens[i].last_day);
+	}
+	free(c->gens);
+	if (c->last_test) {
+		drb_restore_test_clear(c->last_test);
+		free(c->last_test);
+	}
+	free(c->host_id);
+	free(c);
+}
+
+const drb_generation *drb_catalog_generation(const drb_catalog *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_gens; i++)
+		if (strcmp(c->gens[i].name, name) == 0)
+			return &c->gens[i];
+	return NULL;
+}
+
+const drb_manifest *drb_catalog_full_before(const drb_catalog *c, int64_t t)
+{
+	const drb_manifest *best = NULL;
+	for (size_t i = 0; i < c->n_fulls; i++) {
+		const drb_manifest *m = c->fulls[i];
+		if (m->snapshot_time <= t && (!best || m->snapshot_time >= best->snapshot_time))
+			best = m;
+	}
+	return best;
+}
+
+/* ------------------------------------------------------------------ compaction */
+
+static void day_of(int64_t t, char out[9])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 9, "%Y%m%d", &tm);
+}
+
+int drb_catalog_compact(drb_repo *r, const char *host, const drb_generation *g, int64_t now)
+{
+	char today[9];
+	size_t i = g->compacted;
+	day_of(now, today);
+	while (i < g->n) {
+		char day[9];
+		day_of(g->segs[i].shipped, day);
+		if (strcmp(day, today) >= 0)
+			break; /* the current day is still growing */
+		size_t k = i;
+		json_t *arr = json_array();
+		while (k < g->n) {
+			char d[9];
+			day_of(g->segs[k].shipped, d);
+			if (strcmp(d, day) != 0)
+				break;
+			json_array_append_new(arr, segment_json(&g->segs[k]));
+			k++;
+		}
+		char *first = drb_path_segment(host, g->name, g->segs[i].file, g->segs[i].start, "json");
+		char *last = drb_path_segment(host, g->name, g->segs[k - 1].file, g->segs[k - 1].start,
+					      "json");
+		json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o}", "format", DRB_META_FORMAT,
+				      "generation", g->name, "day", day, "first", first ? first : "",
+				      "last", last ? last : "", "segments", arr);
+		char *text = NULL, *path = NULL;
+		int rc = j ? dump_json(j, &text) : drb_error(DRB_ERR_NOMEM, "out of memory");
+		if (rc == 0 && asprintf(&path, "%s/catalog/%s/%s.json", host, g->name, day) < 0)
+			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+		if (rc == 0)
+			rc = drb_repo_put_buf(r, path, text, strlen(text), NULL);
+		free(first);
+		free(last);
+		free(text);
+		free(path);
+		if (rc < 0)
+			return rc;
+		i = k;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ GTID states */
+
+typedef struct gtid {
+	uint32_t domain, server;
+	uint64_t seq;
+} gtid;
+
+static int parse_state(const char *s, gtid *v, int max)
+{
+	int n = 0;
+	while (s && *s && n < max) {
+		unsigned long d, sv;
+		unsigned long long q;
+		int used = 0;
+		while (*s == ',' || *s == ' ' || *s == '\n')
+			s++;
+		if (!*s)
+			break;
+		if (sscanf(s, "%lu-%lu-%llu%n", &d, &sv, &q, &used) != 3)
+			return -1;
+		v[n++] = (gtid){(uint32_t)d, (uint32_t)sv, q};
+		s += used;
+	}
+	return n;
+}
+
+bool drb_gtid_reached(const char *a, const char *b)
+{
+	gtid va[64], vb[64];
+	int na = parse_state(a, va, 64), nb = parse_state(b, vb, 64);
+	if (na < 0 || nb < 0)
+		return false;
+	for (int i = 0; i < nb; i++) {
+		bool ok = false;
+		for (int k = 0; k < na; k++)
+			if (va[k].domain == vb[i].domain && va[k].seq >= vb[i].seq)
+				ok = true;
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static int by_domain(const void *a, const void *b)
+{
+	const gtid *x = a, *y = b;
+	return x->domain < y->domain ? -1 : x->domain > y->domain;
+}
+
+int drb_gtid_apply(char *state, size_t len, uint32_t domain, uint32_t server, uint64_t seq)
+{
+	gtid v[65];
+	int n = parse_state(state, v, 64);
+	if (n < 0)
+		return drb_error(DRB_ERR_FORMAT, "invalid GTID state \"%s\"", state);
+	int k;
+	for (k = 0; k < n && v[k].domain != domain; k++)
+		;
+	v[k] = (gtid){domain, server, seq};
+	if (k == n)
+		n++;
+	qsort(v, (size_t)n, sizeof *v, by_domain);
+	size_t used = 0;
+	for (int i = 0; i < n; i++) {
+		int w = snprintf(state + used, len - used, "%s%u-%u-%llu", i ? "," : "", v[i].domain,
+				 v[i].server, (unsigned long long)v[i].seq);
+		if (w < 0 || (size_t)w >= len - used)
+			return drb_error(DRB_ERR_FORMAT, "GTID state too long");
+		used += (size_t)w;
+	}
+	return 0;
+}

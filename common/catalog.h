@@ -1,0 +1,144 @@
+/* The catalog: what is in a repository for one host, read from metadata that needs no secret key
+ * (manifests of full backups, binlog segment descriptions, day catalogs, restore-test reports).
+ * Planning (list, restore, expire) works from this alone. Metadata is canonical JSON: sorted
+ * keys, integers only (times are UTC seconds or ISO 8601 strings), so it can be signed later. */
+#ifndef DRB_CATALOG_H
+#define DRB_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/repo.h"
+
+#define DRB_META_FORMAT 1
+#define DRB_META_MAX (64u << 20) /* the largest metadata object read into memory */
+
+typedef struct drb_table_rows {
+	char *name;
+	uint64_t rows;
+} drb_table_rows;
+
+typedef struct drb_db_entry {
+	char *name;
+	char *object; /* file name inside the backup folder */
+	uint64_t plain_bytes, stored_bytes;
+	char sha256[65];
+	drb_table_rows *tables;
+	size_t n_tables;
+	uint64_t rows;
+	int64_t millis; /* time to dump and store */
+} drb_db_entry;
+
+typedef struct drb_manifest {
+	char *host_id;
+	char *backup_id; /* YYYYMMDDTHHMMSSZ, the start */
+	int64_t started, finished, snapshot_time;
+	char *server_version;
+	long server_id;
+	char *binlog_file;
+	uint64_t binlog_pos;
+	char *gtid;       /* gtid_binlog_pos of the snapshot, "" when none */
+	char *generation; /* binlog generation the chain continues in, "" when unknown */
+	int jobs;
+	uint64_t block_micros;
+	drb_db_entry *dbs;
+	size_t n_dbs;
+	char **key_ids;
+	size_t n_key_ids;
+} drb_manifest;
+
+typedef struct drb_segment {
+	char *generation;
+	char *file;          /* binlog file name */
+	uint64_t start, end; /* byte range of the file [start, end) */
+	bool closed;         /* the last event closes the file (rotate or stop) */
+	uint64_t stored_bytes;
+	char sha256[65];
+	int64_t first_event, last_event; /* UTC seconds; 0 when the range holds no event */
+	char *start_gtid, *end_gtid;     /* GTID state before the first and after the last event */
+	long server_id;
+	int64_t file_created; /* timestamp of the file's first event: tells reused names apart */
+	uint64_t events;
+	int64_t shipped; /* when it was stored: its day catalog is the UTC day of this */
+} drb_segment;
+
+typedef struct drb_generation {
+	char *name;
+	drb_segment *segs; /* in binlog order */
+	size_t n, cap;
+	size_t compacted; /* segs[0..compacted) came from day catalogs */
+	char *last_day;   /* the newest day catalog, YYYYMMDD, or NULL */
+} drb_generation;
+
+typedef struct drb_restore_test {
+	char *name; /* the report's object name */
+	bool ok;
+	int64_t finished;
+	char *backup_id;
+	int64_t rto_seconds;
+	int64_t reached; /* the point in time restored to */
+	char *reached_gtid;
+	char *error;
+} drb_restore_test;
+
+typedef struct drb_catalog {
+	char *host_id;
+	drb_manifest **fulls; /* complete backups, oldest first */
+	size_t n_fulls;
+	char **incomplete; /* backup ids with objects but no manifest */
+	size_t n_incomplete;
+	drb_generation *gens; /* oldest first */
+	size_t n_gens;
+	drb_restore_test *last_test; /* NULL when none */
+	size_t n_day_catalogs;      /* compacted days read */
+	size_t n_segment_reads;     /* segment descriptions read one by one */
+} drb_catalog;
+
+/* ---- names ---- */
+/* Format t (UTC seconds) as YYYYMMDDTHHMMSSZ / ISO 8601; parse both back. */
+void drb_time_id(int64_t t, char out[17]);
+void drb_time_iso(int64_t t, char out[21]);
+int drb_time_parse(const char *s, int64_t *t);
+/* A database or binlog name made safe as one path component (percent-encoding). */
+char *drb_path_component(const char *name);
+char *drb_path_full_dir(const char *host, const char *backup_id);
+char *drb_path_segment(const char *host, const char *gen, const char *file, uint64_t start,
+		       const char *ext);
+
+/* ---- JSON ---- */
+int drb_manifest_to_json(const drb_manifest *m, char **text);
+int drb_manifest_from_json(const char *text, size_t len, const char *what, drb_manifest **out);
+void drb_manifest_free(drb_manifest *m);
+const drb_db_entry *drb_manifest_db(const drb_manifest *m, const char *name);
+
+int drb_segment_to_json(const drb_segment *s, char **text);
+int drb_segment_from_json(const char *text, size_t len, const char *what, drb_segment *out);
+void drb_segment_clear(drb_segment *s);
+int drb_segment_copy(drb_segment *dst, const drb_segment *src);
+
+int drb_restore_test_from_json(const char *text, size_t len, drb_restore_test *out);
+void drb_restore_test_clear(drb_restore_test *t);
+
+/* ---- reading a host's catalog from one repository ---- */
+int drb_catalog_load(drb_repo *r, const char *host_id, drb_catalog **out);
+void drb_catalog_free(drb_catalog *c);
+const drb_generation *drb_catalog_generation(const drb_catalog *c, const char *name);
+/* The newest complete full backup taken at or before t (INT64_MAX: the newest). */
+const drb_manifest *drb_catalog_full_before(const drb_catalog *c, int64_t t);
+
+/* Store a manifest or segment description in one repository. */
+int drb_manifest_put(drb_repo *r, const drb_manifest *m);
+int drb_segment_put(drb_repo *r, const char *host, const drb_segment *s);
+
+/* ---- day catalogs: a finished day's segment descriptions in one object ---- */
+/* Write catalog/<gen>/<day>.json for every finished UTC day of gen not compacted yet. */
+int drb_catalog_compact(drb_repo *r, const char *host_id, const drb_generation *g, int64_t now);
+
+/* ---- GTID states ("0-1-25,1-2-7": one domain-server-seq per domain) ---- */
+/* True when state a has reached b in every domain of b. */
+bool drb_gtid_reached(const char *a, const char *b);
+/* Apply one GTID (domain-server-seq) to a state; the result is sorted by domain. */
+int drb_gtid_apply(char *state, size_t len, uint32_t domain, uint32_t server, uint64_t seq);
+
+#endif

@@ -1,0 +1,18 @@
+/* Prometheus textfile metrics: metrics_dir/drbackup.prom, merged so each command updates its own
+ * series and keeps the others', written atomically for the node exporter's textfile collector. */
+#ifndef DRB_METRICS_H
+#define DRB_METRICS_H
+
+#include "common/conf.h"
+
+typedef struct drb_metric {
+	const char *name;   /* drbackup_last_success_timestamp_seconds */
+	const char *labels; /* command="full",repo="dr" (without braces), or NULL */
+	const char *help;
+	double value;
+} drb_metric;
+
+/* A no-op when metrics_dir is not set. */
+int drb_metrics_update(const drb_config *c, const drb_metric *m, int n);
+
+#endif
