@@ -1,4 +1,33 @@
-# s3/: the S3 repository driver.
+# s3/: the S3 repository driver (SigV4, requests with retries, multipart, listing).
 libdrbackup_a_SOURCES += \
 	s3/s3.h \
-	s3/driver.c
+	s3/internal.h \
+	s3/driver.c \
+	s3/sign.c \
+	s3/request.c \
+	s3/xml.c \
+	s3/read.c \
+	s3/write.c \
+	s3/list.c \
+	s3/remove.c
+
+unit_s3 = \
+	tests/unit/test_s3_sign \
+	tests/unit/test_s3_xml \
+	tests/unit/test_s3_write
+check_PROGRAMS += $(unit_s3)
+TESTS += $(unit_s3)
+
+tests_unit_test_s3_sign_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_s3_sign_LDADD = $(TEST_LIBS)
+tests_unit_test_s3_xml_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_s3_xml_LDADD = $(TEST_LIBS)
+tests_unit_test_s3_write_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_s3_write_LDADD = $(TEST_LIBS)
+
+# the listing parser (and the other answer parsers) on arbitrary bytes
+fuzz_more += tests/fuzz/fuzz_s3_list
+tests_fuzz_fuzz_s3_list_SOURCES = tests/fuzz/fuzz_s3_list.c $(FUZZ_REPLAY)
+tests_fuzz_fuzz_s3_list_CFLAGS = $(FUZZ_COMPILEFLAGS)
+tests_fuzz_fuzz_s3_list_LDFLAGS = $(FUZZ_LINKFLAGS)
+tests_fuzz_fuzz_s3_list_LDADD = $(FUZZ_LINKLIBS)
