@@ -62,7 +62,7 @@ static const command commands[] = {
 	 "copies and the last restore-test. Needs no secret key.\n"
 	 "\n"
 	 "  --host ID   another host's backups (default: this configuration's host_id)\n"},
-	{"restore", NULL,
+	{"restore", drb_cmd_restore,
 	 "restore --to TIME|GTID|latest [--host ID] [--db NAME]... [--jobs N]\n"
 	 "                 [--target-socket PATH | --target-host H --target-port P]\n"
 	 "                 [--target-user U] [--force] [--dry-run]",

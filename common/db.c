@@ -204,6 +204,7 @@ int drb_db_option_file(const drb_db_target *t, int *fd_out)
 	int fd = memfd_create("drbackup-client.cnf", MFD_CLOEXEC);
 	if (fd < 0)
 		return drb_error_errno(DRB_ERR_IO, errno, "creating an in-memory option file");
+	fchmod(fd, 0600); /* the client ignores an option file others could write */
 	FILE *f = fdopen(dup(fd), "w");
 	if (!f) {
 		close(fd);

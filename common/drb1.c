@@ -4,6 +4,7 @@
 #include "common/error.h"
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,6 +219,7 @@ typedef struct opener {
 	uint64_t chunks;
 	uint64_t offset; /* bytes of the object consumed */
 	int kind;
+	bool raw; /* do not decompress */
 } opener;
 
 static int bad(opener *o, int code, const char *what)
@@ -297,7 +299,7 @@ static int stage_done(opener *o)
 					 o->identity, o->n_recipients, DRB1_MAX_RECIPIENTS);
 		if ((rc = header_append(o, o->buf, FIXED_LEN)) < 0)
 			return rc;
-		if (o->buf[5] == DRB1_COMP_ZSTD) {
+		if (o->buf[5] == DRB1_COMP_ZSTD && !o->raw) {
 			if ((rc = drb_unzstd_new(o->final_next, o->identity, &o->next)) < 0)
 				return rc;
 		}
@@ -468,6 +470,14 @@ int drb_open_new(drb_sink *next, const drb_keyring *kr, const char *identity, dr
 	o->need = FIXED_LEN;
 	*out = &o->base;
 	return 0;
+}
+
+int drb_open_raw_new(drb_sink *next, const drb_keyring *kr, const char *identity, drb_sink **out)
+{
+	int rc = drb_open_new(next, kr, identity, out);
+	if (rc == 0)
+		((opener *)*out)->raw = true;
+	return rc;
 }
 
 int drb_open_kind(drb_sink *sk)

@@ -33,6 +33,8 @@ int drb_seal_new(drb_sink *next, const drb_keyring *kr, const char *identity, ui
 /* Open an object stored at identity with one of kr's secret keys; writes the plaintext (after
  * decompression) into next, which it owns. */
 int drb_open_new(drb_sink *next, const drb_keyring *kr, const char *identity, drb_sink **out);
+/* The same, but hand on the plaintext as stored (still compressed): a verification pass. */
+int drb_open_raw_new(drb_sink *next, const drb_keyring *kr, const char *identity, drb_sink **out);
 /* After the header has been read: the kind, or -1. */
 int drb_open_kind(drb_sink *open);
 

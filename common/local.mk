@@ -16,4 +16,5 @@ libdrbackup_a_SOURCES += \
 	common/fault.c common/fault.h \
 	common/catalog.c common/catalog.h \
 	common/lock.c common/lock.h \
-	common/metrics.c common/metrics.h
+	common/metrics.c common/metrics.h \
+	common/proc.c common/proc.h

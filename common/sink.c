@@ -318,3 +318,52 @@ void drb_hash_filter_expect(drb_sink *s, const char *hex, const char *what)
 	free(h->what);
 	h->what = what ? strdup(what) : NULL;
 }
+
+/* ---- tee ---- */
+
+typedef struct tee {
+	drb_sink base;
+	drb_sink *a, *b;
+} tee;
+
+static int tee_write(drb_sink *s, const void *buf, size_t len)
+{
+	tee *t = (tee *)s;
+	int rc = drb_sink_write(t->a, buf, len);
+	return rc < 0 ? rc : drb_sink_write(t->b, buf, len);
+}
+
+static int tee_finish(drb_sink *s)
+{
+	tee *t = (tee *)s;
+	int rc = drb_sink_finish(t->a);
+	return rc < 0 ? rc : drb_sink_finish(t->b);
+}
+
+static void tee_abort(drb_sink *s)
+{
+	tee *t = (tee *)s;
+	drb_sink_abort(t->a);
+	drb_sink_abort(t->b);
+}
+
+static void tee_free(drb_sink *s)
+{
+	tee *t = (tee *)s;
+	drb_sink_free(t->a);
+	drb_sink_free(t->b);
+	free(t);
+}
+
+static const drb_sink_ops tee_ops = {"tee", tee_write, tee_finish, tee_abort, tee_free};
+
+drb_sink *drb_tee_new(drb_sink *a, drb_sink *b)
+{
+	tee *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->base.ops = &tee_ops;
+	t->a = a;
+	t->b = b;
+	return &t->base;
+}

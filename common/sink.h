@@ -64,6 +64,9 @@ void drb_hash_filter_expect(drb_sink *s, const char *hex, const char *what);
 
 
 
+/* Write the same bytes to a then b (both owned); the first failure fails the write. */
+drb_sink *drb_tee_new(drb_sink *a, drb_sink *b);
+
 /* Pass everything to target without owning it: freeing this sink leaves target alone. */
 drb_sink *drb_borrow_sink_new(drb_sink *target);
 #endif

@@ -1,3 +1,6 @@
 # restore/: the restore side.
 libdrbackup_a_SOURCES += \
-	restore/restore.h
+	restore/restore.h \
+	restore/plan.c restore/plan.h \
+	restore/apply.c restore/apply.h \
+	restore/restore.c

@@ -1,0 +1,285 @@
+#include "config.h"
+#include "restore/plan.h"
+#include "common/error.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int drb_target_parse(const char *s, drb_target *t)
+{
+	memset(t, 0, sizeof *t);
+	if (strcmp(s, "latest") == 0) {
+		t->kind = DRB_TO_LATEST;
+		return 0;
+	}
+	/* a GTID: domain-server-seq (a list for several domains) */
+	unsigned long d, sv;
+	unsigned long long q;
+	int used = 0;
+	if (sscanf(s, "%lu-%lu-%llu%n", &d, &sv, &q, &used) == 3 && (s[used] == 0 || s[used] == ',')) {
+		t->kind = DRB_TO_GTID;
+		snprintf(t->gtid, sizeof t->gtid, "%s", s);
+		return 0;
+	}
+	/* a time: "YYYY-MM-DD HH:MM:SS" or with 'T', optional 'Z' or +HH:MM / -HH:MM */
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	const char *rest = strptime(s, "%Y-%m-%d", &tm);
+	if (rest && (*rest == ' ' || *rest == 'T'))
+		rest = strptime(rest + 1, "%H:%M:%S", &tm);
+	else if (rest && *rest)
+		rest = NULL;
+	if (!rest)
+		return drb_error(DRB_ERR_USAGE,
+				 "--to \"%s\": expected 'latest', a GTID such as 0-1-42, or a time "
+				 "such as '2026-11-23 10:05:00' (UTC unless it has an offset)",
+				 s);
+	long offset = 0;
+	if (*rest == 'Z' && rest[1] == 0) {
+		rest++;
+	} else if ((*rest == '+' || *rest == '-') && isdigit((unsigned char)rest[1])) {
+		int hh = 0, mm = 0, n = 0;
+		if (sscanf(rest + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || rest[1 + n] != 0 || hh > 14 ||
+		    mm > 59)
+			return drb_error(DRB_ERR_USAGE, "--to \"%s\": the offset must read +HH:MM", s);
+		offset = (hh * 3600L + mm * 60L) * (*rest == '-' ? -1 : 1);
+		rest += 1 + n;
+	}
+	if (*rest)
+		return drb_error(DRB_ERR_USAGE, "--to \"%s\": unexpected \"%s\" after the time", s, rest);
+	t->kind = DRB_TO_TIME;
+	t->time = (int64_t)timegm(&tm) - offset;
+	return 0;
+}
+
+void drb_target_describe(const drb_target *t, char *buf, size_t len)
+{
+	char iso[21];
+	switch (t->kind) {
+	case DRB_TO_LATEST:
+		snprintf(buf, len, "the last shipped event");
+		break;
+	case DRB_TO_TIME:
+		drb_time_iso(t->time, iso);
+		snprintf(buf, len, "%s", iso);
+		break;
+	case DRB_TO_GTID:
+		snprintf(buf, len, "GTID %s", t->gtid);
+		break;
+	}
+}
+
+long drb_binlog_number(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	if (!dot || !dot[1])
+		return -1;
+	for (const char *p = dot + 1; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return -1;
+	return atol(dot + 1);
+}
+
+static bool full_precedes_gtid(const drb_manifest *m, const char *target)
+{
+	/* usable when the snapshot has not gone past the target in the target's domain(s) */
+	if (!m->gtid[0])
+		return true;
+	if (!drb_gtid_reached(m->gtid, target))
+		return true;
+	return drb_gtid_reached(target, m->gtid) && drb_gtid_reached(m->gtid, target)
+		       ? true /* exactly the target */
+		       : false;
+}
+
+static const drb_manifest *pick_full(const drb_catalog *c, const drb_target *t)
+{
+	const drb_manifest *best = NULL;
+	for (size_t i = 0; i < c->n_fulls; i++) {
+		const drb_manifest *m = c->fulls[i];
+		bool ok = t->kind == DRB_TO_LATEST || (t->kind == DRB_TO_TIME && m->snapshot_time <= t->time) ||
+			  (t->kind == DRB_TO_GTID && full_precedes_gtid(m, t->gtid));
+		if (ok && (!best || strcmp(m->backup_id, best->backup_id) > 0))
+			best = m;
+	}
+	return best;
+}
+
+/* The generation whose segments hold the snapshot's coordinate. */
+static const drb_generation *find_generation(const drb_catalog *c, const drb_manifest *m)
+{
+	if (m->generation && m->generation[0]) {
+		const drb_generation *g = drb_catalog_generation(c, m->generation);
+		if (g)
+			return g;
+	}
+	for (size_t i = c->n_gens; i-- > 0;) {
+		const drb_generation *g = &c->gens[i];
+		for (size_t k = 0; k < g->n; k++)
+			if (strcmp(g->segs[k].file, m->binlog_file) == 0 &&
+			    g->segs[k].server_id == m->server_id)
+				return g;
+	}
+	return NULL;
+}
+
+/* Does b continue a without a hole? */
+static bool continues(const drb_segment *a, const drb_segment *b)
+{
+	if (strcmp(a->file, b->file) == 0)
+		return b->start == a->end;
+	if (!a->closed || b->start != 0)
+		return false;
+	long na = drb_binlog_number(a->file), nb = drb_binlog_number(b->file);
+	return na >= 0 && nb == na + 1;
+}
+
+static int add_seg(drb_plan *p, const drb_segment *s)
+{
+	drb_plan_file *f = p->n_files ? &p->files[p->n_files - 1] : NULL;
+	if (!f || strcmp(f->name, s->file) != 0) {
+		drb_plan_file *v = realloc(p->files, (p->n_files + 1) * sizeof *v);
+		if (!v)
+			return drb_error(DRB_ERR_NOMEM, "out of memory");
+		p->files = v;
+		f = &p->files[p->n_files++];
+		memset(f, 0, sizeof *f);
+		f->name = strdup(s->file);
+	}
+	const drb_segment **sv = realloc(f->segs, (f->n + 1) * sizeof *sv);
+	if (!sv)
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	f->segs = sv;
+	f->segs[f->n++] = s;
+	p->bytes += s->stored_bytes;
+	return 0;
+}
+
+static void point(char *buf, size_t len, int64_t t, const char *gtid)
+{
+	char iso[21];
+	if (t > 0)
+		drb_time_iso(t, iso);
+	snprintf(buf, len, "%s%s%s%s", t > 0 ? iso : "", t > 0 && gtid && *gtid ? ", " : "",
+		 gtid && *gtid ? "GTID " : "", gtid ? gtid : "");
+}
+
+int drb_plan_make(const drb_catalog *c, const drb_target *t, drb_plan *p)
+{
+	char want[300], where[600];
+	memset(p, 0, sizeof *p);
+	drb_target_describe(t, want, sizeof want);
+	const drb_manifest *m = pick_full(c, t);
+	if (!m) {
+		if (c->n_fulls == 0)
+			return drb_error(DRB_ERR_NOT_FOUND, "there is no complete full backup of %s",
+					 c->host_id);
+		char first[21];
+		drb_time_iso(c->fulls[0]->snapshot_time, first);
+		return drb_error(DRB_ERR_REFUSED,
+				 "no full backup of %s was taken at or before %s: the oldest is %s (%s)",
+				 c->host_id, want, c->fulls[0]->backup_id, first);
+	}
+	p->full = m;
+	p->reached_time = m->snapshot_time;
+	snprintf(p->reached_gtid, sizeof p->reached_gtid, "%s", m->gtid);
+
+	if (t->kind == DRB_TO_GTID && drb_gtid_reached(m->gtid, t->gtid))
+		return 0; /* the snapshot is exactly the target */
+	const drb_generation *g = find_generation(c, m);
+	if (!g) {
+		if (t->kind == DRB_TO_LATEST)
+			return 0; /* nothing shipped after the snapshot: latest is the snapshot */
+		if (t->kind == DRB_TO_TIME && t->time <= m->snapshot_time)
+			return 0;
+		point(where, sizeof where, m->snapshot_time, m->gtid);
+		return drb_error(DRB_ERR_REFUSED,
+				 "%s is beyond the end of coverage: no binlog was shipped after full "
+				 "backup %s, so the last point reachable is its snapshot (%s)",
+				 want, m->backup_id, where);
+	}
+	/* the first segment: the one of the snapshot's file that starts at 0 */
+	size_t i = 0;
+	while (i < g->n && !(strcmp(g->segs[i].file, m->binlog_file) == 0 && g->segs[i].start == 0))
+		i++;
+	if (i == g->n) {
+		/* the snapshot sits at the end of a closed file: the chain starts with the next one */
+		long want_no = drb_binlog_number(m->binlog_file) + 1;
+		for (i = 0; i < g->n; i++)
+			if (drb_binlog_number(g->segs[i].file) == want_no && g->segs[i].start == 0)
+				break;
+		if (i == g->n && t->kind == DRB_TO_LATEST)
+			return 0;
+		if (i == g->n) {
+			if (t->kind == DRB_TO_TIME && t->time <= m->snapshot_time)
+				return 0;
+			point(where, sizeof where, m->snapshot_time, m->gtid);
+			return drb_error(DRB_ERR_GAP,
+					 "the binlog chain after full backup %s (%s:%llu) was not shipped: "
+					 "the last point reachable is the snapshot (%s)",
+					 m->backup_id, m->binlog_file, (unsigned long long)m->binlog_pos,
+					 where);
+		}
+	}
+	const drb_segment *prev = NULL;
+	bool done = false;
+	for (; i < g->n && !done; i++) {
+		const drb_segment *s = &g->segs[i];
+		if (prev && !continues(prev, s)) {
+			/* a hole: fatal only when the target lies past it */
+			point(where, sizeof where, prev->last_event ? prev->last_event : p->reached_time,
+			      prev->end_gtid);
+			if (t->kind == DRB_TO_TIME && t->time <= p->reached_time)
+				break;
+			return drb_error(DRB_ERR_GAP,
+					 "gap in the binlog chain of generation %s after %s:%llu (next "
+					 "shipped: %s:%llu): %s cannot be reached; the last point reachable "
+					 "is %s",
+					 g->name, prev->file, (unsigned long long)prev->end, s->file,
+					 (unsigned long long)s->start, want, where);
+		}
+		int rc = add_seg(p, s);
+		if (rc < 0)
+			return rc;
+		prev = s;
+		if (s->last_event > p->reached_time)
+			p->reached_time = s->last_event;
+		if (s->end_gtid && s->end_gtid[0])
+			snprintf(p->reached_gtid, sizeof p->reached_gtid, "%s", s->end_gtid);
+		/* does this segment reach the target? */
+		if (t->kind == DRB_TO_TIME && s->last_event >= t->time) {
+			p->stop_in_chain = true;
+			p->reached_time = t->time;
+			done = true;
+		} else if (t->kind == DRB_TO_GTID && s->end_gtid && drb_gtid_reached(s->end_gtid, t->gtid)) {
+			p->stop_in_chain = true;
+			snprintf(p->reached_gtid, sizeof p->reached_gtid, "%s", t->gtid);
+			done = true;
+		}
+	}
+	if (!done && t->kind != DRB_TO_LATEST && !(t->kind == DRB_TO_TIME && t->time <= p->reached_time)) {
+		point(where, sizeof where, p->reached_time, p->reached_gtid);
+		return drb_error(DRB_ERR_REFUSED,
+				 "%s is beyond the end of coverage: the last shipped event is %s "
+				 "(use --to latest, or an earlier point)",
+				 want, where);
+	}
+	if (p->n_files)
+		p->files[0].start_pos = m->binlog_pos;
+	p->gen = g;
+	return 0;
+}
+
+void drb_plan_free(drb_plan *p)
+{
+	for (size_t i = 0; i < p->n_files; i++) {
+		free(p->files[i].name);
+		free(p->files[i].segs);
+	}
+	free(p->files);
+	memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,51 @@
+/* Restore planning, from catalogs alone (no secret key, no database): the newest full backup at
+ * or before the target and the unbroken chain of binlog segments from its exact coordinate to
+ * the target. A gap, a target past the end of coverage, or one before the first backup is a
+ * refusal that says where the chain ends and what can be reached instead. */
+#ifndef DRB_RESTORE_PLAN_H
+#define DRB_RESTORE_PLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/catalog.h"
+
+typedef enum drb_target_kind { DRB_TO_LATEST, DRB_TO_TIME, DRB_TO_GTID } drb_target_kind;
+
+typedef struct drb_target {
+	drb_target_kind kind;
+	int64_t time;    /* DRB_TO_TIME: replay what happened before this (UTC seconds) */
+	char gtid[256];  /* DRB_TO_GTID: replay up to and including this transaction */
+} drb_target;
+
+/* "latest", a GTID (0-1-42), or a time (UTC unless it carries an offset). */
+int drb_target_parse(const char *s, drb_target *t);
+void drb_target_describe(const drb_target *t, char *buf, size_t len);
+
+/* A binlog file of the chain: its segments in order, from offset 0. */
+typedef struct drb_plan_file {
+	char *name;
+	const drb_segment **segs;
+	size_t n;
+	uint64_t start_pos; /* --start-position for the first file, else 0 */
+} drb_plan_file;
+
+typedef struct drb_plan {
+	const drb_manifest *full;
+	const drb_generation *gen; /* NULL when no segment is replayed */
+	drb_plan_file *files;
+	size_t n_files;
+	uint64_t bytes;         /* stored bytes to fetch */
+	int64_t reached_time;   /* the last event that will be replayed (0: the snapshot) */
+	char reached_gtid[1024];
+	bool stop_in_chain;     /* the target cuts the last file: pass a stop option */
+} drb_plan;
+
+/* Plan from one catalog. */
+int drb_plan_make(const drb_catalog *c, const drb_target *t, drb_plan *out);
+void drb_plan_free(drb_plan *p);
+
+/* The binlog file number of a name like mysql-bin.000012 (-1 when it has none). */
+long drb_binlog_number(const char *name);
+
+#endif
