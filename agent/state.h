@@ -19,6 +19,9 @@ typedef struct drb_ship_state {
 	int64_t file_created;  /* first event time of that file */
 	int64_t last_event;    /* newest shipped event */
 	char last_gtid_pos[1024]; /* @@gtid_binlog_pos at the last rotation check */
+	char index_path[1024];    /* the server's binlog index, to follow it while it is down */
+	char compacted_day[9];    /* the newest UTC day whose catalog was written */
+	int64_t gaps;             /* gaps seen since this generation began */
 } drb_ship_state;
 
 int drb_state_load(const drb_config *c, drb_ship_state *s); /* DRB_ERR_NOT_FOUND when none */

@@ -49,7 +49,7 @@ static const command commands[] = {
 	 "  --db NAME   back up this database (repeatable); default: the configured list, else\n"
 	 "              every database that is not a system schema\n"
 	 "  --jobs N    databases dumped at once (default: database { jobs }, 0 = one per core)\n"},
-	{"binlog", NULL, "binlog [--follow]",
+	{"binlog", drb_cmd_binlog, "binlog [--follow]",
 	 "ship closed binary logs (or stream them with --follow)",
 	 "Rotates the binary log when something was written since the last run, then ships every\n"
 	 "closed segment that is not yet in every repository, with its metadata.\n"

@@ -1,0 +1,672 @@
+/* drbackup binlog [--follow]: ship the binary log as segments, each a byte range of one binlog
+ * file ending at a transaction boundary, sealed and stored in every repository with a
+ * description (GTID state before and after, first and last commit time).
+ *
+ * Files are read from the server's binlog folder, not through the replication protocol: the
+ * bytes are exactly what the server wrote (so a file can be recognised again), no server thread
+ * is taken, and a server that has crashed or stopped still has its last files shipped. The index
+ * file says which files exist, so --follow keeps going while the server restarts. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/binlog_scan.h"
+#include "agent/heal.h"
+#include "agent/state.h"
+#include "common/catalog.h"
+#include "common/context.h"
+#include "common/db.h"
+#include "common/drb1.h"
+#include "common/error.h"
+#include "common/fault.h"
+#include "common/keys.h"
+#include "common/lock.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/object.h"
+
+#define READ_CHUNK (1u << 20)
+
+typedef struct binfile {
+	char name[256];
+	char path[PATH_MAX];
+	uint64_t size;
+} binfile;
+
+typedef struct shipper {
+	drb_ctx *ctx;
+	const drb_config *c;
+	drb_repo_set *set;
+	drb_keyring *keys;
+	drb_ship_state st;
+	drb_db *db; /* NULL while the server is away (--follow) */
+	long server_id;
+	char dir[PATH_MAX];
+	binfile *files; /* from the index, oldest first; the last one is being written */
+	size_t n;
+	uint64_t segments, bytes;
+	bool degraded;
+	int gaps;
+	bool follow;
+} shipper;
+
+/* ------------------------------------------------------------------ the server's files */
+
+static int read_index(shipper *s)
+{
+	FILE *f = fopen(s->st.index_path, "re");
+	char line[PATH_MAX];
+	if (!f)
+		return drb_error_errno(0, errno, "binlog index %s", s->st.index_path);
+	free(s->files);
+	s->files = NULL;
+	s->n = 0;
+	size_t cap = 0;
+	int rc = 0;
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\r\n")] = 0;
+		if (!line[0])
+			continue;
+		if (s->n == cap) {
+			cap = cap ? cap * 2 : 64;
+			binfile *v = realloc(s->files, cap * sizeof *v);
+			if (!v) {
+				rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+				break;
+			}
+			s->files = v;
+		}
+		binfile *b = &s->files[s->n++];
+		const char *base = strrchr(line, '/') ? strrchr(line, '/') + 1 : line;
+		snprintf(b->name, sizeof b->name, "%s", base);
+		snprintf(b->path, sizeof b->path, "%s/%s", s->dir, base);
+		struct stat st;
+		b->size = stat(b->path, &st) == 0 ? (uint64_t)st.st_size : 0;
+	}
+	fclose(f);
+	return rc;
+}
+
+static long file_index(const shipper *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->files[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+static long number(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	return dot ? atol(dot + 1) : -1;
+}
+
+static int connect_server(shipper *s)
+{
+	drb_db_target t = drb_db_target_from_config(s->c);
+	char v[PATH_MAX];
+	int rc = drb_db_connect(&t, &s->db);
+	if (rc < 0)
+		return rc;
+	if ((rc = drb_db_value(s->db, "SELECT @@log_bin", v, sizeof v)) < 0)
+		return rc;
+	if (strcmp(v, "1") != 0)
+		return drb_error(DRB_ERR_CONFIG,
+				 "the server's binary log is off: nothing can be shipped (see drbackup "
+				 "check)");
+	if ((rc = drb_db_value(s->db, "SELECT @@server_id", v, sizeof v)) < 0)
+		return rc;
+	s->server_id = atol(v);
+	if (s->c->db.binlog_dir) {
+		snprintf(s->dir, sizeof s->dir, "%s", s->c->db.binlog_dir);
+	} else {
+		if ((rc = drb_db_value(s->db, "SELECT @@log_bin_basename", v, sizeof v)) < 0)
+			return rc;
+		char *slash = strrchr(v, '/');
+		if (slash)
+			*slash = 0;
+		snprintf(s->dir, sizeof s->dir, "%s", v);
+	}
+	if ((rc = drb_db_value(s->db, "SELECT @@log_bin_index", v, sizeof v)) < 0)
+		return rc;
+	const char *base = strrchr(v, '/') ? strrchr(v, '/') + 1 : v;
+	char index[PATH_MAX + 300];
+	snprintf(index, sizeof index, "%s/%s", s->dir, base);
+	if (strcmp(index, s->st.index_path) != 0)
+		snprintf(s->st.index_path, sizeof s->st.index_path, "%s", index);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ one segment */
+
+static int ship_range(shipper *s, const binfile *f, uint64_t from, uint64_t to, bool closed)
+{
+	drb_binlog_scan scan;
+	drb_object_writer w;
+	drb_object_info info;
+	drb_segment seg = {0};
+	char *path = drb_path_segment(s->c->host_id, s->st.generation, f->name, from, "drb");
+	uint8_t *buf = malloc(READ_CHUNK);
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC), rc = 0;
+	if (!path || !buf) {
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (fd < 0) {
+		rc = drb_error_errno(0, errno, "binlog %s", f->path);
+		goto out;
+	}
+	int64_t created = 0;
+	if ((rc = drb_binlog_file_created(fd, &created)) < 0)
+		goto out;
+	drb_binlog_scan_init(&scan, from, from ? s->st.end_gtid : "");
+	drb_object_params p = {.keys = s->keys,
+			       .kind = DRB1_KIND_BINLOG,
+			       .level = (int)s->c->compression.level,
+			       .threads = to - from > (8u << 20) ? (int)(s->c->compression.threads
+									    ? s->c->compression.threads
+									    : drb_ncpu())
+								 : 0,
+			       .size_hint = (to - from) / 3,
+			       .immutable = true};
+	if ((rc = drb_object_create(s->set, path, &p, &w)) < 0)
+		goto out;
+	for (uint64_t at = from; at < to;) {
+		size_t want = to - at < READ_CHUNK ? (size_t)(to - at) : READ_CHUNK;
+		ssize_t n = pread(fd, buf, want, (off_t)at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? drb_error_errno(0, errno, "reading %s", f->path)
+				   : drb_error(DRB_ERR_IO, "%s shrank below %llu bytes while shipping",
+					       f->path, (unsigned long long)to);
+			break;
+		}
+		if ((rc = drb_binlog_scan_feed(&scan, buf, (size_t)n)) < 0 ||
+		    (rc = drb_object_write(&w, buf, (size_t)n)) < 0)
+			break;
+		at += (uint64_t)n;
+	}
+	if (rc < 0) {
+		drb_error_wrap(0, "shipping %s", f->name);
+		drb_object_discard(&w);
+		goto out;
+	}
+	if (drb_fault("binlog-die-before-commit")) {
+		drb_object_discard(&w);
+		rc = drb_error(DRB_ERR_FAILED, "fault injected: killed before the commit of %s", path);
+		goto out;
+	}
+	if ((rc = drb_object_commit(&w, &info)) < 0)
+		goto out;
+	seg.generation = s->st.generation;
+	seg.file = (char *)f->name;
+	seg.start = from;
+	seg.end = to;
+	seg.closed = closed || scan.closed;
+	seg.stored_bytes = info.stored_bytes;
+	memcpy(seg.sha256, info.sha256, 65);
+	seg.first_event = scan.first_event;
+	seg.last_event = scan.last_event;
+	seg.start_gtid = scan.start_state;
+	seg.end_gtid = scan.state;
+	seg.server_id = s->server_id;
+	seg.file_created = created;
+	seg.events = scan.events;
+	seg.shipped = time(NULL);
+	/* the description makes the segment visible: only where its object landed */
+	size_t described = 0;
+	for (size_t i = 0; i < s->set->n; i++) {
+		if (info.failed_mask & (1ull << i))
+			continue;
+		if (drb_segment_put(s->set->repos[i], s->c->host_id, &seg) < 0) {
+			drb_log_current_error("storing a segment description");
+			info.failed_mask |= 1ull << i;
+			continue;
+		}
+		described++;
+	}
+	if (described == 0) {
+		rc = drb_error(DRB_ERR_FAILED, "segment %s could not be stored in any repository", path);
+		goto out;
+	}
+	if (info.failed_mask) {
+		s->degraded = true;
+		drb_state_note_heal(s->c);
+		drb_log_warn("segment %s missed %zu repositor%s: %s", path, info.failed,
+			     info.failed == 1 ? "y" : "ies", info.why);
+	}
+	/* advance only after the description landed */
+	snprintf(s->st.file, sizeof s->st.file, "%s", f->name);
+	s->st.end = to;
+	s->st.closed = seg.closed;
+	snprintf(s->st.end_gtid, sizeof s->st.end_gtid, "%s", scan.state);
+	s->st.file_created = created;
+	if (scan.last_event)
+		s->st.last_event = scan.last_event;
+	rc = drb_state_save(s->c, &s->st);
+	s->segments++;
+	s->bytes += info.stored_bytes;
+	drb_log_debug("shipped %s [%llu, %llu) %s: %llu events, GTID %s", f->name,
+		      (unsigned long long)from, (unsigned long long)to, seg.closed ? "closed" : "open",
+		      (unsigned long long)scan.events, scan.state);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(path);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ where to start */
+
+/* The newest generation of this server in the first repository that answers. */
+static int rebuild_state(shipper *s)
+{
+	for (size_t i = 0; i < s->set->n; i++) {
+		drb_catalog *cat = NULL;
+		if (drb_catalog_load(s->set->repos[i], s->c->host_id, &cat) < 0) {
+			drb_error_clear();
+			continue;
+		}
+		const drb_generation *best = NULL;
+		char prefix[32];
+		snprintf(prefix, sizeof prefix, "%ld-", s->server_id);
+		for (size_t g = 0; g < cat->n_gens; g++)
+			if (strncmp(cat->gens[g].name, prefix, strlen(prefix)) == 0 && cat->gens[g].n &&
+			    (!best || strcmp(cat->gens[g].name, best->name) > 0))
+				best = &cat->gens[g];
+		if (best) {
+			const drb_segment *last = &best->segs[best->n - 1];
+			snprintf(s->st.generation, sizeof s->st.generation, "%s", best->name);
+			snprintf(s->st.file, sizeof s->st.file, "%s", last->file);
+			s->st.end = last->end;
+			s->st.closed = last->closed;
+			snprintf(s->st.end_gtid, sizeof s->st.end_gtid, "%s", last->end_gtid);
+			s->st.file_created = last->file_created;
+			s->st.last_event = last->last_event;
+			s->st.server_id = s->server_id;
+			drb_log_info("resuming binlog generation %s after %s:%llu (from repository %s)",
+				     best->name, last->file, (unsigned long long)last->end,
+				     s->set->repos[i]->name);
+		}
+		drb_catalog_free(cat);
+		return 0;
+	}
+	return 0;
+}
+
+static void new_generation(shipper *s, const char *why)
+{
+	char id[17];
+	drb_time_id(time(NULL), id);
+	char old[128];
+	snprintf(old, sizeof old, "%s", s->st.generation);
+	snprintf(s->st.generation, sizeof s->st.generation, "%ld-%s", s->server_id, id);
+	s->st.server_id = s->server_id;
+	s->st.file[0] = 0;
+	s->st.end = 0;
+	s->st.closed = false;
+	s->st.end_gtid[0] = 0;
+	s->st.file_created = 0;
+	s->st.gaps = 0;
+	s->st.compacted_day[0] = 0;
+	if (old[0])
+		drb_log_warn("starting binlog generation %s: %s (generation %s ends here; restores "
+			     "into the new one start from a full backup taken after it)",
+			     s->st.generation, why, old);
+	else
+		drb_log_info("starting binlog generation %s", s->st.generation);
+}
+
+/* Decide the first file to ship (*idx) and the offset in it (*off). */
+static int resolve_start(shipper *s, long *idx, uint64_t *off)
+{
+	*idx = 0;
+	*off = 0;
+	if (s->n == 0)
+		return drb_error(DRB_ERR_FAILED, "the binlog index %s lists no file", s->st.index_path);
+	if (!s->st.generation[0] || s->st.server_id != s->server_id) {
+		s->st.generation[0] = 0;
+		rebuild_state(s);
+	}
+	if (!s->st.generation[0]) {
+		new_generation(s, "");
+		return 0;
+	}
+	if (!s->st.file[0])
+		return 0; /* a generation with nothing shipped yet */
+	long i = file_index(s, s->st.file);
+	if (i >= 0) {
+		int64_t created = 0;
+		int fd = open(s->files[i].path, O_RDONLY | O_CLOEXEC);
+		int rc = fd < 0 ? drb_error_errno(0, errno, "%s", s->files[i].path)
+				: drb_binlog_file_created(fd, &created);
+		if (fd >= 0)
+			close(fd);
+		if (rc < 0)
+			return rc;
+		if (created != s->st.file_created || s->files[i].size < s->st.end) {
+			char why[400];
+			snprintf(why, sizeof why,
+				 "%s on the server is not the file shipped under that name (the "
+				 "binary log was reset or the server rebuilt)",
+				 s->st.file);
+			new_generation(s, why);
+			return 0;
+		}
+		*idx = i;
+		*off = s->st.end;
+		if (s->st.closed || (*off >= s->files[i].size && i + 1 < (long)s->n)) {
+			*idx = i + 1;
+			*off = 0;
+		}
+		return 0;
+	}
+	long last = number(s->st.file), first = number(s->files[0].name);
+	if (last >= 0 && first > last) {
+		if (s->st.closed && first == last + 1)
+			return 0; /* the server purged what we had shipped: nothing lost */
+		char what[600];
+		if (first == last + 1)
+			snprintf(what, sizeof what, "the end of %s (from byte %llu)", s->st.file,
+				 (unsigned long long)s->st.end);
+		else
+			snprintf(what, sizeof what, "%s%s up to the file before %s",
+				 s->st.closed ? "the files after " : "the end of ", s->st.file,
+				 s->files[0].name);
+		drb_log_error("GAP: the server purged %s before it was shipped; point-in-time recovery "
+			      "across it is impossible until the next full backup. Run 'drbackup "
+			      "full' now, and keep binary logs longer (or set binlog { "
+			      "purge_after_ship = true } and turn the server's expiry off)",
+			      what);
+		s->gaps++;
+		s->st.gaps++;
+		return 0; /* go on with what the server still has, in the same generation */
+	}
+	new_generation(s, "the binlog file numbers started again (RESET MASTER?)");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ a pass */
+
+/* Ship every closed file from the start point, and in --follow the active file up to its last
+ * complete transaction. */
+static int ship_pass(shipper *s, bool include_active)
+{
+	long idx;
+	uint64_t off;
+	int rc = read_index(s);
+	if (rc < 0 || (rc = resolve_start(s, &idx, &off)) < 0)
+		return rc;
+	for (long i = idx; i < (long)s->n && rc == 0 && !drb_stop_requested(); i++) {
+		binfile *f = &s->files[i];
+		bool active = i == (long)s->n - 1;
+		uint64_t from = i == idx ? off : 0;
+		if (!active) {
+			if (from < f->size || from == 0)
+				rc = ship_range(s, f, from, f->size, true);
+			continue;
+		}
+		if (!include_active)
+			break;
+		/* the active file: only complete transactions */
+		drb_binlog_scan scan;
+		int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return drb_error_errno(0, errno, "binlog %s", f->path);
+		drb_binlog_scan_init(&scan, from, from ? s->st.end_gtid : "");
+		uint8_t *buf = malloc(READ_CHUNK);
+		for (uint64_t at = from; buf && rc == 0;) {
+			ssize_t n = pread(fd, buf, READ_CHUNK, (off_t)at);
+			if (n <= 0)
+				break;
+			rc = drb_binlog_scan_feed(&scan, buf, (size_t)n);
+			at += (uint64_t)n;
+		}
+		free(buf);
+		close(fd);
+		if (rc == 0 && scan.safe_end > from && (scan.events > 0 || from == 0)) {
+			/* a transaction may be half written: the segment stops before it */
+			rc = ship_range(s, f, from, scan.safe_end, scan.closed);
+		}
+	}
+	return rc;
+}
+
+/* Rotate when something was written since the last look, so the active file gets shipped. */
+static int rotate_if_written(shipper *s)
+{
+	char pos[1024];
+	int rc = drb_db_value(s->db, "SELECT @@gtid_binlog_pos", pos, sizeof pos);
+	if (rc < 0)
+		return rc;
+	if (strcmp(pos, s->st.last_gtid_pos) == 0)
+		return 0;
+	if ((rc = drb_db_exec(s->db, "FLUSH BINARY LOGS")) < 0)
+		return drb_error_wrap(0, "rotating the binary log (needs RELOAD)");
+	snprintf(s->st.last_gtid_pos, sizeof s->st.last_gtid_pos, "%s", pos);
+	return 0;
+}
+
+/* purge_after_ship: delete local files only once every repository holds them. */
+static int purge(shipper *s)
+{
+	char sql[600];
+	if (!s->c->binlog.purge_after_ship || s->degraded || drb_state_heal_due(s->c, time(NULL)) ||
+	    !s->db)
+		return 0;
+	long keep = file_index(s, s->st.file);
+	if (keep < 0)
+		return 0;
+	if (s->st.closed)
+		keep++; /* the shipped file itself can go */
+	if (keep <= 0 || keep >= (long)s->n)
+		keep = keep >= (long)s->n ? (long)s->n - 1 : keep;
+	if (keep <= 0)
+		return 0;
+	snprintf(sql, sizeof sql, "PURGE BINARY LOGS TO '%s'", s->files[keep].name);
+	int rc = drb_db_exec(s->db, sql);
+	if (rc == 0)
+		drb_log_debug("purged binary logs before %s", s->files[keep].name);
+	return rc;
+}
+
+static void compact(shipper *s)
+{
+	char today[9];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof today, "%Y%m%d", &tm);
+	if (strcmp(s->st.compacted_day, today) == 0)
+		return; /* at most once a day */
+	for (size_t i = 0; i < s->set->n; i++) {
+		drb_catalog *cat = NULL;
+		if (drb_catalog_load(s->set->repos[i], s->c->host_id, &cat) == 0) {
+			const drb_generation *g = drb_catalog_generation(cat, s->st.generation);
+			if (g && drb_catalog_compact(s->set->repos[i], s->c->host_id, g, now) < 0)
+				drb_log_current_error("compacting the binlog catalog");
+		}
+		drb_error_clear();
+		drb_catalog_free(cat);
+	}
+	snprintf(s->st.compacted_day, sizeof s->st.compacted_day, "%s", today);
+	drb_state_save(s->c, &s->st);
+}
+
+static void metrics(shipper *s, int64_t ms, bool ok)
+{
+	int64_t now = time(NULL);
+	drb_metric m[] = {
+		{"drbackup_last_success_timestamp_seconds", "command=\"binlog\"",
+		 "when the command last succeeded", (double)now},
+		{"drbackup_duration_seconds", "command=\"binlog\"", "how long the last run took",
+		 ms / 1000.0},
+		{"drbackup_bytes", "command=\"binlog\"", "bytes stored by the last run",
+		 (double)s->bytes},
+		{"drbackup_binlog_last_event_timestamp_seconds", NULL,
+		 "commit time of the newest shipped binlog event", (double)s->st.last_event},
+		{"drbackup_binlog_rpo_seconds", NULL,
+		 "seconds from the newest shipped event to the last run (the live RPO)",
+		 s->st.last_event ? (double)(now - s->st.last_event) : 0},
+		{"drbackup_binlog_gaps", NULL, "binlog gaps since the current generation began",
+		 (double)s->st.gaps},
+	};
+	drb_metrics_update(s->c, ok ? m : m + 3, ok ? 6 : 3);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int follow(shipper *s)
+{
+	int64_t last_ship = 0;
+	long period_ms = s->c->binlog.segment_seconds * 1000;
+	long poll_ms = period_ms / 4 < 1000 ? (period_ms / 4 > 100 ? period_ms / 4 : 100) : 1000;
+	bool server_away = false;
+	drb_log_info("following the binary log of server %ld, a segment every %ld s", s->server_id,
+		     s->c->binlog.segment_seconds);
+	while (!drb_stop_requested()) {
+		int64_t now = now_ms();
+		bool due = now - last_ship >= period_ms;
+		/* closed files always; the active one when its period is up */
+		int rc = ship_pass(s, due);
+		if (rc < 0) {
+			drb_log_current_error("binlog follow");
+			drb_error_clear();
+		} else if (due) {
+			last_ship = now;
+			metrics(s, 0, true);
+		}
+		/* the server's connection is only needed for its id; keep trying quietly */
+		if (s->db && drb_db_exec(s->db, "DO 1") < 0) {
+			drb_db_close(s->db);
+			s->db = NULL;
+			drb_error_clear();
+		}
+		if (!s->db) {
+			drb_db_target t = drb_db_target_from_config(s->c);
+			if (drb_db_connect(&t, &s->db) < 0) {
+				s->db = NULL;
+				if (!server_away)
+					drb_log_warn("the server is unreachable; shipping what its files "
+						     "hold until it is back");
+				server_away = true;
+				drb_error_clear();
+			} else if (server_away) {
+				drb_log_info("the server is back");
+				server_away = false;
+			}
+		}
+		for (long w = 0; w < poll_ms && !drb_stop_requested(); w += 50)
+			usleep(50000);
+	}
+	/* stopping: what is complete goes out before we leave */
+	drb_log_info("stopping: shipping the last complete transactions");
+	return ship_pass(s, true);
+}
+
+int drb_cmd_binlog(drb_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {{"follow", no_argument, NULL, 'f'}, {0, 0, 0, 0}};
+	shipper s = {.ctx = ctx};
+	int opt, rc, lock = -1;
+	int64_t t0 = now_ms();
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != 'f')
+			return drb_error(DRB_ERR_USAGE, "unknown option '%s' (see 'drbackup binlog --help')",
+					 argv[optind - 1]);
+		s.follow = true;
+	}
+	if (optind < argc)
+		return drb_error(DRB_ERR_USAGE, "unexpected argument '%s'", argv[optind]);
+	drb_config *c;
+	if ((rc = drb_ctx_config(ctx, &c)) < 0)
+		return rc;
+	s.c = c;
+	rc = drb_lock_take(c->spool_dir, "binlog", false, &lock);
+	if (rc == DRB_ERR_LOCKED && !s.follow) {
+		/* a follower (or a slow run) is shipping: this cycle has nothing to add */
+		char line[2 * DRB_ERROR_LEN];
+		drb_error_line(line, sizeof line);
+		drb_log_info("%s", line);
+		drb_error_clear();
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	if (drb_state_load(c, &s.st) < 0)
+		drb_error_clear();
+	if ((rc = drb_keyring_load(c, 0, &s.keys)) < 0 ||
+	    (rc = drb_repo_set_open(c, ctx->repo_name, &s.set)) < 0)
+		goto out;
+	if ((rc = drb_heal(c, s.set)) < 0 && rc != DRB_ERR_DEGRADED)
+		goto out;
+	if (rc == DRB_ERR_DEGRADED)
+		s.degraded = true;
+	drb_error_clear();
+	if ((rc = connect_server(&s)) < 0)
+		goto out;
+	if (s.follow) {
+		rc = follow(&s);
+	} else {
+		if ((rc = rotate_if_written(&s)) == 0)
+			rc = ship_pass(&s, false);
+	}
+	if (rc == 0 && (rc = drb_state_save(c, &s.st)) == 0) {
+		if (purge(&s) < 0)
+			drb_log_current_error("purging shipped binary logs");
+		drb_error_clear();
+		compact(&s);
+	}
+	metrics(&s, now_ms() - t0, rc == 0 && s.gaps == 0);
+	if (rc < 0)
+		goto out;
+	if (ctx->json) {
+		json_t *j = json_pack("{s:s, s:I, s:I, s:s, s:s, s:I, s:i, s:b}", "generation",
+				      s.st.generation, "segments", (json_int_t)s.segments, "bytes",
+				      (json_int_t)s.bytes, "file", s.st.file, "gtid", s.st.end_gtid,
+				      "last_event", (json_int_t)s.st.last_event, "gaps", s.gaps,
+				      "degraded", s.degraded);
+		json_dumpf(j, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
+		putchar('\n');
+		json_decref(j);
+	} else if (s.segments) {
+		drb_log_info("shipped %llu segment%s (%.1f MB) up to %s:%llu, GTID %s",
+			     (unsigned long long)s.segments, s.segments == 1 ? "" : "s", s.bytes / 1e6,
+			     s.st.file, (unsigned long long)s.st.end, s.st.end_gtid);
+	} else {
+		drb_log_info("nothing new to ship (up to %s:%llu)", s.st.file[0] ? s.st.file : "-",
+			     (unsigned long long)s.st.end);
+	}
+	if (s.gaps)
+		rc = drb_error(DRB_ERR_GAP, "a binlog gap was found (see above): exit 1 until a new "
+					    "full backup covers it");
+	else if (s.degraded)
+		rc = drb_error(DRB_ERR_DEGRADED,
+			       "a repository missed a copy; the next run copies it");
+out:
+	drb_db_close(s.db);
+	free(s.files);
+	drb_repo_set_close(s.set);
+	drb_keyring_free(s.keys);
+	drb_lock_release(lock);
+	return rc;
+}
