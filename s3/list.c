@@ -51,7 +51,8 @@ int drb_s3_list(void *impl, const char *prefix, bool recursive, drb_repo_list_fn
 			goto out;
 		}
 		pages++;
-		qsort(page.v, page.n, sizeof *page.v, by_key);
+		if (page.n)
+			qsort(page.v, page.n, sizeof *page.v, by_key);
 		for (size_t i = 0; i < page.n; i++) {
 			drb_s3_entry *e = &page.v[i];
 			size_t kl = strlen(e->key);

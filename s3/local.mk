@@ -15,8 +15,11 @@ unit_s3 = \
 	tests/unit/test_s3_sign \
 	tests/unit/test_s3_xml \
 	tests/unit/test_s3_write
-check_PROGRAMS += $(unit_s3)
-TESTS += $(unit_s3)
+integration_s3 = \
+	tests/integration/test_s3 \
+	tests/integration/test_s3_fault
+check_PROGRAMS += $(unit_s3) $(integration_s3)
+TESTS += $(unit_s3) $(integration_s3)
 
 tests_unit_test_s3_sign_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_s3_sign_LDADD = $(TEST_LIBS)
@@ -24,6 +27,13 @@ tests_unit_test_s3_xml_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_s3_xml_LDADD = $(TEST_LIBS)
 tests_unit_test_s3_write_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_s3_write_LDADD = $(TEST_LIBS)
+s3_support = tests/integration/test_s3_support.c tests/integration/test_s3_support.h
+tests_integration_test_s3_SOURCES = tests/integration/test_s3.c $(s3_support)
+tests_integration_test_s3_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_s3_LDADD = $(TEST_LIBS)
+tests_integration_test_s3_fault_SOURCES = tests/integration/test_s3_fault.c $(s3_support)
+tests_integration_test_s3_fault_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_s3_fault_LDADD = $(TEST_LIBS)
 
 # the listing parser (and the other answer parsers) on arbitrary bytes
 fuzz_more += tests/fuzz/fuzz_s3_list

@@ -579,13 +579,21 @@ void drb_s3_describe_answer(const drb_s3_resp *r, char *buf, size_t len)
 
 int drb_s3_answer_code(const drb_s3_resp *r)
 {
+	static const char *const denied[] = {
+	    "AccessDenied", "InvalidAccessKeyId",   "SignatureDoesNotMatch", "ExpiredToken",
+	    "InvalidToken", "TokenRefreshRequired", "AccountProblem",        NULL};
 	if (strcmp(r->code, "NoSuchBucket") == 0)
 		return DRB_ERR_CONFIG;
-	if (r->status == 404)
+	if (strcmp(r->code, "RequestTimeTooSkewed") == 0)
+		return DRB_ERR_REFUSED;
+	for (int i = 0; denied[i]; i++)
+		if (strcmp(r->code, denied[i]) == 0)
+			return DRB_ERR_PERMISSION;
+	if (r->status == 404 || strcmp(r->code, "NoSuchKey") == 0 ||
+	    strcmp(r->code, "NoSuchUpload") == 0)
 		return DRB_ERR_NOT_FOUND;
 	if (r->status == 401 || r->status == 403)
-		return strcmp(r->code, "RequestTimeTooSkewed") == 0 ? DRB_ERR_REFUSED
-		                                                    : DRB_ERR_PERMISSION;
+		return DRB_ERR_PERMISSION;
 	return DRB_ERR_REMOTE;
 }
 
@@ -626,23 +634,21 @@ static bool error_in_body(drb_s3_resp *r)
 int drb_s3_send(drb_s3 *s3, drb_s3_req *req, drb_s3_resp *resp)
 {
 	drb_s3_attempts log = {0};
-	char why[300], line[300];
+	char why[300], line[300], where[600];
 	unsigned max = s3->retries + 1;
 	for (unsigned n = 1;; n++) {
 		if (n > 1 && !drb_s3_backoff(n))
 			return drb_error(DRB_ERR_CANCELLED, "%s: stopped on request",
 			                 req->what ? req->what : req->method);
 		drb_s3_outcome o = drb_s3_attempt(s3, req, resp, why, sizeof why);
-		if (o == DRB_S3_FATAL) {
-			char where[600];
-			drb_s3_where(s3, req->key, where, sizeof where);
+		if (o == DRB_S3_FATAL)
 			return drb_error_wrap(0, "%s %s", req->what ? req->what : req->method,
-			                      where);
-		}
+			                      drb_s3_where(s3, req->key, where, sizeof where));
 		if (o == DRB_S3_TRANSPORT) {
 			drb_s3_attempts_add(&log, "%s", why);
-			drb_log_debug("%s %s: attempt %u of %u: %s", req->what ? req->what : "",
-			              req->key ? req->key : s3->bucket, n, max, why);
+			drb_log_debug("%s %s: attempt %u of %u: %s",
+			              req->what ? req->what : req->method,
+			              drb_s3_where(s3, req->key, where, sizeof where), n, max, why);
 			if (n >= max)
 				return drb_s3_fail(s3, req, NULL, &log, DRB_ERR_NETWORK);
 			continue;
@@ -664,8 +670,9 @@ int drb_s3_send(drb_s3 *s3, drb_s3_req *req, drb_s3_resp *resp)
 		drb_s3_describe_answer(resp, line, sizeof line);
 		drb_s3_attempts_add(&log, "%s", line);
 		if (drb_s3_retryable(resp) && n < max) {
-			drb_log_debug("%s %s: attempt %u of %u: %s", req->what ? req->what : "",
-			              req->key ? req->key : s3->bucket, n, max, line);
+			drb_log_debug(
+			    "%s %s: attempt %u of %u: %s", req->what ? req->what : req->method,
+			    drb_s3_where(s3, req->key, where, sizeof where), n, max, line);
 			continue;
 		}
 		return drb_s3_fail(s3, req, resp, &log, drb_s3_answer_code(resp));

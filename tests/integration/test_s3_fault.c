@@ -1,0 +1,613 @@
+/* Faults: s3rver killed (kill -9) at exact points of a request, seen by a proxy on the way:
+ * 1 MiB into a part, into a single PUT, when CompleteMultipartUpload arrives or answers, 3 MiB
+ * into a GET. Either the operation recovers after a restart and the bytes are exact, or it fails
+ * with one error that says what happened, and nothing half-written passes as a whole object.
+ * Then answers s3rver cannot give (SlowDown, clock skew, 200 with an <Error>, lost ETags, a
+ * size that does not match), served by the proxy itself. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/repo.h"
+#include "common/sink.h"
+#include "s3/internal.h"
+#include "tests/harness.h"
+#include "tests/integration/test_s3_support.h"
+
+#define MIB (1024u * 1024)
+
+static s3t T;
+static drb_repo_config cfgs[32];
+static int n_cfgs;
+
+static drb_repo *open_repo(const char *endpoint, const char *prefix, long retries)
+{
+	drb_repo *r = NULL;
+	drb_repo_config *c = &cfgs[n_cfgs++ % 32];
+	*c = s3t_config(&T, endpoint, prefix);
+	c->retries = retries;
+	assert_int_equal(drb_repo_open(c, &r), 0);
+	return r;
+}
+
+static void crash(void *ud)
+{
+	(void)ud;
+	drbt_s3_kill(&T.srv);
+}
+
+static void crash_and_restart(void *ud)
+{
+	(void)ud;
+	drbt_s3_kill(&T.srv);
+	if (drbt_s3_restart(&T.srv, S3T_BUCKETS) < 0)
+		T.broken = true;
+}
+
+static void back_up(void)
+{
+	if (!T.srv.pid)
+		assert_int_equal(drbt_s3_restart(&T.srv, S3T_BUCKETS), 0);
+	assert_false(T.broken);
+}
+
+/* One line: an error a user can read. */
+static void one_clear_line(const char *must_contain)
+{
+	const char *e = s3t_error();
+	if (strchr(e, '\n') || !strstr(e, must_contain))
+		fail_msg("error \"%s\" should be one line containing \"%s\"", e, must_contain);
+}
+
+/* After a failed store: the object is absent, or visibly not the whole (smaller, or refused by
+ * stat and get); never a full-size object with the wrong bytes, never one listed as complete. */
+static void not_passed_as_whole(drb_repo *r, const char *path, uint64_t size, const char *sha)
+{
+	drb_obj_stat st;
+	char got[65];
+	uint64_t n = 0;
+	int rc = drb_repo_stat(r, path, &st);
+	if (rc == 0) {
+		assert_true(st.size != size);
+		rc = s3t_get(r, path, got, &n);
+		assert_true(rc < 0 || strcmp(got, sha) != 0);
+	} else {
+		assert_true(rc == DRB_ERR_NOT_FOUND || rc == DRB_ERR_INTEGRITY);
+	}
+}
+
+/* ---------------------------------------------------------------- kill -9 during uploads */
+
+static void part_killed_then_back(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(T.srv.port);
+	drb_repo *r = open_repo(s3p_endpoint(p), "f1", 8);
+	char sha[65], got[65];
+	uint64_t n;
+	s3p_arm(p, true, "/bucket1/f1/obj?partNumber=3&", MIB, crash_and_restart, NULL);
+	assert_int_equal(s3t_put(r, "obj", 24ull * MIB, MIB, 1, sha), 0);
+	assert_true(s3p_fired(p));
+	assert_int_equal(s3t_get(r, "obj", got, &n), 0);
+	assert_int_equal(n, 24ull * MIB);
+	assert_string_equal(got, sha);
+	drb_repo_close(r);
+	s3p_stop(p);
+	back_up();
+}
+
+static void part_killed_for_good(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(T.srv.port);
+	drb_repo *r = open_repo(s3p_endpoint(p), "f2", 2);
+	char sha[65];
+	s3p_arm(p, true, "/bucket1/f2/obj?partNumber=3&", MIB, crash, NULL);
+	assert_int_equal(s3t_put(r, "obj", 24ull * MIB, MIB, 2, sha), DRB_ERR_NETWORK);
+	one_clear_line("attempt");
+	one_clear_line("s3://bucket1/f2/obj");
+	back_up();
+	not_passed_as_whole(r, "obj", 24ull * MIB, sha);
+	drb_obj_stat st;
+	assert_int_equal(drb_repo_stat(r, "obj", &st), DRB_ERR_NOT_FOUND); /* never completed */
+	drb_repo_close(r);
+	s3p_stop(p);
+}
+
+static void single_put_killed_then_back(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(T.srv.port);
+	drb_repo *r = open_repo(s3p_endpoint(p), "f3", 8);
+	char sha[65], got[65];
+	uint64_t n;
+	s3p_arm(p, true, "PUT /bucket1/f3/small HTTP", MIB, crash_and_restart, NULL);
+	assert_int_equal(s3t_put(r, "small", 3ull * MIB, 65536, 3, sha), 0);
+	assert_true(s3p_fired(p));
+	assert_int_equal(s3t_get(r, "small", got, &n), 0);
+	assert_int_equal(n, 3ull * MIB);
+	assert_string_equal(got, sha);
+	drb_repo_close(r);
+	s3p_stop(p);
+	back_up();
+}
+
+/* s3rver's PUT is not atomic: killed, it leaves the bytes that arrived. They must not pass. */
+static void single_put_killed_for_good(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(T.srv.port);
+	drb_repo *r = open_repo(s3p_endpoint(p), "f4", 1);
+	drb_repo *direct = open_repo(NULL, "f4", 1);
+	char sha[65], old_sha[65], got[65];
+	drb_obj_stat st;
+	/* a new object, cut short */
+	s3p_arm(p, true, "PUT /bucket1/f4/new HTTP", MIB, crash, NULL);
+	assert_int_equal(s3t_put(r, "new", 3ull * MIB, 65536, 4, sha), DRB_ERR_NETWORK);
+	one_clear_line("storing s3://bucket1/f4/new");
+	back_up();
+	not_passed_as_whole(direct, "new", 3ull * MIB, sha);
+	/* a replacement cut short: the old object's size record no longer matches its bytes, so
+	 * stat and get refuse it instead of handing out a stump */
+	assert_int_equal(s3t_put(direct, "old", 2ull * MIB, 65536, 5, old_sha), 0);
+	s3p_arm(p, true, "PUT /bucket1/f4/old HTTP", MIB, crash, NULL);
+	assert_int_equal(s3t_put(r, "old", 3ull * MIB, 65536, 6, sha), DRB_ERR_NETWORK);
+	back_up();
+	not_passed_as_whole(direct, "old", 3ull * MIB, sha);
+	int rc = drb_repo_stat(direct, "old", &st);
+	if (rc == 0) /* only if the stump happens to have the old size exactly */
+		assert_int_equal(st.size, 2ull * MIB);
+	else
+		assert_int_equal(rc, DRB_ERR_INTEGRITY);
+	if (rc == DRB_ERR_INTEGRITY) {
+		one_clear_line("interrupted upload");
+		assert_int_equal(s3t_get(direct, "old", got, NULL), DRB_ERR_INTEGRITY);
+	}
+	drb_repo_close(direct);
+	drb_repo_close(r);
+	s3p_stop(p);
+}
+
+static void complete_killed_then_back(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(T.srv.port);
+	drb_repo *r = open_repo(s3p_endpoint(p), "f5", 8);
+	char sha[65], got[65];
+	uint64_t n;
+	/* the server dies as the request line of CompleteMultipartUpload reaches it */
+	s3p_arm(p, true, "POST /bucket1/f5/obj?uploadId=", 0, crash_and_restart, NULL);
+	assert_int_equal(s3t_put(r, "obj", 12ull * MIB, MIB, 7, sha), 0);
+	assert_true(s3p_fired(p));
+	assert_int_equal(s3t_get(r, "obj", got, &n), 0);
+	assert_int_equal(n, 12ull * MIB);
+	assert_string_equal(got, sha);
+	drb_repo_close(r);
+	s3p_stop(p);
+	back_up();
+}
+
+static void complete_killed_for_good(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(T.srv.port);
+	drb_repo *r = open_repo(s3p_endpoint(p), "f6", 2);
+	char sha[65];
+	drb_obj_stat st;
+	s3p_arm(p, true, "POST /bucket1/f6/obj?uploadId=", 0, crash, NULL);
+	assert_int_equal(s3t_put(r, "obj", 12ull * MIB, MIB, 8, sha), DRB_ERR_NETWORK);
+	one_clear_line("completing s3://bucket1/f6/obj: attempt");
+	back_up();
+	assert_int_equal(drb_repo_stat(r, "obj", &st), DRB_ERR_NOT_FOUND);
+	drb_repo_close(r);
+	s3p_stop(p);
+}
+
+/* The server completes, then dies before its answer leaves: the driver cannot know the object
+ * is whole, so it must not say so. (It may fail although the object is there; the reverse, an
+ * object reported stored that is not, must never happen.) */
+static void complete_answer_lost(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(T.srv.port);
+	drb_repo *r = open_repo(s3p_endpoint(p), "f7", 2);
+	char sha[65], got[65];
+	uint64_t n;
+	s3p_arm(p, false, "<CompleteMultipartUploadResult", 0, crash_and_restart, NULL);
+	int rc = s3t_put(r, "obj", 12ull * MIB, MIB, 9, sha);
+	assert_true(s3p_fired(p));
+	if (rc < 0)
+		one_clear_line("completing s3://bucket1/f7/obj");
+	/* whatever the driver said, what is there is whole and exact (s3rver completed) */
+	assert_int_equal(s3t_get(r, "obj", got, &n), 0);
+	assert_int_equal(n, 12ull * MIB);
+	assert_string_equal(got, sha);
+	drb_repo_close(r);
+	s3p_stop(p);
+	back_up();
+}
+
+/* ---------------------------------------------------------------- kill -9 during reads */
+
+static void get_killed_then_back(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(T.srv.port);
+	drb_repo *direct = open_repo(NULL, "f8", 2), *r = open_repo(s3p_endpoint(p), "f8", 8);
+	char sha[65], got[65];
+	uint64_t n;
+	assert_int_equal(s3t_put(direct, "obj", 12ull * MIB, MIB, 10, sha), 0);
+	/* 3 MiB of the answer reach the reader, then the server dies and comes back */
+	s3p_arm(p, false, "HTTP/1.1 200", 3 * MIB, crash_and_restart, NULL);
+	assert_int_equal(s3t_get(r, "obj", got, &n), 0);
+	assert_true(s3p_fired(p));
+	assert_int_equal(n, 12ull * MIB); /* no byte twice, none missing */
+	assert_string_equal(got, sha);
+	drb_repo_close(r);
+	drb_repo_close(direct);
+	s3p_stop(p);
+	back_up();
+}
+
+static void get_killed_for_good(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(T.srv.port);
+	drb_repo *direct = open_repo(NULL, "f9", 2), *r = open_repo(s3p_endpoint(p), "f9", 2);
+	char sha[65], got[65];
+	uint64_t n;
+	assert_int_equal(s3t_put(direct, "obj", 12ull * MIB, MIB, 11, sha), 0);
+	s3p_arm(p, false, "HTTP/1.1 200", 3 * MIB, crash, NULL);
+	assert_int_equal(s3t_get(r, "obj", got, &n), DRB_ERR_NETWORK);
+	one_clear_line("reading s3://bucket1/f9/obj");
+	assert_true(n < 12ull * MIB);
+	back_up();
+	drb_repo_close(r);
+	drb_repo_close(direct);
+	s3p_stop(p);
+}
+
+static drb_repo *replacer;
+
+/* kill, restart, and put other bytes of the same size under the key being read */
+static void crash_restart_replace(void *ud)
+{
+	char sha[65];
+	crash_and_restart(ud);
+	if (s3t_put(replacer, "obj", 12ull * MIB, MIB, 99, sha) < 0)
+		T.broken = true;
+}
+
+static void get_object_replaced(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(T.srv.port);
+	drb_repo *r = open_repo(s3p_endpoint(p), "f10", 8);
+	char sha[65], got[65];
+	uint64_t n;
+	replacer = open_repo(NULL, "f10", 4);
+	assert_int_equal(s3t_put(replacer, "obj", 12ull * MIB, MIB, 12, sha), 0);
+	s3p_arm(p, false, "HTTP/1.1 200", 3 * MIB, crash_restart_replace, NULL);
+	/* s3rver ignores If-Match; the ETag check still refuses to stitch two objects */
+	assert_int_equal(s3t_get(r, "obj", got, &n), DRB_ERR_INTEGRITY);
+	one_clear_line("replaced while being read");
+	assert_false(T.broken);
+	drb_repo_close(replacer);
+	drb_repo_close(r);
+	s3p_stop(p);
+	back_up();
+}
+
+/* ---------------------------------------------------------------- canned answers */
+
+#define SLOWDOWN                                                                                   \
+	"HTTP/1.1 503 Slow Down\nContent-Type: application/xml\n\n<?xml version=\"1.0\" "          \
+	"encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request "   \
+	"rate.</Message></Error>"
+#define INTERNAL                                                                                   \
+	"HTTP/1.1 500 Internal Server Error\n\n<Error><Code>InternalError</Code><Message>We "      \
+	"encountered an internal error. Please try again.</Message></Error>"
+
+static void canned_retries_then_ok(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(0);
+	drb_repo *r = open_repo(s3p_endpoint(p), "c", 3);
+	drb_obj_stat st;
+	const char *answers[] = {SLOWDOWN, "HTTP/1.1 429 Too Many Requests\n\n", INTERNAL,
+	                         "HTTP/1.1 200 OK\nContent-Length: 42\nETag: \"x\"\n"
+	                         "Last-Modified: Wed, 25 Nov 2026 10:00:00 GMT\n\n"};
+	s3p_canned(p, answers, 4);
+	assert_int_equal(drb_repo_stat(r, "obj", &st), 0);
+	assert_int_equal(st.size, 42);
+	assert_int_equal(st.mtime, 1795600800);
+	assert_int_equal(s3p_requests(p), 4);
+	assert_non_null(strstr(s3p_request(p, 0), "HEAD /bucket1/c/obj HTTP/1.1"));
+	drb_repo_close(r);
+	s3p_stop(p);
+}
+
+static void canned_retries_exhausted(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(0);
+	drb_repo *r = open_repo(s3p_endpoint(p), "c", 2);
+	char sha[65];
+	const char *answers[] = {SLOWDOWN, SLOWDOWN, INTERNAL};
+	s3p_canned(p, answers, 3);
+	assert_int_equal(s3t_get(r, "obj", sha, NULL), DRB_ERR_REMOTE);
+	one_clear_line("reading s3://bucket1/c/obj: attempts 1-2: HTTP 503 SlowDown (Please reduce "
+	               "your request rate.); attempt 3: HTTP 500 InternalError");
+	assert_int_equal(s3p_requests(p), 3);
+	drb_repo_close(r);
+	s3p_stop(p);
+}
+
+static void canned_clock_skew(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(0);
+	drb_repo *r = open_repo(s3p_endpoint(p), "c", 3);
+	char sha[65];
+	const char *answers[] = {
+	    "HTTP/1.1 403 Forbidden\n\n<Error><Code>RequestTimeTooSkewed</Code><Message>The "
+	    "difference between the request time and the current time is too large."
+	    "</Message><RequestTime>20261125T100000Z</RequestTime><ServerTime>"
+	    "2026-11-25T10:20:00Z</ServerTime><MaxAllowedSkewMilliseconds>900000"
+	    "</MaxAllowedSkewMilliseconds></Error>"};
+	s3p_canned(p, answers, 1);
+	assert_int_equal(s3t_get(r, "obj", sha, NULL), DRB_ERR_REFUSED);
+	one_clear_line("this host's clock is off by 1200 s (behind the server's)");
+	one_clear_line("NTP");
+	assert_int_equal(s3p_requests(p), 1); /* not retried: it would fail the same way */
+	drb_repo_close(r);
+	s3p_stop(p);
+}
+
+#define CREATED                                                                                    \
+	"HTTP/1.1 200 OK\n\n<InitiateMultipartUploadResult><Bucket>bucket1</Bucket><Key>c/obj"     \
+	"</Key><UploadId>UP1</UploadId></InitiateMultipartUploadResult>"
+#define PART_OK "HTTP/1.1 200 OK\nETag: \"part-etag\"\n\n"
+#define ABORTED "HTTP/1.1 204 No Content\n\n"
+
+static const char *last_request(s3p *p)
+{
+	return s3p_request(p, s3p_requests(p) - 1);
+}
+
+/* S3 may answer CompleteMultipartUpload with 200 and an <Error> body: that is a failure. */
+static void canned_complete_error_in_200(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(0);
+	drb_repo *r = open_repo(s3p_endpoint(p), "c", 1);
+	char sha[65];
+	const char *answers[] = {
+	    CREATED,
+	    PART_OK,
+	    PART_OK,
+	    "HTTP/1.1 200 OK\n\n<Error><Code>InternalError</Code><Message>We "
+	    "encountered an internal error.</Message></Error>",
+	    "HTTP/1.1 200 OK\n\n<Error><Code>AccessDenied</Code><Message>Access "
+	    "Denied</Message></Error>",
+	    ABORTED};
+	s3p_canned(p, answers, 6);
+	assert_int_equal(s3t_put(r, "obj", 6ull * MIB, MIB, 13, sha), DRB_ERR_PERMISSION);
+	one_clear_line("completing s3://bucket1/c/obj: attempt 1: HTTP 200 InternalError");
+	one_clear_line("attempt 2: HTTP 200 AccessDenied");
+	/* the parts are not left behind */
+	assert_non_null(strstr(last_request(p), "DELETE /bucket1/c/obj?uploadId=UP1 HTTP/1.1"));
+	assert_int_equal(s3p_requests(p), 6);
+	drb_repo_close(r);
+	s3p_stop(p);
+}
+
+static void canned_complete_without_etag(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(0);
+	drb_repo *r = open_repo(s3p_endpoint(p), "c", 1);
+	char sha[65];
+	const char *answers[] = {
+	    CREATED, PART_OK, PART_OK,
+	    "HTTP/1.1 200 OK\n\n<CompleteMultipartUploadResult><Key>c/obj</Key>"
+	    "</CompleteMultipartUploadResult>",
+	    ABORTED};
+	s3p_canned(p, answers, 5);
+	assert_int_equal(s3t_put(r, "obj", 6ull * MIB, MIB, 14, sha), DRB_ERR_FORMAT);
+	one_clear_line("without an ETag");
+	assert_non_null(strstr(last_request(p), "DELETE /bucket1/c/obj?uploadId=UP1"));
+	drb_repo_close(r);
+	s3p_stop(p);
+}
+
+/* Stored means: the HEAD after the upload shows every byte. */
+static void canned_size_mismatch(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(0);
+	drb_repo *r = open_repo(s3p_endpoint(p), "c", 1);
+	const char *answers[] = {"HTTP/1.1 200 OK\nETag: \"e\"\n\n",
+	                         "HTTP/1.1 200 OK\nContent-Length: 4\nETag: \"e\"\n\n"};
+	s3p_canned(p, answers, 2);
+	assert_int_equal(drb_repo_put_buf(r, "obj", "hello", 5, NULL), DRB_ERR_INTEGRITY);
+	one_clear_line("s3://bucket1/c/obj holds 4 bytes after 5 were written");
+	/* what went out: Content-MD5, the signed payload hash, our size record */
+	const char *put = s3p_request(p, 0);
+	assert_non_null(strstr(put, "PUT /bucket1/c/obj HTTP/1.1"));
+	assert_non_null(strstr(put, "Content-MD5: XUFAKrxLKna5cZ2REBfFkg=="));
+	assert_non_null(strstr(put,
+	                       "x-amz-content-sha256: "
+	                       "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"));
+	assert_non_null(strstr(put, "x-amz-meta-drb-size: 5"));
+	assert_non_null(strstr(put, "Authorization: AWS4-HMAC-SHA256 Credential=S3RVER/"));
+	assert_null(strstr(put, "Expect:"));
+	assert_null(strstr(put, "chunked"));
+	drb_repo_close(r);
+	s3p_stop(p);
+}
+
+/* A server that claims to have stored other bytes (its MD5 ETag differs) gets them again. */
+static void canned_part_etag_mismatch(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(0);
+	drb_repo *r = open_repo(s3p_endpoint(p), "c", 1);
+	const char *answers[] = {"HTTP/1.1 200 OK\nETag: \"00000000000000000000000000000000\"\n\n",
+	                         "HTTP/1.1 200 OK\nETag: \"00000000000000000000000000000000\"\n\n"};
+	s3p_canned(p, answers, 2);
+	assert_int_equal(drb_repo_put_buf(r, "obj", "hello", 5, NULL), DRB_ERR_INTEGRITY);
+	one_clear_line("attempts 1-2: the server stored other bytes than were sent");
+	drb_repo_close(r);
+	s3p_stop(p);
+}
+
+/* The resumed GET asks for the rest, of the same object. */
+static void canned_resume_headers(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(0);
+	drb_repo *r = open_repo(s3p_endpoint(p), "c", 2);
+	char *data = NULL;
+	size_t len = 0;
+	const char *answers[] = {
+	    "HTTP/1.1 200 OK\nContent-Length: 10\nETag: \"abc\"\nConnection: close\n\n0123",
+	    "HTTP/1.1 206 Partial Content\nContent-Range: bytes 4-9/10\nETag: \"abc\"\n\n456789"};
+	s3p_canned(p, answers, 2);
+	assert_int_equal(drb_repo_get_buf(r, "obj", 100, &data, &len), 0);
+	assert_int_equal(len, 10);
+	assert_memory_equal(data, "0123456789", 10);
+	free(data);
+	assert_non_null(strstr(s3p_request(p, 1), "Range: bytes=4-"));
+	assert_non_null(strstr(s3p_request(p, 1), "If-Match: \"abc\""));
+	/* an answer that resumes elsewhere, or a changed object, is refused */
+	const char *bad[] = {
+	    "HTTP/1.1 200 OK\nContent-Length: 10\nETag: \"abc\"\nConnection: close\n\n0123",
+	    "HTTP/1.1 206 Partial Content\nContent-Range: bytes 0-9/10\nETag: "
+	    "\"abc\"\n\n0123456789"};
+	s3p_canned(p, bad, 2);
+	assert_int_equal(drb_repo_get_buf(r, "obj", 100, &data, &len), DRB_ERR_INTEGRITY);
+	one_clear_line("asked to resume at byte 4, the server sent from 0");
+	const char *changed[] = {
+	    "HTTP/1.1 200 OK\nContent-Length: 10\nETag: \"abc\"\nConnection: close\n\n0123",
+	    "HTTP/1.1 412 Precondition Failed\n\n<Error><Code>PreconditionFailed</Code></Error>"};
+	s3p_canned(p, changed, 2);
+	assert_int_equal(drb_repo_get_buf(r, "obj", 100, &data, &len), DRB_ERR_INTEGRITY);
+	one_clear_line("replaced while being read");
+	drb_repo_close(r);
+	s3p_stop(p);
+}
+
+static int no_op(void *ud, const char *path, const drb_obj_stat *st)
+{
+	(void)ud, (void)path, (void)st;
+	return 0;
+}
+
+static void canned_bad_listings(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(0);
+	drb_repo *r = open_repo(s3p_endpoint(p), "c", 1);
+	const char *no_token[] = {"HTTP/1.1 200 OK\n\n<ListBucketResult><IsTruncated>true"
+	                          "</IsTruncated></ListBucketResult>"};
+	s3p_canned(p, no_token, 1);
+	assert_int_equal(drb_repo_list(r, "", true, no_op, NULL), DRB_ERR_REMOTE);
+	one_clear_line("truncated but gives no continuation token");
+	const char *disorder[] = {
+	    "HTTP/1.1 200 OK\n\n<ListBucketResult><IsTruncated>true</IsTruncated>"
+	    "<NextContinuationToken>t1</NextContinuationToken><Contents><Key>c/m</Key><Size>1"
+	    "</Size><LastModified>2026-11-25T10:00:00Z</LastModified></Contents>"
+	    "</ListBucketResult>",
+	    "HTTP/1.1 200 OK\n\n<ListBucketResult><IsTruncated>false</IsTruncated><Contents>"
+	    "<Key>c/a</Key><Size>1</Size><LastModified>2026-11-25T10:00:00Z</LastModified>"
+	    "</Contents></ListBucketResult>"};
+	s3p_canned(p, disorder, 2);
+	assert_int_equal(drb_repo_list(r, "", true, no_op, NULL), DRB_ERR_REMOTE);
+	one_clear_line("out of order");
+	assert_non_null(strstr(s3p_request(p, 1), "continuation-token=t1"));
+	const char *dtd[] = {"HTTP/1.1 200 OK\n\n<!DOCTYPE x [<!ENTITY a \"b\">]><ListBucketResult>"
+	                     "<IsTruncated>false</IsTruncated></ListBucketResult>"};
+	s3p_canned(p, dtd, 1);
+	assert_int_equal(drb_repo_list(r, "", true, no_op, NULL), DRB_ERR_FORMAT);
+	one_clear_line("document type declaration");
+	drb_repo_close(r);
+	s3p_stop(p);
+}
+
+/* Whatever the previous test left (a failed one may leave the server down), start up. */
+static int server_up(void **state)
+{
+	(void)state;
+	if (T.ok && !T.srv.pid && drbt_s3_restart(&T.srv, S3T_BUCKETS) < 0)
+		T.broken = true;
+	return 0;
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	s3t_setup(&T);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	s3t_teardown(&T);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(part_killed_then_back, server_up),
+	    cmocka_unit_test_setup(part_killed_for_good, server_up),
+	    cmocka_unit_test_setup(single_put_killed_then_back, server_up),
+	    cmocka_unit_test_setup(single_put_killed_for_good, server_up),
+	    cmocka_unit_test_setup(complete_killed_then_back, server_up),
+	    cmocka_unit_test_setup(complete_killed_for_good, server_up),
+	    cmocka_unit_test_setup(complete_answer_lost, server_up),
+	    cmocka_unit_test_setup(get_killed_then_back, server_up),
+	    cmocka_unit_test_setup(get_killed_for_good, server_up),
+	    cmocka_unit_test_setup(get_object_replaced, server_up),
+	    cmocka_unit_test_setup(canned_retries_then_ok, server_up),
+	    cmocka_unit_test_setup(canned_retries_exhausted, server_up),
+	    cmocka_unit_test_setup(canned_clock_skew, server_up),
+	    cmocka_unit_test_setup(canned_complete_error_in_200, server_up),
+	    cmocka_unit_test_setup(canned_complete_without_etag, server_up),
+	    cmocka_unit_test_setup(canned_size_mismatch, server_up),
+	    cmocka_unit_test_setup(canned_part_etag_mismatch, server_up),
+	    cmocka_unit_test_setup(canned_resume_headers, server_up),
+	    cmocka_unit_test_setup(canned_bad_listings, server_up),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

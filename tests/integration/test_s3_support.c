@@ -1,0 +1,615 @@
+/* What test_s3_support.h promises. The proxy: one thread accepts, one thread per connection
+ * forwards with poll(). Patterns are searched in the last bytes of the previous chunk plus the
+ * new one, so a request line split across reads still matches. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/sink.h"
+#include "s3/s3.h"
+#include "tests/integration/test_s3_support.h"
+
+/* ---------------------------------------------------------------- server, config, data */
+
+void s3t_setup(s3t *t)
+{
+	memset(t, 0, sizeof *t);
+	if (!drbt_s3_available()) {
+		fprintf(stderr,
+		        "s3rver is not installed (cd tests && npm install): S3 tests skip\n");
+		return;
+	}
+	/* nothing of this suite may leave the machine: no proxy from the environment */
+	unsetenv("http_proxy");
+	unsetenv("https_proxy");
+	unsetenv("HTTP_PROXY");
+	unsetenv("HTTPS_PROXY");
+	unsetenv("ALL_PROXY");
+	unsetenv("all_proxy");
+	t->dir = drbt_tmpdir("s3test");
+	snprintf(t->secret, sizeof t->secret, "%s/s3.secret", t->dir);
+	if (drbt_write_file(t->secret, "S3RVER\n", 0600) < 0 ||
+	    drbt_s3_start(&t->srv, S3T_BUCKETS) < 0) {
+		fprintf(stderr, "s3rver did not start\n");
+		t->broken = true;
+		return;
+	}
+	drb_repo_register(&drb_s3_driver);
+	if (getenv("DRBT_S3_DEBUG")) /* every retry and resume, on stderr */
+		drb_log_init(1);
+	t->ok = true;
+}
+
+void s3t_teardown(s3t *t)
+{
+	drbt_s3_stop(&t->srv);
+	if (t->dir && !getenv("DRBT_KEEP"))
+		drbt_rmtree(t->dir);
+	free(t->dir);
+	t->dir = NULL;
+}
+
+drb_repo_config s3t_config(s3t *t, const char *endpoint, const char *prefix)
+{
+	drb_repo_config c = {.name = "s3test",
+	                     .type = "s3",
+	                     .endpoint = endpoint ? endpoint : t->srv.endpoint,
+	                     .region = "us-east-1",
+	                     .bucket = "bucket1",
+	                     .prefix = prefix,
+	                     .access_key_id = "S3RVER",
+	                     .secret_access_key_file = t->secret,
+	                     .uri_style = "path",
+	                     .part_size = 5L * 1024 * 1024,
+	                     .upload_parallel = 4,
+	                     .timeout = 30,
+	                     .retries = 6};
+	return c;
+}
+
+static uint64_t splitmix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+void s3t_fill(uint64_t seed, uint64_t offset, void *buf, size_t len)
+{
+	unsigned char *b = buf;
+	while (len) {
+		uint64_t word = offset / 8, v = splitmix(seed * 0x100000001b3ull + word);
+		unsigned start = (unsigned)(offset % 8);
+		for (unsigned i = start; i < 8 && len; i++, len--, offset++)
+			*b++ = (unsigned char)(v >> (8 * i));
+	}
+}
+
+int s3t_put(drb_repo *r, const char *path, uint64_t size, size_t chunk, uint64_t seed, char sha[65])
+{
+	drb_sink *w = NULL, *h = drb_hash_filter_new(drb_null_sink_new());
+	unsigned char *buf = malloc(chunk);
+	drb_put_opts o = {0};
+	int rc = drb_repo_put(r, path, &o, &w);
+	for (uint64_t off = 0; rc == 0 && off < size; off += chunk) {
+		size_t n = size - off < chunk ? (size_t)(size - off) : chunk;
+		s3t_fill(seed, off, buf, n);
+		drb_sink_write(h, buf, n);
+		rc = drb_sink_write(w, buf, n);
+	}
+	if (rc == 0)
+		rc = drb_sink_finish(w);
+	if (rc < 0 && w) {
+		drb_error_state st;
+		drb_error_save(&st);
+		drb_sink_abort(w);
+		drb_error_restore(&st);
+	}
+	drb_sink_finish(h);
+	snprintf(sha, 65, "%s", drb_hash_filter_hex(h));
+	drb_sink_free(w);
+	drb_sink_free(h);
+	free(buf);
+	return rc;
+}
+
+int s3t_get(drb_repo *r, const char *path, char sha[65], uint64_t *len)
+{
+	drb_sink *h = drb_hash_filter_new(drb_null_sink_new());
+	int rc = drb_repo_get(r, path, h);
+	drb_sink_finish(h);
+	snprintf(sha, 65, "%s", drb_hash_filter_hex(h));
+	if (len)
+		*len = drb_hash_filter_bytes(h);
+	drb_sink_free(h);
+	return rc;
+}
+
+void s3t_sha(uint64_t seed, uint64_t size, char sha[65])
+{
+	drb_sink *h = drb_hash_filter_new(drb_null_sink_new());
+	unsigned char *buf = malloc(1 << 20);
+	for (uint64_t off = 0; off < size; off += 1 << 20) {
+		size_t n = size - off < (1 << 20) ? (size_t)(size - off) : (1 << 20);
+		s3t_fill(seed, off, buf, n);
+		drb_sink_write(h, buf, n);
+	}
+	drb_sink_finish(h);
+	snprintf(sha, 65, "%s", drb_hash_filter_hex(h));
+	drb_sink_free(h);
+	free(buf);
+}
+
+const char *s3t_error(void)
+{
+	static char line[4 * DRB_ERROR_LEN];
+	drb_error_line(line, sizeof line);
+	return line;
+}
+
+/* ---------------------------------------------------------------- the proxy */
+
+#define MAX_FDS      256
+#define TAIL         255
+#define CHUNK        65536
+#define GATE_TIMEOUT 30
+
+struct s3p {
+	int listen_fd, port, upstream;
+	char endpoint[64];
+	pthread_t acceptor;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stopping;
+	int fds[MAX_FDS];
+	unsigned live;
+	/* trigger */
+	bool armed, to_server, fired, counting;
+	char pattern[256];
+	size_t after;
+	void (*fn)(void *);
+	void *ud;
+	/* gate */
+	char gate_pattern[128];
+	unsigned gate_n, open;
+	bool gate_on, gate_reached;
+	time_t gate_since;
+	/* canned */
+	char **responses;
+	size_t n_responses, next_response;
+	char **requests;
+	size_t n_requests;
+};
+
+typedef struct conn {
+	s3p *p;
+	int cfd, sfd;
+	char tail[2][TAIL];
+	size_t tlen[2];
+	bool mine;        /* this connection carries the armed trigger */
+	size_t remaining; /* bytes to forward before firing */
+	bool req_open;    /* a gated request waits for its answer */
+} conn;
+
+static void track_fd(s3p *p, int fd, bool add)
+{
+	pthread_mutex_lock(&p->lock);
+	for (int i = 0; i < MAX_FDS; i++)
+		if (add ? p->fds[i] < 0 : p->fds[i] == fd) {
+			p->fds[i] = add ? fd : -1;
+			break;
+		}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static int write_all(int fd, const char *b, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Find pat in tail + chunk; returns the offset in chunk just after the match, or -1. */
+static long find(conn *c, int dir, const char *chunk, size_t n, const char *pat)
+{
+	size_t plen = strlen(pat), tl = c->tlen[dir];
+	char *buf = malloc(tl + n);
+	long at = -1;
+	memcpy(buf, c->tail[dir], tl);
+	memcpy(buf + tl, chunk, n);
+	char *m = plen ? memmem(buf, tl + n, pat, plen) : NULL;
+	if (m) {
+		long end = (long)(m - buf) + (long)plen - (long)tl;
+		at = end < 0 ? 0 : end;
+	}
+	free(buf);
+	return at;
+}
+
+static void remember(conn *c, int dir, const char *chunk, size_t n)
+{
+	char buf[TAIL * 2];
+	size_t tl = c->tlen[dir], take = n < TAIL ? n : TAIL;
+	memcpy(buf, c->tail[dir], tl);
+	memcpy(buf + tl, chunk + n - take, take);
+	size_t all = tl + take, keep = all < TAIL ? all : TAIL;
+	memcpy(c->tail[dir], buf + all - keep, keep);
+	c->tlen[dir] = keep;
+}
+
+/* Forward one chunk in direction dir (0: to the server). Returns -1 to end the connection. */
+static int pass(conn *c, int dir, const char *buf, size_t n)
+{
+	s3p *p = c->p;
+	int to = dir == 0 ? c->sfd : c->cfd;
+	size_t limit = n;
+	bool fire = false;
+	pthread_mutex_lock(&p->lock);
+	if (dir == 0 && p->gate_on && !c->req_open && find(c, dir, buf, n, p->gate_pattern) >= 0) {
+		c->req_open = true;
+		if (++p->open >= p->gate_n)
+			p->gate_reached = true;
+	}
+	if (dir == 1 && c->req_open) {
+		c->req_open = false;
+		p->open--;
+	}
+	if (p->armed && !p->fired && p->to_server == (dir == 0)) {
+		if (!p->counting) {
+			long at = find(c, dir, buf, n, p->pattern);
+			if (at >= 0) {
+				p->counting = c->mine = true;
+				c->remaining = p->after + (size_t)at;
+			}
+		}
+		if (c->mine) {
+			if (c->remaining <= n) {
+				limit = c->remaining;
+				fire = true;
+				p->fired = true;
+			} else {
+				c->remaining -= n;
+			}
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	remember(c, dir, buf, n);
+	if (limit && write_all(to, buf, limit) < 0)
+		return -1;
+	if (fire) {
+		p->fn(p->ud);
+		return -1; /* nothing after the fault point goes through */
+	}
+	return 0;
+}
+
+static bool holding(conn *c)
+{
+	s3p *p = c->p;
+	bool hold;
+	pthread_mutex_lock(&p->lock);
+	if (p->gate_on && !p->gate_reached && time(NULL) - p->gate_since > GATE_TIMEOUT)
+		p->gate_on = false; /* give up; s3p_gate_reached stays false */
+	hold = c->req_open && p->gate_on && !p->gate_reached;
+	pthread_mutex_unlock(&p->lock);
+	return hold;
+}
+
+static void forward(conn *c)
+{
+	char *buf = malloc(CHUNK);
+	for (;;) {
+		bool hold = holding(c);
+		struct pollfd pf[2] = {{c->cfd, POLLIN, 0}, {c->sfd, hold ? 0 : POLLIN, 0}};
+		int r = poll(pf, 2, 20);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || c->p->stopping)
+			break;
+		for (int dir = 0; dir < 2; dir++) {
+			if (!(pf[dir].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			ssize_t n = recv(pf[dir].fd, buf, CHUNK, 0);
+			if (n <= 0 || pass(c, dir, buf, (size_t)n) < 0)
+				goto out;
+		}
+	}
+out:
+	free(buf);
+}
+
+/* ---- canned answers ---- */
+
+static char *canned_answer(const char *text, size_t *len)
+{
+	const char *sep = strstr(text, "\n\n");
+	const char *body = sep ? sep + 2 : "";
+	size_t hl = sep ? (size_t)(sep - text) : strlen(text), bl = strlen(body);
+	char *out = malloc(2 * hl + bl + 64), *o = out;
+	for (size_t i = 0; i < hl; i++) {
+		if (text[i] == '\n')
+			*o++ = '\r';
+		*o++ = text[i];
+	}
+	if (!strcasestr(text, "content-length:") ||
+	    (sep && strcasestr(text, "content-length:") > sep))
+		o += sprintf(o, "\r\nContent-Length: %zu", bl);
+	o += sprintf(o, "\r\n\r\n");
+	memcpy(o, body, bl);
+	*len = (size_t)(o - out) + bl;
+	return out;
+}
+
+static void serve_canned(conn *c)
+{
+	s3p *p = c->p;
+	char *buf = malloc(CHUNK);
+	size_t have = 0;
+	for (;;) {
+		char *end = have ? memmem(buf, have, "\r\n\r\n", 4) : NULL;
+		if (!end) {
+			if (have == CHUNK)
+				break;
+			ssize_t n = recv(c->cfd, buf + have, CHUNK - have, 0);
+			if (n <= 0)
+				break;
+			have += (size_t)n;
+			continue;
+		}
+		size_t head = (size_t)(end - buf) + 4;
+		char *h = strndup(buf, head - 4);
+		const char *cl = strcasestr(h, "\ncontent-length:");
+		size_t body = cl ? strtoull(cl + 16, NULL, 10) : 0;
+		/* drop the body, wherever it is */
+		size_t in_buf = have - head < body ? have - head : body;
+		memmove(buf, buf + head + in_buf, have - head - in_buf);
+		have -= head + in_buf;
+		for (size_t left = body - in_buf; left;) {
+			char sink[CHUNK];
+			ssize_t n = recv(c->cfd, sink, left < sizeof sink ? left : sizeof sink, 0);
+			if (n <= 0)
+				goto out_h;
+			left -= (size_t)n;
+		}
+		pthread_mutex_lock(&p->lock);
+		p->requests = realloc(p->requests, (p->n_requests + 1) * sizeof *p->requests);
+		p->requests[p->n_requests++] = strdup(h);
+		const char *text = p->next_response < p->n_responses
+		                       ? p->responses[p->next_response++]
+		                       : "HTTP/1.1 500 Internal Server Error\n\n<Error><Code>"
+		                         "InternalError</Code><Message>no more canned answers"
+		                         "</Message></Error>";
+		size_t len;
+		char *ans = canned_answer(text, &len);
+		pthread_mutex_unlock(&p->lock);
+		int rc = write_all(c->cfd, ans, len);
+		free(ans);
+		free(h);
+		if (rc < 0 || strcasestr(text, "Connection: close"))
+			break;
+		continue;
+	out_h:
+		free(h);
+		break;
+	}
+	free(buf);
+}
+
+static void *conn_main(void *arg)
+{
+	conn *c = arg;
+	s3p *p = c->p;
+	if (p->upstream) {
+		struct sockaddr_in a = {.sin_family = AF_INET,
+		                        .sin_port = htons((uint16_t)p->upstream),
+		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		c->sfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (connect(c->sfd, (struct sockaddr *)&a, sizeof a) == 0) {
+			track_fd(p, c->sfd, true);
+			forward(c);
+			track_fd(p, c->sfd, false);
+		}
+		close(c->sfd);
+	} else {
+		serve_canned(c);
+	}
+	pthread_mutex_lock(&p->lock);
+	if (c->req_open)
+		p->open--;
+	if (c->mine)
+		p->counting = false;
+	pthread_mutex_unlock(&p->lock);
+	track_fd(p, c->cfd, false);
+	close(c->cfd);
+	free(c);
+	pthread_mutex_lock(&p->lock);
+	p->live--;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void *accept_main(void *arg)
+{
+	s3p *p = arg;
+	for (;;) {
+		int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			break;
+		}
+		conn *c = calloc(1, sizeof *c);
+		c->p = p;
+		c->cfd = fd;
+		c->sfd = -1;
+		pthread_t t;
+		pthread_mutex_lock(&p->lock);
+		bool stop = p->stopping;
+		if (!stop)
+			p->live++;
+		pthread_mutex_unlock(&p->lock);
+		if (stop) {
+			close(fd);
+			free(c);
+			break;
+		}
+		track_fd(p, fd, true);
+		pthread_create(&t, NULL, conn_main, c);
+		pthread_detach(t);
+	}
+	return NULL;
+}
+
+s3p *s3p_start(int upstream_port)
+{
+	s3p *p = calloc(1, sizeof *p);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof a;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	for (int i = 0; i < MAX_FDS; i++)
+		p->fds[i] = -1;
+	p->upstream = upstream_port;
+	p->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (bind(p->listen_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+	    listen(p->listen_fd, 64) < 0 ||
+	    getsockname(p->listen_fd, (struct sockaddr *)&a, &l) < 0) {
+		close(p->listen_fd);
+		free(p);
+		return NULL;
+	}
+	p->port = ntohs(a.sin_port);
+	snprintf(p->endpoint, sizeof p->endpoint, "http://127.0.0.1:%d", p->port);
+	pthread_create(&p->acceptor, NULL, accept_main, p);
+	return p;
+}
+
+void s3p_stop(s3p *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	for (int i = 0; i < MAX_FDS; i++)
+		if (p->fds[i] >= 0)
+			shutdown(p->fds[i], SHUT_RDWR);
+	pthread_mutex_unlock(&p->lock);
+	shutdown(p->listen_fd, SHUT_RDWR);
+	close(p->listen_fd);
+	pthread_join(p->acceptor, NULL);
+	pthread_mutex_lock(&p->lock);
+	while (p->live)
+		pthread_cond_wait(&p->cond, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < p->n_requests; i++)
+		free(p->requests[i]);
+	free(p->requests);
+	free(p->responses);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+	free(p);
+}
+
+int s3p_port(const s3p *p)
+{
+	return p->port;
+}
+
+const char *s3p_endpoint(const s3p *p)
+{
+	return p->endpoint;
+}
+
+void s3p_arm(s3p *p, bool to_server, const char *pattern, size_t after, void (*fn)(void *),
+             void *ud)
+{
+	pthread_mutex_lock(&p->lock);
+	p->armed = true;
+	p->fired = p->counting = false;
+	p->to_server = to_server;
+	snprintf(p->pattern, sizeof p->pattern, "%s", pattern);
+	p->after = after;
+	p->fn = fn;
+	p->ud = ud;
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool s3p_fired(s3p *p)
+{
+	pthread_mutex_lock(&p->lock);
+	bool f = p->fired;
+	pthread_mutex_unlock(&p->lock);
+	return f;
+}
+
+void s3p_gate(s3p *p, const char *pattern, unsigned n)
+{
+	pthread_mutex_lock(&p->lock);
+	snprintf(p->gate_pattern, sizeof p->gate_pattern, "%s", pattern);
+	p->gate_n = n;
+	p->gate_on = true;
+	p->gate_reached = false;
+	p->gate_since = time(NULL);
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool s3p_gate_reached(s3p *p)
+{
+	pthread_mutex_lock(&p->lock);
+	bool r = p->gate_reached;
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+void s3p_canned(s3p *p, const char *const *responses, size_t n)
+{
+	pthread_mutex_lock(&p->lock);
+	free(p->responses);
+	p->responses = malloc((n ? n : 1) * sizeof *p->responses);
+	memcpy(p->responses, responses, n * sizeof *responses);
+	p->n_responses = n;
+	p->next_response = 0;
+	for (size_t i = 0; i < p->n_requests; i++)
+		free(p->requests[i]);
+	p->n_requests = 0;
+	pthread_mutex_unlock(&p->lock);
+}
+
+const char *s3p_request(s3p *p, size_t i)
+{
+	pthread_mutex_lock(&p->lock);
+	const char *r = i < p->n_requests ? p->requests[i] : NULL;
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+size_t s3p_requests(s3p *p)
+{
+	pthread_mutex_lock(&p->lock);
+	size_t n = p->n_requests;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
