@@ -56,7 +56,7 @@ static const command commands[] = {
 	 "\n"
 	 "  --follow   keep running: stream the binary log and seal a segment every\n"
 	 "             binlog { segment_seconds }; stops cleanly on SIGTERM\n"},
-	{"list", NULL, "list [--host ID]",
+	{"list", drb_cmd_list, "list [--host ID]",
 	 "show backups, binlog coverage and the recoverable window",
 	 "Per repository: full backups, binlog coverage, the recoverable window, gaps, missing\n"
 	 "copies and the last restore-test. Needs no secret key.\n"
@@ -81,7 +81,7 @@ static const command commands[] = {
 	 "                      the OS user, by socket authentication\n"
 	 "  --force             replace databases that exist and are not empty\n"
 	 "  --dry-run           print the plan and change nothing\n"},
-	{"restore-test", NULL, "restore-test",
+	{"restore-test", drb_cmd_restore_test, "restore-test",
 	 "prove the newest backup restores, in a scratch server",
 	 "Starts a private scratch server, restores the newest full backup and every segment\n"
 	 "after it, checks tables and row counts, records a report in the repository and stops\n"

@@ -253,6 +253,8 @@ static void *load_worker(void *arg)
 typedef struct seqno_filter {
 	drb_sink base;
 	int fd;
+	char *replayed; /* the GTIDs seen in mariadb-binlog's comments: what the replay carried */
+	size_t replayed_len;
 	char *line; /* a line cut by a buffer boundary */
 	size_t len, cap;
 	uint64_t dropped;
@@ -286,8 +288,25 @@ static int raw_write(int fd, const char *b, size_t n)
 	return 0;
 }
 
+/* "#261125  7:33:42 server id 1  end_log_pos 968 CRC32 0x...  GTID 0-1-28 trans" */
+static void note_gtid(seqno_filter *f, const char *l, size_t n)
+{
+	const char *g = memmem(l, n, "\tGTID ", 6);
+	unsigned long d, sv;
+	unsigned long long q;
+	char tmp[64];
+	if (!g || !f->replayed)
+		return;
+	size_t k = (size_t)(l + n - (g + 6));
+	snprintf(tmp, sizeof tmp, "%.*s", (int)(k < 63 ? k : 63), g + 6);
+	if (sscanf(tmp, "%lu-%lu-%llu", &d, &sv, &q) == 3)
+		drb_gtid_apply(f->replayed, f->replayed_len, (uint32_t)d, (uint32_t)sv, q);
+}
+
 static int sf_line(seqno_filter *f, const char *l, size_t n /* with its newline */)
 {
+	if (*l == '#')
+		note_gtid(f, l, n - 1);
 	if (is_seqno_line(l, n - 1)) {
 		f->dropped++;
 		return 0;
@@ -330,14 +349,15 @@ static int sf_write(drb_sink *s, const void *buf, size_t len)
 			memcpy(f->line + f->len, p, n);
 			rc = sf_line(f, f->line, f->len + n);
 			f->len = 0;
-		} else if (*p == '/' && n < 80) {
+		} else if ((*p == '/' && n < 80) || *p == '#') {
 			rc = sf_line(f, p, n);
 		} else {
 			/* most lines: pass a run of them in one write */
 			const char *run_end = nl + 1;
 			while (run_end < end) {
 				const char *nx = memchr(run_end, '\n', (size_t)(end - run_end));
-				if (!nx || (*run_end == '/' && (size_t)(nx - run_end) < 80))
+				if (!nx || *run_end == '#' ||
+				    (*run_end == '/' && (size_t)(nx - run_end) < 80))
 					break;
 				run_end = nx + 1;
 			}
@@ -392,7 +412,8 @@ static void *feed(void *arg)
 }
 
 /* One pass over the chain into one client session; db filters row events when set. */
-static int replay(const drb_restore_opts *o, const drb_plan *plan, fetch *segs, const char *db)
+static int replay(const drb_restore_opts *o, const drb_plan *plan, fetch *segs, const char *db,
+		  char *replayed, size_t replayed_len)
 {
 	drb_proc client;
 	char bin[PATH_MAX], what[300];
@@ -401,7 +422,8 @@ static int replay(const drb_restore_opts *o, const drb_plan *plan, fetch *segs, 
 	snprintf(what, sizeof what, "replaying the binlog chain%s%s", db ? " for " : "", db ? db : "");
 	if ((rc = tool(o, "mariadb-binlog", bin, sizeof bin)) < 0 || (rc = client_start(o, &client)) < 0)
 		return drb_error_wrap(0, "%s", what);
-	seqno_filter filter = {.base.ops = &sf_ops, .fd = client.in};
+	seqno_filter filter = {.base.ops = &sf_ops, .fd = client.in, .replayed = replayed,
+			       .replayed_len = replayed_len};
 	for (size_t i = 0; i < plan->n_files && rc == 0; i++) {
 		const drb_plan_file *pf = &plan->files[i];
 		bool last = i + 1 == plan->n_files;
@@ -686,15 +708,20 @@ int drb_restore_run(const drb_restore_opts *o, drb_restore_result *r)
 		goto out;
 	}
 	r->millis_load = now_ms() - t2;
+	if (o->after_load && (rc = o->after_load(o->ud, m)) < 0)
+		goto out;
 
 	/* 4. the binlog chain, once, from the snapshot's coordinate */
 	int64_t t3 = now_ms();
+	snprintf(r->replayed_gtid, sizeof r->replayed_gtid, "%s", m->gtid);
 	if (plan.n_files) {
 		if (o->dbs) {
 			for (size_t i = 0; i < n_dbs && rc == 0; i++)
-				rc = replay(o, &plan, objs + n_dumps, dbs[i]);
+				rc = replay(o, &plan, objs + n_dumps, dbs[i], r->replayed_gtid,
+					    sizeof r->replayed_gtid);
 		} else {
-			rc = replay(o, &plan, objs + n_dumps, NULL);
+			rc = replay(o, &plan, objs + n_dumps, NULL, r->replayed_gtid,
+				    sizeof r->replayed_gtid);
 		}
 		if (rc < 0)
 			goto out;

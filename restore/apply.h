@@ -26,6 +26,9 @@ typedef struct drb_restore_opts {
 	bool force;
 	bool dry_run;
 	const char *spool; /* where ciphertext waits while it is checked */
+	/* called after the dumps are loaded and before the replay (restore-test counts rows) */
+	int (*after_load)(void *ud, const drb_manifest *m);
+	void *ud;
 } drb_restore_opts;
 
 typedef struct drb_restore_db {
@@ -44,6 +47,7 @@ typedef struct drb_restore_result {
 	uint64_t bytes; /* stored bytes fetched */
 	int64_t reached_time;
 	char reached_gtid[1024];
+	char replayed_gtid[1024]; /* the GTIDs the replay actually carried, per domain */
 	int64_t millis_fetch, millis_load, millis_replay, millis_total;
 	drb_manifest *manifest; /* a copy of the chosen backup's manifest */
 } drb_restore_result;

@@ -3,4 +3,7 @@ libdrbackup_a_SOURCES += \
 	restore/restore.h \
 	restore/plan.c restore/plan.h \
 	restore/apply.c restore/apply.h \
-	restore/restore.c
+	restore/restore.c \
+	restore/list.c \
+	restore/scratch.c restore/scratch.h \
+	restore/restore_test.c

@@ -170,7 +170,7 @@ static void point(char *buf, size_t len, int64_t t, const char *gtid)
 
 int drb_plan_make(const drb_catalog *c, const drb_target *t, drb_plan *p)
 {
-	char want[300], where[600];
+	char want[300];
 	memset(p, 0, sizeof *p);
 	drb_target_describe(t, want, sizeof want);
 	const drb_manifest *m = pick_full(c, t);
@@ -184,6 +184,14 @@ int drb_plan_make(const drb_catalog *c, const drb_target *t, drb_plan *p)
 				 "no full backup of %s was taken at or before %s: the oldest is %s (%s)",
 				 c->host_id, want, c->fulls[0]->backup_id, first);
 	}
+	return drb_plan_from(c, m, t, p);
+}
+
+int drb_plan_from(const drb_catalog *c, const drb_manifest *m, const drb_target *t, drb_plan *p)
+{
+	char want[300], where[600];
+	memset(p, 0, sizeof *p);
+	drb_target_describe(t, want, sizeof want);
 	p->full = m;
 	p->reached_time = m->snapshot_time;
 	snprintf(p->reached_gtid, sizeof p->reached_gtid, "%s", m->gtid);

@@ -41,8 +41,11 @@ typedef struct drb_plan {
 	bool stop_in_chain;     /* the target cuts the last file: pass a stop option */
 } drb_plan;
 
-/* Plan from one catalog. */
+/* Plan from one catalog. On DRB_ERR_GAP the plan's reached_time and reached_gtid still say
+ * the last point that can be reached. */
 int drb_plan_make(const drb_catalog *c, const drb_target *t, drb_plan *out);
+/* The same from a given full backup. */
+int drb_plan_from(const drb_catalog *c, const drb_manifest *m, const drb_target *t, drb_plan *out);
 void drb_plan_free(drb_plan *p);
 
 /* The binlog file number of a name like mysql-bin.000012 (-1 when it has none). */

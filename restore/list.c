@@ -1,0 +1,314 @@
+/* drbackup list: what each repository holds for a host, and what can be restored from it. Needs
+ * no secret key: the catalog is plain metadata. */
+#include "config.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/catalog.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "restore/plan.h"
+#include "restore/restore.h"
+
+typedef struct window {
+	int64_t from, to;
+	char to_gtid[1024];
+} window;
+
+static json_t *iso(int64_t t)
+{
+	char b[21];
+	if (t <= 0)
+		return json_null();
+	drb_time_iso(t, b);
+	return json_string(b);
+}
+
+/* From each full backup, how far the chain reaches; overlapping reaches merge into windows. */
+static size_t windows(const drb_catalog *c, window *w, size_t max)
+{
+	size_t n = 0;
+	drb_target latest = {.kind = DRB_TO_LATEST};
+	for (size_t i = 0; i < c->n_fulls; i++) {
+		drb_plan p;
+		const drb_manifest *m = c->fulls[i];
+		drb_plan_from(c, m, &latest, &p); /* a gap ends the reach; the plan says where */
+		drb_error_clear();
+		int64_t to = p.reached_time > m->snapshot_time ? p.reached_time : m->snapshot_time;
+		bool merged = false;
+		for (size_t k = 0; k < n; k++)
+			if (m->snapshot_time <= w[k].to && to >= w[k].from) {
+				if (m->snapshot_time < w[k].from)
+					w[k].from = m->snapshot_time;
+				if (to > w[k].to) {
+					w[k].to = to;
+					snprintf(w[k].to_gtid, sizeof w[k].to_gtid, "%s", p.reached_gtid);
+				}
+				merged = true;
+			}
+		if (!merged && n < max) {
+			w[n].from = m->snapshot_time;
+			w[n].to = to;
+			snprintf(w[n].to_gtid, sizeof w[n].to_gtid, "%s", p.reached_gtid);
+			n++;
+		}
+		drb_plan_free(&p);
+	}
+	return n;
+}
+
+static bool continues(const drb_segment *a, const drb_segment *b)
+{
+	if (strcmp(a->file, b->file) == 0)
+		return b->start == a->end;
+	return a->closed && b->start == 0 &&
+	       drb_binlog_number(b->file) == drb_binlog_number(a->file) + 1;
+}
+
+static uint64_t fulls_bytes(const drb_manifest *m)
+{
+	uint64_t b = 0;
+	for (size_t i = 0; i < m->n_dbs; i++)
+		b += m->dbs[i].stored_bytes;
+	return b;
+}
+
+static bool has_full(const drb_catalog *c, const char *id)
+{
+	for (size_t i = 0; c && i < c->n_fulls; i++)
+		if (strcmp(c->fulls[i]->backup_id, id) == 0)
+			return true;
+	return false;
+}
+
+static size_t segment_count(const drb_catalog *c)
+{
+	size_t n = 0;
+	for (size_t i = 0; c && i < c->n_gens; i++)
+		n += c->gens[i].n;
+	return n;
+}
+
+static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *all, size_t n_all)
+{
+	json_t *fulls = json_array(), *gens = json_array(), *wins = json_array(), *missing = json_array();
+	for (size_t i = 0; i < c->n_fulls; i++) {
+		const drb_manifest *m = c->fulls[i];
+		json_t *names = json_array();
+		for (size_t k = 0; k < m->n_dbs; k++)
+			json_array_append_new(names, json_string(m->dbs[k].name));
+		json_array_append_new(
+			fulls, json_pack("{s:s, s:o, s:o, s:I, s:o, s:s, s:I, s:s}", "backup_id",
+					 m->backup_id, "snapshot_time", iso(m->snapshot_time),
+					 "finished", iso(m->finished), "stored_bytes",
+					 (json_int_t)fulls_bytes(m), "databases", names, "binlog_file",
+					 m->binlog_file, "binlog_pos", (json_int_t)m->binlog_pos, "gtid",
+					 m->gtid));
+	}
+	for (size_t g = 0; g < c->n_gens; g++) {
+		const drb_generation *gen = &c->gens[g];
+		json_t *gaps = json_array();
+		int64_t first = 0, last = 0;
+		uint64_t bytes = 0;
+		for (size_t k = 0; k < gen->n; k++) {
+			const drb_segment *s = &gen->segs[k];
+			bytes += s->stored_bytes;
+			if (s->first_event && (!first || s->first_event < first))
+				first = s->first_event;
+			if (s->last_event > last)
+				last = s->last_event;
+			if (k && !continues(&gen->segs[k - 1], s))
+				json_array_append_new(
+					gaps, json_pack("{s:s, s:I, s:s, s:I, s:o}", "after_file",
+							gen->segs[k - 1].file, "after_pos",
+							(json_int_t)gen->segs[k - 1].end, "next_file", s->file,
+							"next_pos", (json_int_t)s->start, "last_event_before",
+							iso(gen->segs[k - 1].last_event)));
+		}
+		json_array_append_new(
+			gens, json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:o, s:o, s:s?, s:o}", "name",
+					gen->name, "segments", (json_int_t)gen->n, "stored_bytes",
+					(json_int_t)bytes, "first_file", gen->n ? gen->segs[0].file : NULL,
+					"last_file", gen->n ? gen->segs[gen->n - 1].file : NULL,
+					"first_event", iso(first), "last_event", iso(last), "end_gtid",
+					gen->n ? gen->segs[gen->n - 1].end_gtid : NULL, "gaps", gaps));
+	}
+	window w[64];
+	size_t nw = windows(c, w, 64);
+	for (size_t i = 0; i < nw; i++)
+		json_array_append_new(wins, json_pack("{s:o, s:o, s:s}", "from", iso(w[i].from), "to",
+						      iso(w[i].to), "to_gtid", w[i].to_gtid));
+	/* what other repositories hold and this one lacks */
+	size_t mine = segment_count(c);
+	for (size_t o = 0; o < n_all; o++) {
+		if (!all[o] || all[o] == c)
+			continue;
+		for (size_t i = 0; i < all[o]->n_fulls; i++)
+			if (!has_full(c, all[o]->fulls[i]->backup_id))
+				json_array_append_new(missing, json_pack("{s:s, s:s}", "full",
+									 all[o]->fulls[i]->backup_id,
+									 "held_by", "another repository"));
+		size_t theirs = segment_count(all[o]);
+		if (theirs > mine)
+			json_array_append_new(missing, json_pack("{s:I}", "segments",
+								 (json_int_t)(theirs - mine)));
+	}
+	json_t *incomplete = json_array();
+	for (size_t i = 0; i < c->n_incomplete; i++)
+		json_array_append_new(incomplete, json_string(c->incomplete[i]));
+	json_t *test = json_null();
+	if (c->last_test)
+		test = json_pack("{s:s, s:b, s:o, s:s?, s:I, s:o, s:s?, s:s?}", "report",
+				 c->last_test->name, "ok", c->last_test->ok, "finished",
+				 iso(c->last_test->finished), "backup_id", c->last_test->backup_id,
+				 "rto_seconds", (json_int_t)c->last_test->rto_seconds, "reached",
+				 iso(c->last_test->reached), "reached_gtid", c->last_test->reached_gtid,
+				 "error", c->last_test->error && *c->last_test->error ? c->last_test->error : NULL);
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "name", r->name, "where",
+			 r->where, "full_backups", fulls, "binlog", gens, "recoverable", wins,
+			 "missing_copies", missing, "incomplete_backups", incomplete,
+			 "last_restore_test", test);
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_string(v) ? json_string_value(v) : "-";
+}
+
+static void print_text(const char *host, json_t *repos)
+{
+	size_t i;
+	json_t *r;
+	printf("host %s\n", host);
+	json_array_foreach(repos, i, r)
+	{
+		printf("\nrepository %s (%s)\n", str(r, "name"), str(r, "where"));
+		if (json_object_get(r, "error")) {
+			printf("  UNREADABLE: %s\n", str(r, "error"));
+			continue;
+		}
+		json_t *fulls = json_object_get(r, "full_backups"), *f;
+		size_t k;
+		printf("  full backups: %zu\n", json_array_size(fulls));
+		json_array_foreach(fulls, k, f)
+			printf("    %s  %2zu database%s  %9.1f MB  snapshot %s:%lld GTID %s\n",
+			       str(f, "backup_id"), json_array_size(json_object_get(f, "databases")),
+			       json_array_size(json_object_get(f, "databases")) == 1 ? " " : "s",
+			       json_integer_value(json_object_get(f, "stored_bytes")) / 1e6,
+			       str(f, "binlog_file"), (long long)json_integer_value(json_object_get(f, "binlog_pos")),
+			       *str(f, "gtid") ? str(f, "gtid") : "none");
+		json_t *gens = json_object_get(r, "binlog"), *g;
+		json_array_foreach(gens, k, g)
+		{
+			printf("  binlog generation %s: %lld segments (%.1f MB), %s .. %s, events %s .. %s\n",
+			       str(g, "name"), (long long)json_integer_value(json_object_get(g, "segments")),
+			       json_integer_value(json_object_get(g, "stored_bytes")) / 1e6,
+			       str(g, "first_file"), str(g, "last_file"), str(g, "first_event"),
+			       str(g, "last_event"));
+			json_t *gaps = json_object_get(g, "gaps"), *gp;
+			size_t q;
+			json_array_foreach(gaps, q, gp)
+				printf("    GAP after %s:%lld (last event %s), next shipped %s:%lld\n",
+				       str(gp, "after_file"),
+				       (long long)json_integer_value(json_object_get(gp, "after_pos")),
+				       str(gp, "last_event_before"), str(gp, "next_file"),
+				       (long long)json_integer_value(json_object_get(gp, "next_pos")));
+		}
+		json_t *wins = json_object_get(r, "recoverable"), *w;
+		if (json_array_size(wins) == 0)
+			printf("  recoverable: nothing (no complete full backup)\n");
+		json_array_foreach(wins, k, w)
+			printf("  recoverable: %s .. %s\n", str(w, "from"), str(w, "to"));
+		json_t *inc = json_object_get(r, "incomplete_backups"), *x;
+		json_array_foreach(inc, k, x)
+			printf("  incomplete backup (no manifest, ignored): %s\n", json_string_value(x));
+		json_t *miss = json_object_get(r, "missing_copies"), *mc;
+		json_array_foreach(miss, k, mc)
+		{
+			if (json_object_get(mc, "full"))
+				printf("  MISSING copy of full backup %s (another repository has it)\n",
+				       str(mc, "full"));
+			else
+				printf("  MISSING %lld segment(s) that another repository has\n",
+				       (long long)json_integer_value(json_object_get(mc, "segments")));
+		}
+		json_t *t = json_object_get(r, "last_restore_test");
+		if (json_is_object(t))
+			printf("  last restore-test: %s %s (backup %s, restore took %lld s, reached %s)%s%s\n",
+			       str(t, "finished"), json_is_true(json_object_get(t, "ok")) ? "passed" : "FAILED",
+			       str(t, "backup_id"), (long long)json_integer_value(json_object_get(t, "rto_seconds")),
+			       str(t, "reached"), json_is_string(json_object_get(t, "error")) ? ": " : "",
+			       json_is_string(json_object_get(t, "error")) ? str(t, "error") : "");
+		else
+			printf("  last restore-test: none\n");
+	}
+}
+
+int drb_cmd_list(drb_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {{"host", required_argument, NULL, 'H'}, {0, 0, 0, 0}};
+	const char *host = NULL;
+	drb_config *c;
+	drb_repo_set *set = NULL;
+	int opt, rc;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != 'H')
+			return drb_error(DRB_ERR_USAGE, "unknown option '%s' (see 'drbackup list --help')",
+					 argv[optind - 1]);
+		host = optarg;
+	}
+	if (optind < argc)
+		return drb_error(DRB_ERR_USAGE, "unexpected argument '%s'", argv[optind]);
+	if ((rc = drb_ctx_config(ctx, &c)) < 0 || (rc = drb_repo_set_open(c, ctx->repo_name, &set)) < 0)
+		return rc;
+	if (!host)
+		host = c->host_id;
+	drb_catalog **cats = calloc(set->n, sizeof *cats);
+	json_t *repos = json_array();
+	size_t readable = 0;
+	for (size_t i = 0; cats && i < set->n; i++) {
+		if (drb_catalog_load(set->repos[i], host, &cats[i]) < 0) {
+			char line[2 * DRB_ERROR_LEN];
+			drb_error_line(line, sizeof line);
+			drb_error_clear();
+			cats[i] = NULL;
+			continue;
+		}
+		readable++;
+	}
+	for (size_t i = 0; cats && i < set->n; i++) {
+		if (!cats[i]) {
+			json_array_append_new(repos, json_pack("{s:s, s:s, s:s}", "name", set->repos[i]->name,
+							       "where", set->repos[i]->where, "error",
+							       "the repository cannot be read"));
+			continue;
+		}
+		json_array_append_new(repos, describe(set->repos[i], cats[i], cats, set->n));
+	}
+	if (ctx->json) {
+		json_t *j = json_pack("{s:s, s:o}", "host_id", host, "repositories", repos);
+		json_dumpf(j, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
+		putchar('\n');
+		json_decref(j);
+	} else {
+		print_text(host, repos);
+		json_decref(repos);
+	}
+	for (size_t i = 0; cats && i < set->n; i++)
+		drb_catalog_free(cats[i]);
+	free(cats);
+	drb_repo_set_close(set);
+	if (readable == 0)
+		return drb_error(DRB_ERR_FAILED, "no repository could be read");
+	if (readable < set->n)
+		return drb_error(DRB_ERR_DEGRADED, "%zu of %zu repositories could not be read",
+				 set->n - readable, set->n);
+	return 0;
+}

@@ -1,0 +1,244 @@
+/* drbackup restore-test: prove that the newest backup restores. A private scratch server gets
+ * the newest full backup and every segment after it; then every table is checked, row counts
+ * are compared with the manifest at the snapshot, and the replay must reach the end GTID of the
+ * newest segment. The report (time to restore, point reached) goes to every repository. */
+#include "config.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/catalog.h"
+#include "common/error.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "restore/apply.h"
+#include "restore/restore.h"
+#include "restore/scratch.h"
+
+typedef struct checks {
+	drb_db_target target;
+	json_t *tables;    /* per table: rows expected and found */
+	int bad_counts;
+	char first_bad[600];
+} checks;
+
+static int count_rows(drb_db *db, const char *dbname, const char *table, uint64_t *rows)
+{
+	char qd[300], qt[300], sql[800], v[32];
+	drb_db_ident(dbname, qd, sizeof qd);
+	drb_db_ident(table, qt, sizeof qt);
+	snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s.%s", qd, qt);
+	int rc = drb_db_value(db, sql, v, sizeof v);
+	*rows = rc == 0 ? strtoull(v, NULL, 10) : 0;
+	return rc;
+}
+
+/* After the load, before the replay: the data is at the snapshot, so counts must match. */
+static int after_load(void *ud, const drb_manifest *m)
+{
+	checks *k = ud;
+	drb_db *db = NULL;
+	int rc = drb_db_connect(&k->target, &db);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < m->n_dbs && rc == 0; i++)
+		for (size_t t = 0; t < m->dbs[i].n_tables && rc == 0; t++) {
+			uint64_t rows = 0;
+			const drb_table_rows *tr = &m->dbs[i].tables[t];
+			if ((rc = count_rows(db, m->dbs[i].name, tr->name, &rows)) < 0)
+				break;
+			json_array_append_new(k->tables,
+					      json_pack("{s:s, s:s, s:I, s:I}", "database", m->dbs[i].name,
+							"table", tr->name, "expected", (json_int_t)tr->rows,
+							"found", (json_int_t)rows));
+			if (rows != tr->rows) {
+				if (!k->bad_counts)
+					snprintf(k->first_bad, sizeof k->first_bad,
+						 "%s.%s has %llu rows after the load, the manifest %llu",
+						 m->dbs[i].name, tr->name, (unsigned long long)rows,
+						 (unsigned long long)tr->rows);
+				k->bad_counts++;
+			}
+		}
+	drb_db_close(db);
+	if (rc == 0 && k->bad_counts)
+		rc = drb_error(DRB_ERR_INTEGRITY, "row counts differ from the manifest in %d table%s: %s",
+			       k->bad_counts, k->bad_counts == 1 ? "" : "s", k->first_bad);
+	return rc;
+}
+
+typedef struct table_check {
+	int failed;
+	char first[600];
+} table_check;
+
+static int check_row(void *ud, char **row, unsigned long *len, unsigned n)
+{
+	table_check *t = ud;
+	(void)len;
+	/* Table, Op, Msg_type, Msg_text: only an error or a status other than OK is a failure */
+	if (n >= 4 && row[2] && row[3] &&
+	    (strcasecmp(row[2], "error") == 0 ||
+	     (strcasecmp(row[2], "status") == 0 && strcasecmp(row[3], "OK") != 0))) {
+		if (!t->failed)
+			snprintf(t->first, sizeof t->first, "%s: %s", row[0] ? row[0] : "?", row[3]);
+		t->failed++;
+	}
+	return 0;
+}
+
+static int check_tables(const drb_db_target *target, const drb_manifest *m, int *n_checked)
+{
+	drb_db *db = NULL;
+	table_check tc = {0};
+	int rc = drb_db_connect(target, &db);
+	*n_checked = 0;
+	for (size_t i = 0; rc == 0 && i < m->n_dbs; i++)
+		for (size_t t = 0; rc == 0 && t < m->dbs[i].n_tables; t++) {
+			char qd[300], qt[300], sql[700];
+			drb_db_ident(m->dbs[i].name, qd, sizeof qd);
+			drb_db_ident(m->dbs[i].tables[t].name, qt, sizeof qt);
+			snprintf(sql, sizeof sql, "CHECK TABLE %s.%s", qd, qt);
+			rc = drb_db_rows(db, sql, check_row, &tc);
+			(*n_checked)++;
+		}
+	drb_db_close(db);
+	if (rc == 0 && tc.failed)
+		rc = drb_error(DRB_ERR_INTEGRITY, "CHECK TABLE failed for %d table%s: %s", tc.failed,
+			       tc.failed == 1 ? "" : "s", tc.first);
+	return rc;
+}
+
+static void store_report(drb_repo_set *set, const char *host, json_t *report, int64_t started)
+{
+	char id[17], *path = NULL;
+	char *text = json_dumps(report, JSON_INDENT(1) | JSON_SORT_KEYS);
+	drb_time_id(started, id);
+	if (text && asprintf(&path, "%s/restore-tests/%s.json", host, id) >= 0)
+		for (size_t i = 0; i < set->n; i++)
+			if (drb_repo_put_buf(set->repos[i], path, text, strlen(text), NULL) < 0) {
+				drb_log_current_error("storing the restore-test report");
+				drb_error_clear();
+			}
+	free(path);
+	free(text);
+}
+
+int drb_cmd_restore_test(drb_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {{"host", required_argument, NULL, 'H'}, {0, 0, 0, 0}};
+	const char *host = NULL;
+	drb_config *c;
+	drb_keyring *keys = NULL;
+	drb_scratch scratch = {0};
+	drb_restore_opts o = {0};
+	drb_restore_result r = {0};
+	checks k = {.tables = json_array()};
+	int opt, rc, n_checked = 0;
+	int64_t started = time(NULL);
+	char iso_started[21], iso_reached[21] = "";
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != 'H') {
+			json_decref(k.tables);
+			return drb_error(DRB_ERR_USAGE,
+					 "unknown option '%s' (see 'drbackup restore-test --help')",
+					 argv[optind - 1]);
+		}
+		host = optarg;
+	}
+	if ((rc = drb_ctx_config(ctx, &c)) < 0) {
+		json_decref(k.tables);
+		return rc;
+	}
+	o.cfg = c;
+	o.host_id = host ? host : c->host_id;
+	o.target.kind = DRB_TO_LATEST;
+	o.jobs = (int)(c->db.jobs ? c->db.jobs : drb_ncpu());
+	o.spool = c->spool_dir;
+	o.after_load = after_load;
+	o.ud = &k;
+	if ((rc = drb_keyring_load(c, 1, &keys)) < 0 || (rc = drb_repo_set_open(c, ctx->repo_name, &o.set)) < 0)
+		goto report;
+	o.keys = keys;
+	if (keys->n_sec == 0) {
+		rc = drb_error(DRB_ERR_CONFIG,
+			       "restore-test needs a secret key: set encryption { secret_keys } in %s",
+			       c->file);
+		goto report;
+	}
+	drb_log_info("restore-test of %s: starting a scratch server", o.host_id);
+	if ((rc = drb_scratch_start(c, &scratch)) < 0)
+		goto report;
+	o.dest = (drb_db_target){.socket = scratch.socket, .user = "root"};
+	k.target = o.dest;
+	rc = drb_restore_run(&o, &r);
+	if (rc == 0 && r.manifest && (rc = check_tables(&o.dest, r.manifest, &n_checked)) == 0 &&
+	    r.reached_gtid[0] && !drb_gtid_reached(r.replayed_gtid, r.reached_gtid))
+		rc = drb_error(DRB_ERR_INTEGRITY,
+			       "the replay stopped at GTID %s, short of %s recorded for the newest "
+			       "segment",
+			       r.replayed_gtid[0] ? r.replayed_gtid : "(none)", r.reached_gtid);
+report:;
+	drb_scratch_stop(&scratch);
+	char err[2 * DRB_ERROR_LEN] = "";
+	drb_error_state saved;
+	if (rc < 0) {
+		drb_error_line(err, sizeof err);
+		drb_error_save(&saved);
+	}
+	int64_t finished = time(NULL);
+	drb_time_iso(started, iso_started);
+	if (r.reached_time > 0)
+		drb_time_iso(r.reached_time, iso_reached);
+	json_t *report = json_pack(
+		"{s:i, s:s, s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:s?, s:s, s:s, s:I, s:I, s:i, s:o, "
+		"s:{s:I, s:I, s:I}}",
+		"format", DRB_META_FORMAT, "kind", "restore-test", "host_id", o.host_id, "started",
+		iso_started, "finished", (drb_time_iso(finished, iso_started), iso_started), "ok",
+		rc == 0, "backup_id", r.backup_id, "rto_seconds", (json_int_t)((r.millis_total + 999) / 1000),
+		"rpo_seconds", (json_int_t)(r.reached_time ? started - r.reached_time : 0), "reached",
+		iso_reached[0] ? iso_reached : NULL, "reached_gtid", r.reached_gtid, "replayed_gtid",
+		r.replayed_gtid, "segments", (json_int_t)r.n_segments, "bytes", (json_int_t)r.bytes,
+		"tables_checked", n_checked, "row_counts", k.tables, "millis", "fetch",
+		(json_int_t)r.millis_fetch, "load", (json_int_t)r.millis_load, "replay",
+		(json_int_t)r.millis_replay);
+	json_object_set_new(report, "error", err[0] ? json_string(err) : json_null());
+	if (o.set)
+		store_report(o.set, o.host_id, report, started);
+	drb_metric met[] = {
+		{"drbackup_restore_test_ok", NULL, "1 when the last restore-test passed", rc == 0},
+		{"drbackup_restore_test_timestamp_seconds", NULL, "when the last restore-test ended",
+		 (double)finished},
+		{"drbackup_restore_test_rto_seconds", NULL, "time the last restore-test took to restore",
+		 r.millis_total / 1000.0},
+		{"drbackup_restore_test_rpo_seconds", NULL,
+		 "age of the newest restored point when the last restore-test began",
+		 r.reached_time ? (double)(started - r.reached_time) : 0},
+	};
+	drb_metrics_update(c, met, 4);
+	if (ctx->json) {
+		json_dumpf(report, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else if (rc == 0) {
+		drb_log_info("restore-test passed: backup %s and %zu segment%s restored in %.1f s, %d "
+			     "table%s checked, reached %s (GTID %s)",
+			     r.backup_id, r.n_segments, r.n_segments == 1 ? "" : "s",
+			     r.millis_total / 1000.0, n_checked, n_checked == 1 ? "" : "s",
+			     iso_reached[0] ? iso_reached : "-", r.reached_gtid[0] ? r.reached_gtid : "none");
+	}
+	json_decref(report);
+	if (rc < 0) {
+		drb_error_restore(&saved);
+		drb_error_wrap(0, "restore-test of %s failed", o.host_id);
+	}
+	drb_restore_result_free(&r);
+	drb_repo_set_close(o.set);
+	drb_keyring_free(keys);
+	return rc;
+}

@@ -1,0 +1,147 @@
+#include "config.h"
+#include "restore/scratch.h"
+#include "common/db.h"
+#include "common/error.h"
+#include "common/lock.h"
+#include "common/log.h"
+#include "common/proc.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+/* The end of the scratch server's error log, folded into one line, for the message. */
+static void log_tail(const char *dir, char *buf, size_t len)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/error.log", dir);
+	buf[0] = 0;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, n > (long)len - 1 ? n - (long)len + 1 : 0, SEEK_SET);
+	size_t got = fread(buf, 1, len - 1, f);
+	buf[got] = 0;
+	fclose(f);
+	for (char *c = buf; *c; c++)
+		if (*c == '\n')
+			*c = ' ';
+}
+
+static const char *os_user(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	return pw ? pw->pw_name : "root";
+}
+
+int drb_scratch_start(const drb_config *c, drb_scratch *s)
+{
+	char datadir[PATH_MAX + 8], arg_dir[PATH_MAX + 16], arg_sock[PATH_MAX + 16],
+		arg_user[300], arg_err[PATH_MAX + 32], arg_pid[PATH_MAX + 32], bin[PATH_MAX];
+	const char *base = c->restore_test.scratch_dir ? c->restore_test.scratch_dir : c->spool_dir;
+	int rc;
+	memset(s, 0, sizeof *s);
+	if ((rc = drb_spool_ready(base)) < 0)
+		return rc;
+	snprintf(s->dir, sizeof s->dir, "%s/scratch-XXXXXX", base);
+	if (!mkdtemp(s->dir)) {
+		s->dir[0] = 0;
+		return drb_error_errno(0, errno, "creating a scratch folder in %s", base);
+	}
+	snprintf(datadir, sizeof datadir, "%s/data", s->dir);
+	snprintf(s->socket, sizeof s->socket, "%s/mysqld.sock", s->dir);
+	snprintf(arg_dir, sizeof arg_dir, "--datadir=%s", datadir);
+	snprintf(arg_user, sizeof arg_user, "--user=%s", os_user());
+	/* 1. a fresh datadir; root authenticates without password on the private socket */
+	if ((rc = drb_db_tool(NULL, "mariadb-install-db", bin, sizeof bin)) < 0)
+		goto fail;
+	const char *install[] = {bin, "--no-defaults", arg_user, arg_dir,
+				 "--auth-root-authentication-method=normal", "--skip-test-db", NULL};
+	drb_proc p;
+	drb_proc_opts po = {.stdout_fd = -1, .option_fd = -1};
+	if ((rc = drb_proc_start(&p, install, &po)) < 0 ||
+	    (rc = drb_proc_wait(&p, "initialising the scratch server")) < 0)
+		goto fail;
+	/* 2. the server */
+	snprintf(arg_sock, sizeof arg_sock, "--socket=%s", s->socket);
+	snprintf(arg_err, sizeof arg_err, "--log-error=%s/error.log", s->dir);
+	snprintf(arg_pid, sizeof arg_pid, "--pid-file=%s/mysqld.pid", s->dir);
+	const char *server[] = {c->restore_test.mariadbd, "--no-defaults", arg_user, arg_dir,
+				arg_sock, arg_err, arg_pid, "--skip-networking", "--skip-log-bin",
+				"--server-id=4242", "--innodb-buffer-pool-size=256M",
+				"--innodb-log-file-size=256M", "--innodb-flush-log-at-trx-commit=0",
+				"--innodb-doublewrite=0", "--skip-name-resolve",
+				"--max-allowed-packet=1G", "--event-scheduler=OFF", NULL};
+	drb_proc srv;
+	if ((rc = drb_proc_start(&srv, server, &po)) < 0)
+		goto fail;
+	s->pid = srv.pid;
+	close(srv.err);
+	/* 3. ready when it answers */
+	drb_db_target t = {.socket = s->socket, .user = "root"};
+	for (int i = 0; i < 600; i++) {
+		drb_db *db = NULL;
+		if (drb_db_connect(&t, &db) == 0) {
+			drb_db_close(db);
+			drb_error_clear();
+			drb_log_debug("scratch server ready at %s", s->socket);
+			return 0;
+		}
+		int st;
+		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+			s->pid = 0;
+			char tail[400];
+			log_tail(s->dir, tail, sizeof tail);
+			rc = drb_error(DRB_ERR_CHILD, "the scratch server exited at start: %s", tail);
+			goto fail_keep;
+		}
+		usleep(100000);
+	}
+	char tail[400];
+	log_tail(s->dir, tail, sizeof tail);
+	rc = drb_error(DRB_ERR_CHILD, "the scratch server did not answer within 60 s: %s", tail);
+	goto fail_keep;
+fail:
+	drb_error_wrap(0, "starting the scratch server");
+	drb_scratch_stop(s);
+	return rc;
+fail_keep:
+	drb_scratch_stop(s);
+	return rc;
+}
+
+void drb_scratch_stop(drb_scratch *s)
+{
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		for (int i = 0; i < 600; i++) {
+			if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
+				s->pid = 0;
+				break;
+			}
+			usleep(100000);
+		}
+		if (s->pid > 0) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+			s->pid = 0;
+		}
+	}
+	if (s->dir[0])
+		nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	s->dir[0] = 0;
+}
