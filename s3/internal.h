@@ -77,6 +77,8 @@ int drb_s3_presign_url(drb_s3_signer *s, const char *base_url, const char *host,
 
 void drb_s3_amz_date(time_t t, char out[17]);
 void drb_s3_sha256_hex(const void *buf, size_t len, char out[65]);
+/* MD5 (for Content-MD5) and hex SHA-256 (x-amz-content-sha256) of a request body, in one pass. */
+int drb_s3_body_digests(const void *buf, size_t len, unsigned char md5[16], char sha256[65]);
 /* Content-MD5: base64 of the digest; hex for comparing with ETags. */
 void drb_s3_md5(const void *buf, size_t len, unsigned char out[16]);
 void drb_s3_md5_base64(const unsigned char md5[16], char out[25]);

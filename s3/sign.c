@@ -38,10 +38,42 @@ void drb_s3_sha256_hex(const void *buf, size_t len, char out[65])
 void drb_s3_md5(const void *buf, size_t len, unsigned char out[16])
 {
 	unsigned int n = 16;
-	/* EVP_Digest only fails on allocation failure; a zero digest then fails the upload's check
-	 */
+	/* fails only without memory; a zero digest then fails the upload's check */
 	if (EVP_Digest(buf, len, out, &n, EVP_md5(), NULL) != 1)
 		memset(out, 0, 16);
+}
+
+/* Bodies are hashed with libcrypto, like the stream hash of common/sink.c: its SHA-256 uses the
+ * CPU's SHA extensions (1.8 GB/s here, libsodium's 0.35 GB/s), and parts are megabytes. Both
+ * digests are fed chunk by chunk so the part is read from memory once. */
+#define DIGEST_CHUNK (64 * 1024)
+
+int drb_s3_body_digests(const void *buf, size_t len, unsigned char md5[16], char sha256[65])
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new(), *s = EVP_MD_CTX_new();
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	int rc = 0;
+	if (!m || !s || EVP_DigestInit_ex(m, EVP_md5(), NULL) != 1 ||
+	    EVP_DigestInit_ex(s, EVP_sha256(), NULL) != 1) {
+		rc = drb_error(DRB_ERR_NOMEM, "cannot set up MD5 and SHA-256");
+		goto out;
+	}
+	for (size_t off = 0; off < len; off += DIGEST_CHUNK) {
+		size_t k = len - off < DIGEST_CHUNK ? len - off : DIGEST_CHUNK;
+		EVP_DigestUpdate(m, (const unsigned char *)buf + off, k);
+		EVP_DigestUpdate(s, (const unsigned char *)buf + off, k);
+	}
+	if (EVP_DigestFinal_ex(m, md5, &n) != 1 || n != 16 || EVP_DigestFinal_ex(s, d, &n) != 1 ||
+	    n != 32) {
+		rc = drb_error(DRB_ERR_FAILED, "MD5 or SHA-256 failed");
+		goto out;
+	}
+	drb_s3_hex(d, 32, sha256);
+out:
+	EVP_MD_CTX_free(m);
+	EVP_MD_CTX_free(s);
+	return rc;
 }
 
 void drb_s3_md5_base64(const unsigned char md5[16], char out[25])

@@ -168,10 +168,10 @@ static int upload_part(s3_writer *w, part *p)
 	    .method = "PUT", .key = w->key, .body = p->buf, .body_len = p->len, .what = what};
 	req.query[req.n_query++] = (drb_s3_kv){"partNumber", num};
 	req.query[req.n_query++] = (drb_s3_kv){"uploadId", w->upload_id};
-	drb_s3_md5(p->buf, p->len, md5);
+	if ((rc = drb_s3_body_digests(p->buf, p->len, md5, req.body_sha256)) < 0)
+		goto out;
 	drb_s3_md5_base64(md5, req.body_md5);
 	drb_s3_hex(md5, 16, req.expect_md5);
-	drb_s3_sha256_hex(p->buf, p->len, req.body_sha256);
 	if ((rc = drb_s3_send(w->s3, &req, &resp)) < 0)
 		goto out;
 	if (!resp.etag[0]) {
@@ -438,12 +438,13 @@ static int put_single(s3_writer *w)
 	object_headers(w, &req);
 	/* lets stat and get tell a whole object from one a non-atomic server cut short */
 	req.headers[req.n_headers++] = (drb_s3_kv){"x-amz-meta-drb-size", size};
-	drb_s3_md5(w->cur->buf, w->cur->len, md5);
+	if ((rc = drb_s3_body_digests(w->cur->buf, w->cur->len, md5, req.body_sha256)) < 0)
+		goto out;
 	drb_s3_md5_base64(md5, req.body_md5);
 	drb_s3_hex(md5, 16, req.expect_md5);
-	drb_s3_sha256_hex(w->cur->buf, w->cur->len, req.body_sha256);
 	if ((rc = drb_s3_send(w->s3, &req, &resp)) == 0)
 		rc = verify_stored(w, resp.etag, NULL);
+out:
 	drb_s3_resp_free(&resp);
 	return rc;
 }

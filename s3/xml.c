@@ -48,6 +48,13 @@ static void refuse_dtd(void *ctx, const xmlChar *name, const xmlChar *external_i
 	xmlStopParser(c);
 }
 
+/* libxml2 reports some errors (bad encodings) through its generic handler, bypassing
+ * XML_PARSE_NOERROR: a bad answer becomes our error, not noise on stderr. */
+static void quiet(void *ctx, const char *msg, ...)
+{
+	(void)ctx, (void)msg;
+}
+
 /* recover: keep what parses (error bodies, whose text s3rver escapes with HTML entity names). */
 static int parse(const char *xml, size_t len, bool recover, xmlDocPtr *out)
 {
@@ -60,6 +67,7 @@ static int parse(const char *xml, size_t len, bool recover, xmlDocPtr *out)
 		return drb_error(DRB_ERR_FORMAT, "an XML answer of %zu bytes is too large", len);
 	if (len == 0)
 		return drb_error(DRB_ERR_FORMAT, "an empty answer where XML was expected");
+	xmlSetGenericErrorFunc(NULL, quiet); /* per thread */
 	if (!(ctxt = xmlNewParserCtxt()))
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	ctxt->_private = &st;

@@ -373,6 +373,20 @@ static void digests(void **state)
 	assert_string_equal(hex, "d41d8cd98f00b204e9800998ecf8427e");
 	drb_s3_amz_date(1369353600, date);
 	assert_string_equal(date, DATE);
+	/* the one-pass digests of a body agree with the separate ones, across chunk boundaries */
+	size_t len = 3 * 65536 + 17;
+	unsigned char *body = malloc(len), md5b[16];
+	char sha_a[65], sha_b[65];
+	for (size_t i = 0; i < len; i++)
+		body[i] = (unsigned char)(i * 131 + 7);
+	assert_int_equal(drb_s3_body_digests(body, len, md5b, sha_a), 0);
+	drb_s3_md5(body, len, md5);
+	drb_s3_sha256_hex(body, len, sha_b);
+	assert_memory_equal(md5, md5b, 16);
+	assert_string_equal(sha_a, sha_b);
+	assert_int_equal(drb_s3_body_digests("", 0, md5b, sha_a), 0);
+	assert_string_equal(sha_a, DRB_S3_EMPTY_SHA256);
+	free(body);
 }
 
 /* ---------------------------------------------------------------- the public presign */

@@ -1,0 +1,195 @@
+#!/bin/sh
+# Upload throughput to a local s3rver: drbackup against awscli and rclone, same bytes, same run.
+#
+#   tests/bench/bench_s3.sh [SIZE_MIB]        (default 1024; run from a build directory)
+#
+# The data is incompressible (/dev/urandom), so `drbackup repo put` (zstd, then DRB1 sealing)
+# moves as many bytes as the others. A second drbackup figure, "driver", stores the same file
+# through the S3 driver alone (a small program built here against the build's libdrbackup.a):
+# the transfer without compression and sealing. Each tool runs with its default settings; peak
+# RSS comes from /usr/bin/time -v. Build without --enable-sanitizers for meaningful figures.
+# Environment: DRB_BUILDDIR (default: .), DRB_SRCDIR (default: this script's tree), PARALLEL
+# (drbackup's upload_parallel, default 4), PART (part_size, default 8388608), REPEAT (default 1:
+# runs per tool, the best is reported).
+set -eu
+
+SIZE_MIB=${1:-1024}
+REPEAT=${REPEAT:-1}
+PARALLEL=${PARALLEL:-4}
+PART=${PART:-8388608}
+BUILD=$(cd "${DRB_BUILDDIR:-.}" && pwd)
+SRC=$(cd "${DRB_SRCDIR:-$(dirname "$0")/../..}" && pwd)
+BIN=$BUILD/drbackup
+AWS=/usr/bin/aws
+S3RVER=$SRC/tests/node_modules/s3rver/bin/s3rver.js
+
+for need in "$BIN" "$S3RVER" "$AWS" /usr/bin/time; do
+	[ -e "$need" ] || { echo "bench_s3: $need is missing" >&2; exit 2; }
+done
+command -v rclone >/dev/null || { echo "bench_s3: rclone is missing" >&2; exit 2; }
+if grep -q 'fsanitize=address' "$BUILD/Makefile"; then
+	echo "bench_s3: warning: $BUILD is a sanitizer build; figures will be low" >&2
+	SANITIZE="-fsanitize=address,undefined"
+else
+	SANITIZE=""
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/drb-bench-s3.XXXXXX")
+S3PID=""
+cleanup() {
+	[ -n "$S3PID" ] && kill "$S3PID" 2>/dev/null && wait "$S3PID" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+# ---- s3rver on a free loopback port
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+ENDPOINT=http://127.0.0.1:$PORT
+mkdir -p "$WORK/s3"
+node --openssl-legacy-provider "$S3RVER" -d "$WORK/s3" -a 127.0.0.1 -p "$PORT" -s \
+	--configure-bucket bench >"$WORK/s3rver.log" 2>&1 &
+S3PID=$!
+i=0
+until curl -s -o /dev/null --noproxy '*' "$ENDPOINT/"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { echo "bench_s3: s3rver did not start" >&2; exit 1; }
+	sleep 0.1
+done
+
+# ---- the data, the configurations
+echo "generating $SIZE_MIB MiB of incompressible data..." >&2
+head -c $((SIZE_MIB * 1048576)) /dev/urandom >"$WORK/data.bin"
+printf 'S3RVER\n' >"$WORK/s3.secret"
+chmod 600 "$WORK/s3.secret"
+"$BIN" keygen --out "$WORK/dr" >/dev/null
+cat >"$WORK/drbackup.conf" <<EOF
+host_id = "bench"
+spool_dir = "$WORK/spool"
+encryption { public_keys = {"$WORK/dr.pub"} }
+compression { level = 3 threads = 0 }
+repo bench {
+  type = "s3"
+  endpoint = "$ENDPOINT"
+  bucket = "bench"
+  prefix = "drb"
+  access_key_id = "S3RVER"
+  secret_access_key_file = "$WORK/s3.secret"
+  part_size = $PART
+  upload_parallel = $PARALLEL
+}
+EOF
+chmod 600 "$WORK/drbackup.conf"
+cat >"$WORK/rclone.conf" <<EOF
+[bench]
+type = s3
+provider = Other
+access_key_id = S3RVER
+secret_access_key = S3RVER
+endpoint = $ENDPOINT
+region = us-east-1
+EOF
+
+# the driver alone: stdin to one object, through the repository interface
+cat >"$WORK/s3put.c" <<'EOF'
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "common/error.h"
+#include "common/repo.h"
+#include "common/sink.h"
+#include "s3/s3.h"
+int main(int argc, char **argv)
+{
+	if (argc != 7)
+		return 2;
+	drb_repo_config c = {.name = "bench", .type = "s3", .endpoint = argv[1],
+			     .region = "us-east-1", .bucket = "bench", .prefix = "raw",
+			     .access_key_id = "S3RVER", .secret_access_key_file = argv[2],
+			     .uri_style = "path", .part_size = atol(argv[4]),
+			     .upload_parallel = atol(argv[5]), .timeout = 60, .retries = 3};
+	drb_repo *r = NULL;
+	drb_sink *w = NULL;
+	drb_put_opts o = {.size_hint = strtoull(argv[6], NULL, 10)};
+	char line[2048];
+	drb_repo_register(&drb_s3_driver);
+	int rc = drb_repo_open(&c, &r);
+	if (rc == 0)
+		rc = drb_repo_put(r, argv[3], &o, &w);
+	if (rc == 0)
+		rc = drb_pump_fd(0, w, "stdin", NULL);
+	if (rc == 0)
+		rc = drb_sink_finish(w);
+	if (rc < 0) {
+		drb_error_line(line, sizeof line);
+		fprintf(stderr, "s3put: %s\n", line);
+		if (w)
+			drb_sink_abort(w);
+	}
+	drb_sink_free(w);
+	drb_repo_close(r);
+	return rc < 0;
+}
+EOF
+LIBS=$(pkg-config --libs libcurl libzstd libsodium libarchive libconfuse libmariadb jansson \
+	libxml-2.0 libcrypto)
+CFLAGS_XML=$(pkg-config --cflags libxml-2.0)
+${CC:-cc} -O2 $SANITIZE -I"$SRC" -I"$BUILD" $CFLAGS_XML -o "$WORK/s3put" "$WORK/s3put.c" \
+	"$BUILD/libdrbackup.a" $LIBS -pthread
+
+# ---- runs
+# run NAME COMMAND...: time it, keep the best wall time and its peak RSS
+run() {
+	name=$1
+	shift
+	best=""
+	n=0
+	while [ $n -lt "$REPEAT" ]; do
+		n=$((n + 1))
+		rm -rf "$WORK/s3/bench/"* 2>/dev/null || true
+		if ! /usr/bin/time -v -o "$WORK/time.txt" sh -c "$*" >"$WORK/$name.out" 2>&1; then
+			echo "bench_s3: $name failed:" >&2
+			cat "$WORK/$name.out" >&2
+			exit 1
+		fi
+		wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {
+			n = split($2, t, ":"); s = 0
+			for (i = 1; i <= n; i++) s = s * 60 + t[i]
+			print s }' "$WORK/time.txt")
+		rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time.txt")
+		if [ -z "$best" ] || awk "BEGIN { exit !($wall < $best) }"; then
+			best=$wall
+			best_rss=$rss
+		fi
+	done
+	echo "$name $best $best_rss" >>"$WORK/results"
+}
+
+AWSENV="env -u AWS_CA_BUNDLE -u AWS_PROFILE AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER \
+AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+AWS_EC2_METADATA_DISABLED=true"
+SIZE=$((SIZE_MIB * 1048576))
+
+echo "uploading $SIZE_MIB MiB with each tool (repeat $REPEAT)..." >&2
+run drbackup "'$BIN' -c '$WORK/drbackup.conf' repo put data.bin < '$WORK/data.bin'"
+run driver "'$WORK/s3put' '$ENDPOINT' '$WORK/s3.secret' data.bin $PART $PARALLEL $SIZE < '$WORK/data.bin'"
+run awscli "$AWSENV $AWS --endpoint-url '$ENDPOINT' s3 cp '$WORK/data.bin' s3://bench/aws.bin"
+run rclone "env -u AWS_CA_BUNDLE RCLONE_CONFIG='$WORK/rclone.conf' rclone copyto '$WORK/data.bin' bench:bench/rclone.bin"
+
+# ---- report
+awk -v size="$SIZE_MIB" -v part="$PART" -v par="$PARALLEL" '
+	{ t[$1] = $2; r[$1] = $3 }
+	END {
+		printf "S3 upload of %d MiB to s3rver on 127.0.0.1 (drbackup: part_size %d, upload_parallel %d)\n",
+			size, part, par
+		printf "%-10s %9s %10s %12s\n", "tool", "seconds", "MiB/s", "peak RSS MiB"
+		split("drbackup driver awscli rclone", order, " ")
+		for (i = 1; i <= 4; i++) {
+			k = order[i]
+			printf "%-10s %9.2f %10.1f %12.1f\n", k, t[k], size / t[k], r[k] / 1024
+		}
+		printf "drbackup / awscli: %.2fx   drbackup / rclone: %.2fx\n", t["awscli"] / t["drbackup"],
+			t["rclone"] / t["drbackup"]
+		printf "driver   / awscli: %.2fx   driver   / rclone: %.2fx\n", t["awscli"] / t["driver"],
+			t["rclone"] / t["driver"]
+	}' "$WORK/results"
