@@ -158,6 +158,8 @@ int drb_s3_get(void *impl, const char *path, drb_sink *out)
 			rc = drb_error(DRB_ERR_CANCELLED, "reading %s: stopped on request", where);
 			goto out;
 		}
+		if (g.total >= 0 && (int64_t)g.delivered == g.total)
+			goto out; /* the link broke after the last byte */
 		req.n_headers = 0;
 		if (g.delivered > 0) {
 			snprintf(range, sizeof range, "bytes=%" PRIu64 "-", g.delivered);

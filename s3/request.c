@@ -396,6 +396,8 @@ drb_s3_outcome drb_s3_attempt(drb_s3 *s3, drb_s3_req *req, drb_s3_resp *resp, ch
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* one request per connection at a time; parallelism comes from several connections */
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_SHARE, s3->share);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
@@ -616,6 +618,9 @@ int drb_s3_fail(drb_s3 *s3, const drb_s3_req *req, const drb_s3_resp *resp,
 	                  strcmp(resp->code, "InvalidAccessKeyId") == 0))
 		snprintf(hint, sizeof hint,
 		         " (check access_key_id, secret_access_key_file and region)");
+	if (resp && resp->request_id[0] && strlen(hint) < sizeof hint - 100)
+		snprintf(hint + strlen(hint), sizeof hint - strlen(hint), " [request id %.64s]",
+		         resp->request_id);
 	return drb_error(code, "%s %s: %s%s", req->what ? req->what : req->method, where, what,
 	                 hint);
 }

@@ -113,6 +113,7 @@ typedef struct s3_writer {
 	unsigned n_threads, idle;
 	pthread_t threads[DRB_S3_PARALLEL_MAX];
 	bool stop;
+	bool abandon; /* abort: queued parts are dropped, not sent */
 	bool failed;
 	drb_error_state err; /* the first worker's failure */
 } s3_writer;
@@ -204,7 +205,7 @@ static void *worker(void *arg)
 		w->queue = p->next;
 		if (!w->queue)
 			w->queue_tail = NULL;
-		bool skip = w->failed; /* once a part failed the upload is lost: drain */
+		bool skip = w->failed || w->abandon; /* the upload is lost: drain */
 		pthread_mutex_unlock(&w->lock);
 		int rc = skip ? 0 : upload_part(w, p);
 		pthread_mutex_lock(&w->lock);
@@ -560,6 +561,9 @@ static void wr_abort(drb_sink *s)
 	s3_writer *w = (s3_writer *)s;
 	if (w->state == W_DONE || w->state == W_ABORTED)
 		return;
+	pthread_mutex_lock(&w->lock);
+	w->abandon = true;
+	pthread_mutex_unlock(&w->lock);
 	stop_workers(w);
 	abort_upload(w);
 	w->state = W_ABORTED;

@@ -457,6 +457,48 @@ static void cli(void **state)
 	free(dir);
 }
 
+/* ---------------------------------------------------------------- host-style URLs */
+
+static pid_t vhost;
+
+/* The bucket in the host name: bucket1.s3.localhost, against an s3rver that routes by it. */
+static void host_style(void **state)
+{
+	(void)state;
+	NEED_S3();
+	char endpoint[128], sha[65], got[65];
+	uint64_t n;
+	listing l = {0};
+	vhost = s3t_vhost_start(&T, endpoint, sizeof endpoint);
+	assert_true(vhost > 0);
+	drb_repo_config cfg = s3t_config(&T, endpoint, "hs");
+	drb_repo *r = NULL;
+	cfg.uri_style = "host";
+	assert_int_equal(drb_repo_open(&cfg, &r), 0);
+	assert_int_equal(drb_repo_put_buf(r, "dir/a b", "host", 4, NULL), 0);
+	assert_int_equal(s3t_put(r, "dir/multi", 11ull * MIB, MIB, 21, sha), 0);
+	assert_int_equal(drb_repo_list(r, "dir/", true, collect, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.paths[0], "dir/a b");
+	assert_string_equal(l.paths[1], "dir/multi");
+	listing_free(&l);
+	assert_int_equal(s3t_get(r, "dir/multi", got, &n), 0);
+	assert_string_equal(got, sha);
+	const char *both[] = {"dir/a b", "dir/multi"};
+	assert_int_equal(drb_repo_remove(r, both, 2), 0);
+	assert_int_equal(drb_repo_list(r, "", true, collect, &l), 0);
+	assert_int_equal(l.n, 0);
+	drb_repo_close(r);
+}
+
+static int vhost_stop(void **state)
+{
+	(void)state;
+	s3t_vhost_stop(vhost);
+	vhost = 0;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- errors */
 
 static void errors(void **state)
@@ -528,10 +570,15 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(roundtrip),        cmocka_unit_test(multipart_parallel),
-	    cmocka_unit_test(part_boundaries),  cmocka_unit_test(pagination),
-	    cmocka_unit_test(parallel_writers), cmocka_unit_test(interop_awscli),
-	    cmocka_unit_test(presigned_curl),   cmocka_unit_test(cli),
+	    cmocka_unit_test(roundtrip),
+	    cmocka_unit_test(multipart_parallel),
+	    cmocka_unit_test(part_boundaries),
+	    cmocka_unit_test(pagination),
+	    cmocka_unit_test(parallel_writers),
+	    cmocka_unit_test(interop_awscli),
+	    cmocka_unit_test(presigned_curl),
+	    cmocka_unit_test_teardown(host_style, vhost_stop),
+	    cmocka_unit_test(cli),
 	    cmocka_unit_test(errors),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/error.h"
 #include "common/repo.h"
@@ -525,6 +526,105 @@ static void canned_resume_headers(void **state)
 	s3p_stop(p);
 }
 
+/* What goes on the wire: storage class and Object Lock on the object's creation (never on
+ * parts), the session token on every request, and all of them signed. */
+static bool has_header(const char *head, const char *name, const char *value)
+{
+	char line[512];
+	snprintf(line, sizeof line, "\r\n%s: %s", name, value);
+	return strstr(head, line) != NULL;
+}
+
+static void canned_object_headers(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(0);
+	char token[PATH_MAX];
+	drb_repo *r = NULL;
+	drb_put_opts locked = {.immutable = true}, plain = {0};
+	snprintf(token, sizeof token, "%s/s3.token", T.dir);
+	assert_int_equal(drbt_write_file(token, "SESSION/TOKEN+=\n", 0600), 0);
+	drb_repo_config *c = &cfgs[n_cfgs++ % 32];
+	*c = s3t_config(&T, s3p_endpoint(p), "h");
+	c->session_token_file = token;
+	c->storage_class = "STANDARD_IA";
+	c->object_lock_days = 30;
+	c->retries = 0;
+	assert_int_equal(drb_repo_open(c, &r), 0);
+
+	const char *single[] = {"HTTP/1.1 200 OK\nETag: \"e\"\n\n",
+	                        "HTTP/1.1 200 OK\nContent-Length: 5\nETag: \"e\"\n\n"};
+	s3p_canned(p, single, 2);
+	assert_int_equal(drb_repo_put_buf(r, "locked", "hello", 5, &locked), 0);
+	const char *put = s3p_request(p, 0), *head = s3p_request(p, 1);
+	assert_true(has_header(put, "x-amz-storage-class", "STANDARD_IA"));
+	assert_true(has_header(put, "x-amz-object-lock-mode", "COMPLIANCE"));
+	assert_true(has_header(put, "x-amz-security-token", "SESSION/TOKEN+="));
+	assert_true(has_header(head, "x-amz-security-token", "SESSION/TOKEN+="));
+	assert_non_null(strstr(put,
+	                       "SignedHeaders=content-md5;host;x-amz-content-sha256;x-amz-date;"
+	                       "x-amz-meta-drb-size;x-amz-object-lock-mode;"
+	                       "x-amz-object-lock-retain-until-date;x-amz-security-token;"
+	                       "x-amz-storage-class, "));
+	const char *until = strstr(put, "x-amz-object-lock-retain-until-date: ");
+	assert_non_null(until);
+	char date[32];
+	snprintf(date, sizeof date, "%.20s",
+	         until + strlen("x-amz-object-lock-retain-until-date: "));
+	int64_t t = drb_s3_parse_iso8601(date), want = (int64_t)time(NULL) + 30 * 86400;
+	assert_true(t > want - 3600 && t <= want);
+
+	s3p_canned(p, single, 2);
+	assert_int_equal(drb_repo_put_buf(r, "plain", "hello", 5, &plain), 0);
+	assert_true(has_header(s3p_request(p, 0), "x-amz-storage-class", "STANDARD_IA"));
+	assert_null(strstr(s3p_request(p, 0), "x-amz-object-lock"));
+
+	/* multipart: on CreateMultipartUpload only. The answers carry the ETag S3 would give
+	 * (MD5 of the parts' MD5s), which the driver checks. */
+	unsigned char *buf = calloc(1, 6 * MIB), md5s[2][16];
+	char etag[48], complete[256], head_ok[128];
+	drb_s3_md5(buf, 5 * MIB, md5s[0]);
+	drb_s3_md5(buf, MIB, md5s[1]);
+	drb_s3_multipart_etag((const unsigned char(*)[16])md5s, 2, etag);
+	snprintf(complete, sizeof complete,
+	         "HTTP/1.1 200 OK\n\n<CompleteMultipartUploadResult><ETag>\"%s\"</ETag>"
+	         "</CompleteMultipartUploadResult>",
+	         etag);
+	snprintf(head_ok, sizeof head_ok,
+	         "HTTP/1.1 200 OK\nContent-Length: 6291456\nETag: \"%s\"\n\n", etag);
+	const char *multi[] = {CREATED, PART_OK, PART_OK, complete, head_ok};
+	s3p_canned(p, multi, 5);
+	drb_sink *w = NULL;
+	assert_int_equal(drb_repo_put(r, "big", &locked, &w), 0);
+	assert_int_equal(drb_sink_write(w, buf, 6 * MIB), 0);
+	assert_int_equal(drb_sink_finish(w), 0);
+	drb_sink_free(w);
+	free(buf);
+	assert_non_null(strstr(s3p_request(p, 0), "POST /bucket1/h/big?uploads= HTTP/1.1"));
+	assert_true(has_header(s3p_request(p, 0), "x-amz-object-lock-mode", "COMPLIANCE"));
+	assert_true(has_header(s3p_request(p, 0), "x-amz-storage-class", "STANDARD_IA"));
+	for (size_t i = 1; i <= 2; i++) {
+		assert_non_null(strstr(s3p_request(p, i), "?partNumber="));
+		assert_null(strstr(s3p_request(p, i), "x-amz-object-lock"));
+		assert_null(strstr(s3p_request(p, i), "x-amz-storage-class"));
+		assert_non_null(strstr(s3p_request(p, i), "\r\nContent-MD5: "));
+		assert_true(
+		    has_header(s3p_request(p, i), "x-amz-security-token", "SESSION/TOKEN+="));
+	}
+	assert_non_null(strstr(s3p_request(p, 3), "POST /bucket1/h/big?uploadId=UP1 HTTP/1.1"));
+
+	/* DeleteObjects carries its Content-MD5 */
+	const char *deleted[] = {"HTTP/1.1 200 OK\n\n<DeleteResult/>"};
+	s3p_canned(p, deleted, 1);
+	const char *paths[] = {"a", "b"};
+	assert_int_equal(drb_repo_remove(r, paths, 2), 0);
+	assert_non_null(strstr(s3p_request(p, 0), "POST /bucket1?delete= HTTP/1.1"));
+	assert_non_null(strstr(s3p_request(p, 0), "\r\nContent-MD5: "));
+	drb_repo_close(r);
+	s3p_stop(p);
+}
+
 static int no_op(void *ud, const char *path, const drb_obj_stat *st)
 {
 	(void)ud, (void)path, (void)st;
@@ -608,6 +708,7 @@ int main(void)
 	    cmocka_unit_test_setup(canned_part_etag_mismatch, server_up),
 	    cmocka_unit_test_setup(canned_resume_headers, server_up),
 	    cmocka_unit_test_setup(canned_bad_listings, server_up),
+	    cmocka_unit_test_setup(canned_object_headers, server_up),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

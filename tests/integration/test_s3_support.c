@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -13,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,6 +157,57 @@ void s3t_sha(uint64_t seed, uint64_t size, char sha[65])
 	snprintf(sha, 65, "%s", drb_hash_filter_hex(h));
 	drb_sink_free(h);
 	free(buf);
+}
+
+pid_t s3t_vhost_start(s3t *t, char *endpoint, size_t len)
+{
+	char js[PATH_MAX], dir[PATH_MAX], port[16], probe[128];
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &l) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	close(fd);
+	snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+	snprintf(js, sizeof js, "%s/tests/node_modules/s3rver/bin/s3rver.js", drbt_srcdir());
+	snprintf(dir, sizeof dir, "%s/vhost", t->dir);
+	mkdir(dir, 0700);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		setpgid(0, 0);
+		execlp("node", "node", "--openssl-legacy-provider", js, "-d", dir, "-a",
+		       "127.0.0.1", "-p", port, "-s", "--service-endpoint", "localhost",
+		       "--configure-bucket", "bucket1", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		return 0;
+	snprintf(probe, sizeof probe, "curl -s -o /dev/null --noproxy '*' http://127.0.0.1:%s/",
+	         port);
+	for (int i = 0; i < 200; i++) {
+		if (system(probe) == 0) {
+			snprintf(endpoint, len, "http://s3.localhost:%s", port);
+			return pid;
+		}
+		usleep(50000);
+	}
+	s3t_vhost_stop(pid);
+	return 0;
+}
+
+void s3t_vhost_stop(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
 }
 
 const char *s3t_error(void)

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/repo.h"
 #include "tests/harness.h"
@@ -42,6 +43,12 @@ int s3t_put(drb_repo *r, const char *path, uint64_t size, size_t chunk, uint64_t
 int s3t_get(drb_repo *r, const char *path, char sha[65], uint64_t *len);
 /* SHA-256 of the stream seed, size bytes. */
 void s3t_sha(uint64_t seed, uint64_t size, char sha[65]);
+/* A second s3rver for host-style URLs: "<bucket>.s3.localhost" routes to the bucket (curl
+ * resolves *.localhost to loopback by itself). endpoint gets "http://s3.localhost:PORT". Returns
+ * its pid, 0 when it did not start; stop it with s3t_vhost_stop. */
+pid_t s3t_vhost_start(s3t *t, char *endpoint, size_t len);
+void s3t_vhost_stop(pid_t pid);
+
 /* The current error as one line, for assertions on messages. */
 const char *s3t_error(void);
 
