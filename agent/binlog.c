@@ -89,8 +89,11 @@ static int read_index(shipper *s)
 		}
 		binfile *b = &s->files[s->n++];
 		const char *base = strrchr(line, '/') ? strrchr(line, '/') + 1 : line;
-		snprintf(b->name, sizeof b->name, "%s", base);
-		snprintf(b->path, sizeof b->path, "%s/%s", s->dir, base);
+		if (snprintf(b->name, sizeof b->name, "%s", base) >= (int)sizeof b->name ||
+		    snprintf(b->path, sizeof b->path, "%s/%s", s->dir, base) >= (int)sizeof b->path) {
+			rc = drb_error(DRB_ERR_FORMAT, "%s: a file name is too long", s->st.index_path);
+			break;
+		}
 		struct stat st;
 		b->size = stat(b->path, &st) == 0 ? (uint64_t)st.st_size : 0;
 	}
@@ -136,15 +139,15 @@ static int connect_server(shipper *s)
 		char *slash = strrchr(v, '/');
 		if (slash)
 			*slash = 0;
-		snprintf(s->dir, sizeof s->dir, "%s", v);
+		if (snprintf(s->dir, sizeof s->dir, "%s", v) >= (int)sizeof s->dir)
+			return drb_error(DRB_ERR_FORMAT, "the binlog folder's path is too long");
 	}
 	if ((rc = drb_db_value(s->db, "SELECT @@log_bin_index", v, sizeof v)) < 0)
 		return rc;
 	const char *base = strrchr(v, '/') ? strrchr(v, '/') + 1 : v;
-	char index[PATH_MAX + 300];
-	snprintf(index, sizeof index, "%s/%s", s->dir, base);
-	if (strcmp(index, s->st.index_path) != 0)
-		snprintf(s->st.index_path, sizeof s->st.index_path, "%s", index);
+	if (snprintf(s->st.index_path, sizeof s->st.index_path, "%s/%s", s->dir, base) >=
+	    (int)sizeof s->st.index_path)
+		return drb_error(DRB_ERR_FORMAT, "the binlog index path is too long");
 	return 0;
 }
 
@@ -403,14 +406,14 @@ static int resolve_start(shipper *s, long *idx, uint64_t *off)
 
 /* Ship every closed file from the start point, and in --follow the active file up to its last
  * complete transaction. */
-static int ship_pass(shipper *s, bool include_active)
+static int ship_pass(shipper *s, bool include_active, bool final)
 {
 	long idx;
 	uint64_t off;
 	int rc = read_index(s);
 	if (rc < 0 || (rc = resolve_start(s, &idx, &off)) < 0)
 		return rc;
-	for (long i = idx; i < (long)s->n && rc == 0 && !drb_stop_requested(); i++) {
+	for (long i = idx; i < (long)s->n && rc == 0 && (final || !drb_stop_requested()); i++) {
 		binfile *f = &s->files[i];
 		bool active = i == (long)s->n - 1;
 		uint64_t from = i == idx ? off : 0;
@@ -464,8 +467,7 @@ static int rotate_if_written(shipper *s)
 static int purge(shipper *s)
 {
 	char sql[600];
-	if (!s->c->binlog.purge_after_ship || s->degraded || drb_state_heal_due(s->c, time(NULL)) ||
-	    !s->db)
+	if (!s->c->binlog.purge_after_ship || s->degraded || drb_state_heal_pending(s->c) || !s->db)
 		return 0;
 	long keep = file_index(s, s->st.file);
 	if (keep < 0)
@@ -521,8 +523,8 @@ static void metrics(shipper *s, int64_t ms, bool ok)
 		{"drbackup_binlog_rpo_seconds", NULL,
 		 "seconds from the newest shipped event to the last run (the live RPO)",
 		 s->st.last_event ? (double)(now - s->st.last_event) : 0},
-		{"drbackup_binlog_gaps", NULL, "binlog gaps since the current generation began",
-		 (double)s->st.gaps},
+		{"drbackup_binlog_gaps", NULL, "binlog gaps the last run found (purged before shipped)",
+		 (double)s->gaps},
 	};
 	drb_metrics_update(s->c, ok ? m : m + 3, ok ? 6 : 3);
 }
@@ -546,7 +548,7 @@ static int follow(shipper *s)
 		int64_t now = now_ms();
 		bool due = now - last_ship >= period_ms;
 		/* closed files always; the active one when its period is up */
-		int rc = ship_pass(s, due);
+		int rc = ship_pass(s, due, false);
 		if (rc < 0) {
 			drb_log_current_error("binlog follow");
 			drb_error_clear();
@@ -579,7 +581,7 @@ static int follow(shipper *s)
 	}
 	/* stopping: what is complete goes out before we leave */
 	drb_log_info("stopping: shipping the last complete transactions");
-	return ship_pass(s, true);
+	return ship_pass(s, true, true);
 }
 
 int drb_cmd_binlog(drb_ctx *ctx, int argc, char **argv)
@@ -628,7 +630,7 @@ int drb_cmd_binlog(drb_ctx *ctx, int argc, char **argv)
 		rc = follow(&s);
 	} else {
 		if ((rc = rotate_if_written(&s)) == 0)
-			rc = ship_pass(&s, false);
+			rc = ship_pass(&s, false, false);
 	}
 	if (rc == 0 && (rc = drb_state_save(c, &s.st)) == 0) {
 		if (purge(&s) < 0)
@@ -657,8 +659,8 @@ int drb_cmd_binlog(drb_ctx *ctx, int argc, char **argv)
 			     (unsigned long long)s.st.end);
 	}
 	if (s.gaps)
-		rc = drb_error(DRB_ERR_GAP, "a binlog gap was found (see above): exit 1 until a new "
-					    "full backup covers it");
+		rc = drb_error(DRB_ERR_GAP, "this run found a binlog gap (see above): restores cannot "
+					    "cross it; take a full backup now");
 	else if (s.degraded)
 		rc = drb_error(DRB_ERR_DEGRADED,
 			       "a repository missed a copy; the next run copies it");

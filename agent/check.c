@@ -126,11 +126,13 @@ static int add_priv(void *ud, char **row, unsigned long *len, unsigned n)
 	return 0;
 }
 
-static void check_privileges(report *r, drb_db *db)
+/* What the dumper, the rotation and (with purge_after_ship) the purge need. */
+static void check_privileges(report *r, drb_db *db, const drb_config *c)
 {
-	static const char *const need[] = {"SELECT", "SHOW VIEW", "TRIGGER", "EVENT", "LOCK TABLES",
-					   "RELOAD", "PROCESS", "BINLOG MONITOR", "BINLOG ADMIN",
-					   "REPLICATION SLAVE", NULL};
+	static const char *const base[] = {"SELECT", "SHOW VIEW", "TRIGGER", "EVENT", "RELOAD", NULL};
+	static const char *const purging[] = {"SELECT", "SHOW VIEW", "TRIGGER", "EVENT", "RELOAD",
+					      "BINLOG ADMIN", NULL};
+	const char *const *need = c->binlog.purge_after_ship ? purging : base;
 	privs p = {""};
 	char missing[512] = "", user[200] = "";
 	drb_db_value(db, "SELECT CURRENT_USER()", user, sizeof user);
@@ -244,13 +246,16 @@ static void check_binlog_files(report *r, drb_db *db, const drb_config *c)
 		note(r, OK, "binlog", NULL, "binlog folder %s is readable", dir);
 }
 
+/* The client tools are needed to restore (load and replay), not to back up. */
 static void check_tools(report *r, const drb_config *c)
 {
-	static const char *const tools[] = {"mariadb-dump", "mariadb", "mariadb-binlog", NULL};
+	static const char *const tools[] = {"mariadb", "mariadb-binlog", NULL};
 	for (int i = 0; tools[i]; i++) {
 		char path[PATH_MAX];
 		if (drb_db_tool(c, tools[i], path, sizeof path) < 0)
-			error_note(r, FAIL, "tools", "apt-get install mariadb-client, or set database { bin_dir }");
+			error_note(r, c->enc.n_secret_keys ? FAIL : WARN, "tools",
+				   "apt-get install mariadb-client (needed to restore on this host), or "
+				   "set database { bin_dir }");
 		else
 			note(r, OK, "tools", NULL, "%s", path);
 	}
@@ -269,7 +274,7 @@ static void check_database(report *r, const drb_config *c)
 	}
 	drb_db_value(db, "SELECT VERSION()", version, sizeof version);
 	note(r, OK, "database", NULL, "connected to %s (MariaDB %s)", where, version);
-	check_privileges(r, db);
+	check_privileges(r, db, c);
 	check_variables(r, db, c);
 	check_binlog_files(r, db, c);
 	check_engines(r, db);

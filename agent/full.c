@@ -3,6 +3,7 @@
  * only to the repositories that hold every object. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/binlog_scan.h"
 #include "agent/dump.h"
 #include "agent/heal.h"
 #include "agent/state.h"
@@ -20,6 +22,7 @@
 #include "common/db.h"
 #include "common/drb1.h"
 #include "common/error.h"
+#include "common/fault.h"
 #include "common/keys.h"
 #include "common/lock.h"
 #include "common/log.h"
@@ -147,6 +150,17 @@ out:
 	return rc;
 }
 
+/* Test fault: hold here until the test has done its damage (spool_dir/fault-continue). */
+static void fault_wait(const drb_config *c)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/fault-continue", c->spool_dir);
+	drb_log_info("fault: waiting for %s", path);
+	while (access(path, F_OK) != 0)
+		usleep(50000);
+	unlink(path);
+}
+
 static void *worker(void *arg)
 {
 	void **a = arg;
@@ -161,6 +175,8 @@ static void *worker(void *arg)
 		if (!j)
 			break;
 		int rc = dump_one(r, session, j);
+		if (rc == 0 && drb_fault("full-wait-after-first"))
+			fault_wait(r->cfg);
 		pthread_mutex_lock(&r->lock);
 		if (rc < 0) {
 			drb_error_save(&j->err);
@@ -289,6 +305,30 @@ static void remove_partial(drb_repo_set *set, const char *host, const char *back
 			free(path);
 		}
 	free(dir);
+}
+
+/* The first event time of the snapshot's binlog file, so a restore finds the right history
+ * even when no binlog was shipped yet and file names repeat after a reset. 0 when unreadable. */
+static int64_t snapshot_file_created(const drb_config *c, drb_snapshot *snap)
+{
+	char base[4096], path[4400];
+	int64_t t = 0;
+	if (c->db.binlog_dir)
+		snprintf(base, sizeof base, "%s/x", c->db.binlog_dir);
+	else if (drb_db_value(snap->sessions[0], "SELECT @@log_bin_basename", base, sizeof base) < 0)
+		base[0] = 0;
+	char *slash = strrchr(base, '/');
+	if (slash) {
+		*slash = 0;
+		snprintf(path, sizeof path, "%s/%s", base, snap->coord.file);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			drb_binlog_file_created(fd, &t);
+			close(fd);
+		}
+	}
+	drb_error_clear();
+	return t;
 }
 
 static void progress(run *r, int64_t t0)
@@ -458,6 +498,7 @@ int drb_cmd_full(drb_ctx *ctx, int argc, char **argv)
 	m.binlog_pos = r.snap->coord.pos;
 	m.gtid = r.snap->coord.gtid;
 	m.generation = drb_state_generation(c, r.snap->server_id);
+	m.binlog_file_created = snapshot_file_created(c, r.snap);
 	m.jobs = (int)jobs;
 	m.block_micros = r.snap->block_micros;
 	m.n_dbs = r.n_jobs;

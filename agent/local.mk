@@ -9,3 +9,22 @@ libdrbackup_a_SOURCES += \
 	agent/binlog.c \
 	agent/binlog_scan.c agent/binlog_scan.h
 EXTRA_DIST += agent/systemd
+
+# systemd units and timers: installed with the path of the installed binary in ExecStart=
+systemdunitdir = $(prefix)/lib/systemd/system
+systemd_units = \
+	agent/systemd/drbackup-full.service agent/systemd/drbackup-full.timer \
+	agent/systemd/drbackup-binlog.service agent/systemd/drbackup-binlog.timer \
+	agent/systemd/drbackup-follow.service \
+	agent/systemd/drbackup-restore-test.service agent/systemd/drbackup-restore-test.timer
+install-data-local: install-systemd-units
+install-systemd-units:
+	$(MKDIR_P) '$(DESTDIR)$(systemdunitdir)'
+	for u in $(systemd_units); do \
+	  sed 's|/usr/local/bin/drbackup|$(bindir)/drbackup|' "$(srcdir)/$$u" \
+	    > "$(DESTDIR)$(systemdunitdir)/$${u##*/}" || exit 1; \
+	  chmod 644 "$(DESTDIR)$(systemdunitdir)/$${u##*/}"; \
+	done
+uninstall-local:
+	for u in $(systemd_units); do rm -f "$(DESTDIR)$(systemdunitdir)/$${u##*/}"; done
+.PHONY: install-systemd-units

@@ -118,6 +118,13 @@ bool drb_state_heal_due(const drb_config *c, int64_t now)
 	return stat(path, &st) < 0 || now - st.st_mtime >= HEAL_EVERY;
 }
 
+bool drb_state_heal_pending(const drb_config *c)
+{
+	char path[PATH_MAX];
+	state_path(c, "heal-needed", path, sizeof path);
+	return access(path, F_OK) == 0;
+}
+
 void drb_state_heal_done(const drb_config *c, int64_t now)
 {
 	char path[PATH_MAX];

@@ -33,6 +33,8 @@ char *drb_state_generation(const drb_config *c, long server_id);
 /* A repository missed a copy: the next run compares all repositories. */
 void drb_state_note_heal(const drb_config *c);
 bool drb_state_heal_due(const drb_config *c, int64_t now);
+/* Only: did a run record a missing copy that no heal has copied since? */
+bool drb_state_heal_pending(const drb_config *c);
 void drb_state_heal_done(const drb_config *c, int64_t now);
 
 #endif

@@ -48,7 +48,8 @@ static const command commands[] = {
 	 "\n"
 	 "  --db NAME   back up this database (repeatable); default: the configured list, else\n"
 	 "              every database that is not a system schema\n"
-	 "  --jobs N    databases dumped at once (default: database { jobs }, 0 = one per core)\n"},
+	 "  --jobs N    databases dumped at once, 1 to 256 (default: database { jobs }, where 0\n"
+	 "              means one per core)\n"},
 	{"binlog", drb_cmd_binlog, "binlog [--follow]",
 	 "ship closed binary logs (or stream them with --follow)",
 	 "Rotates the binary log when something was written since the last run, then ships every\n"
@@ -74,18 +75,21 @@ static const command commands[] = {
 	 "                      (0-1-42), or 'latest' (the last shipped event)\n"
 	 "  --host ID           restore another host's backups (the disaster case)\n"
 	 "  --db NAME           restore only this database (repeatable)\n"
-	 "  --jobs N            databases loaded at once (default: one per core)\n"
+	 "  --jobs N            databases loaded at once (default: database { jobs }, where 0\n"
+	 "                      means one per core)\n"
 	 "  --target-socket P   the server to restore into (default: database { socket })\n"
 	 "  --target-host H, --target-port P   the same over TCP\n"
 	 "  --target-user U     connect as U (password from database { password_file }); default:\n"
 	 "                      the OS user, by socket authentication\n"
 	 "  --force             replace databases that exist and are not empty\n"
 	 "  --dry-run           print the plan and change nothing\n"},
-	{"restore-test", drb_cmd_restore_test, "restore-test",
+	{"restore-test", drb_cmd_restore_test, "restore-test [--host ID]",
 	 "prove the newest backup restores, in a scratch server",
 	 "Starts a private scratch server, restores the newest full backup and every segment\n"
 	 "after it, checks tables and row counts, records a report in the repository and stops\n"
-	 "the scratch server. Exits 1 on any failure.\n"},
+	 "the scratch server. Exits 1 on any failure.\n"
+	 "\n"
+	 "  --host ID   test another host's backups (default: this configuration's host_id)\n"},
 	{"expire", NULL, "expire [--dry-run]", "apply the retention policy", ""},
 	{"export", NULL, "export --practice NAME [--out FILE] [--url]",
 	 "export one practice's data, encrypted", ""},

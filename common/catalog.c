@@ -163,7 +163,7 @@ int drb_manifest_to_json(const drb_manifest *m, char **text)
 	for (size_t i = 0; i < m->n_key_ids; i++)
 		json_array_append_new(keys, json_string(m->key_ids[i]));
 	json_t *j = json_pack(
-		"{s:i, s:s, s:s, s:s, s:o, s:o, s:o, s:{s:s, s:I}, s:{s:s, s:I, s:s, s:s}, s:i, "
+		"{s:i, s:s, s:s, s:s, s:o, s:o, s:o, s:{s:s, s:I}, s:{s:s, s:I, s:s, s:s, s:o}, s:i, "
 		"s:I, s:o, s:o}",
 		"format", DRB_META_FORMAT, "kind", "full", "host_id", m->host_id, "backup_id",
 		m->backup_id, "started", jtime(m->started), "finished", jtime(m->finished),
@@ -171,7 +171,7 @@ int drb_manifest_to_json(const drb_manifest *m, char **text)
 		m->server_version ? m->server_version : "", "server_id", (json_int_t)m->server_id,
 		"snapshot", "binlog_file", m->binlog_file, "binlog_pos", (json_int_t)m->binlog_pos,
 		"gtid", m->gtid ? m->gtid : "", "generation", m->generation ? m->generation : "",
-		"jobs", m->jobs, "block_micros", (json_int_t)m->block_micros, "databases", dbs,
+		"binlog_file_created", jtime(m->binlog_file_created), "jobs", m->jobs, "block_micros", (json_int_t)m->block_micros, "databases", dbs,
 		"recipients", keys);
 	if (!j)
 		return drb_error(DRB_ERR_NOMEM, "cannot build the manifest");
@@ -236,6 +236,8 @@ int drb_manifest_from_json(const char *text, size_t len, const char *what, drb_m
 	m->binlog_pos = get_u64(snap, "binlog_pos", &bad);
 	m->gtid = get_str(snap, "gtid", false, &bad);
 	m->generation = get_str(snap, "generation", false, &bad);
+	if (get_time(snap, "binlog_file_created", &m->binlog_file_created) < 0)
+		bad = 1;
 	m->jobs = (int)get_u64(j, "jobs", &bad);
 	m->block_micros = get_u64(j, "block_micros", &bad);
 	m->n_dbs = json_array_size(dbs);

@@ -40,6 +40,7 @@ typedef struct drb_manifest {
 	uint64_t binlog_pos;
 	char *gtid;       /* gtid_binlog_pos of the snapshot, "" when none */
 	char *generation; /* binlog generation the chain continues in, "" when unknown */
+	int64_t binlog_file_created; /* first event time of binlog_file: tells reused names apart */
 	int jobs;
 	uint64_t block_micros;
 	drb_db_entry *dbs;

@@ -144,10 +144,8 @@ int drb_repo_put_buf(drb_repo *r, const char *path, const void *buf, size_t len,
 	rc = drb_sink_write(w, buf, len);
 	if (rc == 0)
 		rc = drb_sink_finish(w);
-	if (rc < 0) {
+	if (rc < 0)
 		drb_sink_abort(w);
-		drb_error_wrap(0, "repository %s: storing %s", r->name, path);
-	}
 	drb_sink_free(w);
 	return rc;
 }
@@ -278,8 +276,10 @@ static int fanout_write(drb_sink *s, const void *buf, size_t len)
 {
 	fanout *f = (fanout *)s;
 	for (size_t i = 0; i < f->n; i++)
-		if (f->w[i] && drb_sink_write(f->w[i], buf, len) < 0)
+		if (f->w[i] && drb_sink_write(f->w[i], buf, len) < 0) {
+			drb_error_wrap(0, "repository %s: storing %s", f->set->repos[i]->name, f->path);
 			branch_failed(f, i);
+		}
 	return alive(f) ? 0 : all_failed(f);
 }
 
@@ -287,8 +287,10 @@ static int fanout_finish(drb_sink *s)
 {
 	fanout *f = (fanout *)s;
 	for (size_t i = 0; i < f->n; i++)
-		if (f->w[i] && drb_sink_finish(f->w[i]) < 0)
+		if (f->w[i] && drb_sink_finish(f->w[i]) < 0) {
+			drb_error_wrap(0, "repository %s: storing %s", f->set->repos[i]->name, f->path);
 			branch_failed(f, i);
+		}
 	return alive(f) ? 0 : all_failed(f);
 }
 
@@ -371,8 +373,7 @@ void drb_fanout_describe_failures(drb_sink *s, char *buf, size_t len)
 	for (size_t i = 0; i < f->n && used < len; i++) {
 		if (!f->errors[i])
 			continue;
-		int n = snprintf(buf + used, len - used, "%srepository %s: %s", used ? "; " : "",
-				 f->set->repos[i]->name, f->errors[i]);
+		int n = snprintf(buf + used, len - used, "%s%s", used ? "; " : "", f->errors[i]);
 		if (n < 0)
 			break;
 		used += (size_t)n;

@@ -427,7 +427,7 @@ static int replay(const drb_restore_opts *o, const drb_plan *plan, fetch *segs, 
 	for (size_t i = 0; i < plan->n_files && rc == 0; i++) {
 		const drb_plan_file *pf = &plan->files[i];
 		bool last = i + 1 == plan->n_files;
-		char start[64] = "", stop[128] = "", dbopt[300] = "";
+		char start[64] = "", stop[300] = "", dbopt[300] = "";
 		const char *argv[12];
 		int a = 0;
 		argv[a++] = bin;

@@ -121,7 +121,9 @@ static const drb_generation *find_generation(const drb_catalog *c, const drb_man
 		const drb_generation *g = &c->gens[i];
 		for (size_t k = 0; k < g->n; k++)
 			if (strcmp(g->segs[k].file, m->binlog_file) == 0 &&
-			    g->segs[k].server_id == m->server_id)
+			    g->segs[k].server_id == m->server_id &&
+			    (!m->binlog_file_created ||
+			     g->segs[k].file_created == m->binlog_file_created))
 				return g;
 	}
 	return NULL;

@@ -77,7 +77,7 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 	const char *to = NULL, *host = NULL, *sock = NULL, *thost = NULL, *tuser = NULL;
 	const char **dbs = NULL;
 	size_t n_dbs = 0;
-	long port = 3306, jobs = 0;
+	long port = 0, jobs = 0;
 	int opt, rc;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -142,7 +142,8 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 		o.dest.socket = sock;
 		o.dest.host = thost;
 	}
-	o.dest.port = (int)port;
+	if (port)
+		o.dest.port = (int)port;
 	/* the client connects as the OS user unless told otherwise, like the mariadb client */
 	o.dest.user = tuser;
 	if (!tuser || !c->db.user || strcmp(tuser, c->db.user) != 0)

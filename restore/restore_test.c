@@ -141,7 +141,7 @@ int drb_cmd_restore_test(drb_ctx *ctx, int argc, char **argv)
 	checks k = {.tables = json_array()};
 	int opt, rc, n_checked = 0;
 	int64_t started = time(NULL);
-	char iso_started[21], iso_reached[21] = "";
+	char iso_started[21], iso_finished[21], iso_reached[21] = "";
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt != 'H') {
@@ -151,6 +151,10 @@ int drb_cmd_restore_test(drb_ctx *ctx, int argc, char **argv)
 					 argv[optind - 1]);
 		}
 		host = optarg;
+	}
+	if (optind < argc) {
+		json_decref(k.tables);
+		return drb_error(DRB_ERR_USAGE, "unexpected argument '%s'", argv[optind]);
 	}
 	if ((rc = drb_ctx_config(ctx, &c)) < 0) {
 		json_decref(k.tables);
@@ -194,13 +198,14 @@ report:;
 	}
 	int64_t finished = time(NULL);
 	drb_time_iso(started, iso_started);
+	drb_time_iso(finished, iso_finished);
 	if (r.reached_time > 0)
 		drb_time_iso(r.reached_time, iso_reached);
 	json_t *report = json_pack(
 		"{s:i, s:s, s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:s?, s:s, s:s, s:I, s:I, s:i, s:o, "
 		"s:{s:I, s:I, s:I}}",
 		"format", DRB_META_FORMAT, "kind", "restore-test", "host_id", o.host_id, "started",
-		iso_started, "finished", (drb_time_iso(finished, iso_started), iso_started), "ok",
+		iso_started, "finished", iso_finished, "ok",
 		rc == 0, "backup_id", r.backup_id, "rto_seconds", (json_int_t)((r.millis_total + 999) / 1000),
 		"rpo_seconds", (json_int_t)(r.reached_time ? started - r.reached_time : 0), "reached",
 		iso_reached[0] ? iso_reached : NULL, "reached_gtid", r.reached_gtid, "replayed_gtid",
