@@ -160,12 +160,16 @@ fail:
 
 void drb_snapshot_close(drb_snapshot *s)
 {
+	drb_error_state keep;
 	if (!s)
 		return;
+	/* closing must not replace the error that brought us here */
+	drb_error_save(&keep);
 	for (int i = 0; i < s->n; i++) {
 		drb_db_exec(s->sessions[i], "ROLLBACK");
 		drb_db_close(s->sessions[i]);
 	}
+	drb_error_restore(&keep);
 	free(s->sessions);
 	free(s);
 }

@@ -85,12 +85,19 @@ const char *drb_error_link(int i)
 
 void drb_error_line(char *buf, size_t len)
 {
-	if (err.depth == 0)
+	size_t used = 0;
+	if (err.depth == 0) {
 		snprintf(buf, len, "%s", "unknown error");
-	else if (err.depth == 1)
-		snprintf(buf, len, "%s", err.msg[0]);
-	else
-		snprintf(buf, len, "%s: %s", err.msg[err.depth - 1], err.msg[0]);
+		return;
+	}
+	buf[0] = 0;
+	/* outermost context first, the root cause last: a sentence that reads left to right */
+	for (int i = err.depth - 1; i >= 0 && used < len; i--) {
+		int n = snprintf(buf + used, len - used, "%s%s", used ? ": " : "", err.msg[i]);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
 }
 
 void drb_error_save(drb_error_state *st)

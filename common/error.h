@@ -35,6 +35,7 @@ typedef enum drb_err {
 
 #define DRB_ERROR_DEPTH 10
 #define DRB_ERROR_LEN 600
+#define DRB_ERROR_LINE 4096 /* room for drb_error_line */
 
 /* A snapshot of one thread's error, to hand it to another thread. */
 typedef struct drb_error_state {
@@ -53,7 +54,7 @@ int drb_error_wrap(int code, const char *fmt, ...) __attribute__((format(printf,
 
 int drb_error_code(void);
 void drb_error_clear(void);
-/* The outermost context joined with the root cause: the one line a user reads. */
+/* Every link joined, outermost first, root cause last: the one line a user reads. */
 void drb_error_line(char *buf, size_t len);
 /* Link i of the chain, 0 = outermost. NULL past the end. */
 const char *drb_error_link(int i);

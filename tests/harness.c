@@ -224,9 +224,11 @@ static int template_datadir(char *out, size_t len)
 	return rc;
 }
 
+static int spawn_server(drbt_mariadb *m, const char *extra);
+
 int drbt_mariadb_start(drbt_mariadb *m, const char *extra)
 {
-	char tmpl[PATH_MAX], cmd[PATH_MAX * 4], log[PATH_MAX + 16];
+	char tmpl[PATH_MAX], cmd[PATH_MAX * 4];
 	char *dir = drbt_tmpdir("mariadb");
 	memset(m, 0, sizeof *m);
 	if (!dir || template_datadir(tmpl, sizeof tmpl) < 0)
@@ -240,6 +242,23 @@ int drbt_mariadb_start(drbt_mariadb *m, const char *extra)
 		 m->datadir);
 	if (system(cmd) != 0)
 		return -1;
+	return spawn_server(m, extra);
+}
+
+int drbt_mariadb_restart(drbt_mariadb *m, const char *extra)
+{
+	if (m->pid > 0) {
+		kill(m->pid, SIGTERM);
+		waitpid(m->pid, NULL, 0);
+		untrack(m->pid);
+		m->pid = 0;
+	}
+	return spawn_server(m, extra);
+}
+
+static int spawn_server(drbt_mariadb *m, const char *extra)
+{
+	char log[PATH_MAX + 16];
 	snprintf(log, sizeof log, "%s/error.log", m->dir);
 	pid_t pid = fork();
 	if (pid == 0) {

@@ -36,6 +36,8 @@ int drbt_mariadb_start(drbt_mariadb *m, const char *extra);
 void drbt_mariadb_stop(drbt_mariadb *m);
 /* kill -9, as a crash would */
 void drbt_mariadb_kill(drbt_mariadb *m);
+/* Start again on the same datadir and socket (after a stop or a kill). */
+int drbt_mariadb_restart(drbt_mariadb *m, const char *extra);
 /* Run SQL through the mariadb client as root; output (tab-separated, no headers) into out. */
 int drbt_sql(drbt_mariadb *m, char *out, size_t outlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

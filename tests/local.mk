@@ -7,7 +7,8 @@ unit_common = \
 	tests/unit/test_repo_posix
 integration_common = \
 	tests/integration/test_cli \
-	tests/integration/test_check
+	tests/integration/test_check \
+	tests/integration/test_backup_restore
 
 check_PROGRAMS += $(unit_common) $(integration_common)
 TESTS += $(unit_common) $(integration_common)
@@ -26,6 +27,8 @@ tests_integration_test_cli_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_cli_LDADD = $(TEST_LIBS)
 tests_integration_test_check_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_check_LDADD = $(TEST_LIBS)
+tests_integration_test_backup_restore_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_backup_restore_LDADD = $(TEST_LIBS)
 
 EXTRA_DIST += tests/fuzz tests/bench
 

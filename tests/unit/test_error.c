@@ -25,7 +25,7 @@ static void test_chain(void **state)
 	assert_string_equal(drb_error_link(2), "disk sdb");
 	assert_null(drb_error_link(3));
 	drb_error_line(line, sizeof line);
-	assert_string_equal(line, "repository dr: disk sdb");
+	assert_string_equal(line, "repository dr: writing x.drb: disk sdb");
 }
 
 static void test_errno(void **state)
