@@ -147,6 +147,8 @@ run() {
 	while [ $n -lt "$REPEAT" ]; do
 		n=$((n + 1))
 		rm -rf "$WORK/s3/bench/"* 2>/dev/null || true
+		sync # the previous run's writeback must not land in this one's time
+		sleep 1
 		if ! /usr/bin/time -v -o "$WORK/time.txt" sh -c "$*" >"$WORK/$name.out" 2>&1; then
 			echo "bench_s3: $name failed:" >&2
 			cat "$WORK/$name.out" >&2
