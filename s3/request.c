@@ -6,7 +6,6 @@
  * upload leaves curl 55 with the status of its "100 Continue". */
 #include "config.h"
 
-#include <ctype.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -612,7 +611,10 @@ int drb_s3_fail(drb_s3 *s3, const drb_s3_req *req, const drb_s3_resp *resp,
 		drb_s3_describe_answer(resp, what, sizeof what);
 	else
 		snprintf(what, sizeof what, "failed");
-	if (resp && strcmp(resp->code, "NoSuchBucket") == 0)
+	if (resp && (strcmp(resp->code, "NoSuchBucket") == 0 ||
+	             strcmp(resp->code, "PermanentRedirect") == 0 ||
+	             strcmp(resp->code, "AuthorizationHeaderMalformed") == 0 ||
+	             strcmp(resp->code, "IllegalLocationConstraintException") == 0))
 		snprintf(hint, sizeof hint, " (check bucket, endpoint and region)");
 	else if (resp && (strcmp(resp->code, "SignatureDoesNotMatch") == 0 ||
 	                  strcmp(resp->code, "InvalidAccessKeyId") == 0))
