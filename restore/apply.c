@@ -1,5 +1,6 @@
 #include "config.h"
 #include "restore/apply.h"
+#include "restore/load.h"
 #include "common/context.h"
 #include "common/drb1.h"
 #include "common/error.h"
@@ -102,7 +103,7 @@ static void *fetch_worker(void *arg)
 					have_first = true;
 				}
 				if (k + 1 < o->set->n) {
-					char line[2 * DRB_ERROR_LEN];
+					char line[DRB_ERROR_LINE];
 					drb_error_line(line, sizeof line);
 					drb_log_warn("%s; trying the next repository", line);
 				}
@@ -170,14 +171,6 @@ static int stream_object(const drb_restore_opts *o, const fetch *f, int to_fd, c
 	return rc;
 }
 
-static int write_all(int fd, const char *text, const char *what)
-{
-	drb_sink *s = drb_fd_sink_new(fd, what);
-	int rc = s ? drb_sink_write(s, text, strlen(text)) : drb_error(DRB_ERR_NOMEM, "out of memory");
-	drb_sink_free(s);
-	return rc;
-}
-
 /* A child that stopped reading usually said why: prefer its message to our EPIPE. */
 static int child_result(drb_proc *p, int rc, const char *what)
 {
@@ -200,26 +193,56 @@ typedef struct loader {
 } loader;
 
 /* Session settings for a fast load that the dump's own header does not set. */
-static const char load_prelude[] = "SET SESSION sql_log_bin = 0;\n";
+static const char load_prelude[] = "SET SESSION sql_log_bin = 0";
 
+typedef struct pipe_feed {
+	const drb_restore_opts *o;
+	const fetch *f;
+	int fd;
+	int rc;
+	drb_error_state err;
+} pipe_feed;
+
+static void *feed_pipe(void *arg)
+{
+	pipe_feed *p = arg;
+	p->rc = stream_object(p->o, p->f, p->fd, "the loader");
+	if (p->rc < 0)
+		drb_error_save(&p->err);
+	close(p->fd);
+	return NULL;
+}
+
+/* The dump is opened on one thread and loaded on this one, over a pipe: decryption and
+ * decompression overlap with the server's work. */
 static int load_one(const drb_restore_opts *o, fetch *f, drb_restore_db *d)
 {
-	drb_proc p;
 	char what[300];
+	int fds[2], rc;
+	drb_load_stats st;
 	int64_t t0 = now_ms();
 	snprintf(what, sizeof what, "loading database %s", d->name);
-	int rc = client_start(o, &p);
-	if (rc < 0)
-		return drb_error_wrap(0, "%s", what);
-	rc = write_all(p.in, load_prelude, what);
-	if (rc == 0)
-		rc = stream_object(o, f, p.in, what);
-	drb_proc_close_in(&p);
-	rc = child_result(&p, rc, what);
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return drb_error_errno(0, errno, "%s", what);
+	pipe_feed pf = {.o = o, .f = f, .fd = fds[1]};
+	pthread_t t;
+	if (pthread_create(&t, NULL, feed_pipe, &pf) != 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return drb_error(DRB_ERR_FAILED, "%s: cannot start a thread", what);
+	}
+	rc = drb_load_sql(&o->dest, fds[0], what, load_prelude, &st);
+	close(fds[0]); /* a feeder still writing gets EPIPE and stops */
+	pthread_join(t, NULL);
+	if (rc == 0 && pf.rc < 0) {
+		drb_error_restore(&pf.err);
+		rc = drb_error_wrap(0, "%s", what);
+	}
 	d->millis = now_ms() - t0;
 	if (rc == 0)
-		drb_log_info("loaded %s (%.1f MB of SQL) in %.1f s", d->name, d->plain_bytes / 1e6,
-			     d->millis / 1000.0);
+		drb_log_info("loaded %s (%.1f MB of SQL, %llu rows streamed, %llu statements) in %.1f s",
+			     d->name, d->plain_bytes / 1e6, (unsigned long long)st.rows_streamed,
+			     (unsigned long long)st.statements, d->millis / 1000.0);
 	return rc;
 }
 

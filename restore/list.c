@@ -275,7 +275,7 @@ int drb_cmd_list(drb_ctx *ctx, int argc, char **argv)
 	size_t readable = 0;
 	for (size_t i = 0; cats && i < set->n; i++) {
 		if (drb_catalog_load(set->repos[i], host, &cats[i]) < 0) {
-			char line[2 * DRB_ERROR_LEN];
+			char line[DRB_ERROR_LINE];
 			drb_error_line(line, sizeof line);
 			drb_error_clear();
 			cats[i] = NULL;

@@ -3,6 +3,7 @@ libdrbackup_a_SOURCES += \
 	restore/restore.h \
 	restore/plan.c restore/plan.h \
 	restore/apply.c restore/apply.h \
+	restore/load.c restore/load.h \
 	restore/restore.c \
 	restore/list.c \
 	restore/scratch.c restore/scratch.h \

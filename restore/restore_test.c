@@ -92,21 +92,61 @@ static int check_row(void *ud, char **row, unsigned long *len, unsigned n)
 	return 0;
 }
 
+typedef struct names {
+	char **v;
+	size_t n;
+} names;
+
+static int add_table(void *ud, char **row, unsigned long *len, unsigned n)
+{
+	names *t = ud;
+	(void)len, (void)n;
+	char **v = realloc(t->v, (t->n + 1) * sizeof *v);
+	if (!v)
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	t->v = v;
+	char qd[300], qt[300];
+	drb_db_ident(row[0], qd, sizeof qd);
+	drb_db_ident(row[1], qt, sizeof qt);
+	if (asprintf(&t->v[t->n], "%s.%s", qd, qt) < 0)
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	t->n++;
+	return 0;
+}
+
+/* CHECK TABLE on every table the restored databases hold now (the replay may have created or
+ * dropped some since the snapshot). */
 static int check_tables(const drb_db_target *target, const drb_manifest *m, int *n_checked)
 {
 	drb_db *db = NULL;
 	table_check tc = {0};
+	names t = {0};
 	int rc = drb_db_connect(target, &db);
 	*n_checked = 0;
-	for (size_t i = 0; rc == 0 && i < m->n_dbs; i++)
-		for (size_t t = 0; rc == 0 && t < m->dbs[i].n_tables; t++) {
-			char qd[300], qt[300], sql[700];
-			drb_db_ident(m->dbs[i].name, qd, sizeof qd);
-			drb_db_ident(m->dbs[i].tables[t].name, qt, sizeof qt);
-			snprintf(sql, sizeof sql, "CHECK TABLE %s.%s", qd, qt);
-			rc = drb_db_rows(db, sql, check_row, &tc);
-			(*n_checked)++;
+	for (size_t i = 0; rc == 0 && i < m->n_dbs; i++) {
+		char esc[300], sql[600];
+		size_t k = 0;
+		for (const char *c = m->dbs[i].name; *c && k < sizeof esc - 3; c++) {
+			if (*c == '\'' || *c == '\\')
+				esc[k++] = '\\';
+			esc[k++] = *c;
 		}
+		esc[k] = 0;
+		snprintf(sql, sizeof sql,
+			 "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE "
+			 "TABLE_SCHEMA = '%s' AND TABLE_TYPE = 'BASE TABLE'",
+			 esc);
+		rc = drb_db_rows(db, sql, add_table, &t);
+	}
+	for (size_t i = 0; rc == 0 && i < t.n; i++) {
+		char sql[700];
+		snprintf(sql, sizeof sql, "CHECK TABLE %s", t.v[i]);
+		rc = drb_db_rows(db, sql, check_row, &tc);
+		(*n_checked)++;
+	}
+	for (size_t i = 0; i < t.n; i++)
+		free(t.v[i]);
+	free(t.v);
 	drb_db_close(db);
 	if (rc == 0 && tc.failed)
 		rc = drb_error(DRB_ERR_INTEGRITY, "CHECK TABLE failed for %d table%s: %s", tc.failed,
@@ -190,7 +230,7 @@ int drb_cmd_restore_test(drb_ctx *ctx, int argc, char **argv)
 			       r.replayed_gtid[0] ? r.replayed_gtid : "(none)", r.reached_gtid);
 report:;
 	drb_scratch_stop(&scratch);
-	char err[2 * DRB_ERROR_LEN] = "";
+	char err[DRB_ERROR_LINE] = "";
 	drb_error_state saved;
 	if (rc < 0) {
 		drb_error_line(err, sizeof err);

@@ -63,8 +63,17 @@ int drb_scratch_start(const drb_config *c, drb_scratch *s)
 		return drb_error_errno(0, errno, "creating a scratch folder in %s", base);
 	}
 	snprintf(datadir, sizeof datadir, "%s/data", s->dir);
-	snprintf(s->socket, sizeof s->socket, "%s/mysqld.sock", s->dir);
-	snprintf(arg_dir, sizeof arg_dir, "--datadir=%s", datadir);
+	/* a Unix socket path holds at most 107 bytes */
+	if (strlen(s->dir) + sizeof "/mysqld.sock" > 108) {
+		rc = drb_error(DRB_ERR_CONFIG,
+			       "%s is too long a path for the scratch server's socket: set "
+			       "restore_test { scratch_dir } to a shorter folder",
+			       s->dir);
+		goto fail;
+	}
+	snprintf(s->socket, sizeof s->socket, "%.*s/mysqld.sock", (int)(sizeof s->socket - 20),
+		 s->dir);
+	snprintf(arg_dir, sizeof arg_dir, "--datadir=%.*s", (int)(sizeof arg_dir - 20), datadir);
 	snprintf(arg_user, sizeof arg_user, "--user=%s", os_user());
 	/* 1. a fresh datadir; root authenticates without password on the private socket */
 	if ((rc = drb_db_tool(NULL, "mariadb-install-db", bin, sizeof bin)) < 0)

@@ -70,5 +70,41 @@ export DRBACKUP_CONFIG=$demo/drbackup.conf
 step "drbackup check"
 "$bin" check
 
+step "a full backup: every practice from one consistent snapshot, sealed, to the repository"
+"$bin" full
+
+step "the practices keep working; the binary log is shipped (every 5 minutes in production)"
+sql -e "INSERT INTO practice_a.patient_data (fname, lname, DOB) VALUES ('Katherine', 'Johnson', '1918-08-26');
+        UPDATE practice_b.patient_data SET lname = 'Hopper-Murray' WHERE fname = 'Grace';"
+"$bin" binlog
+sleep 1.2   # a clean second boundary between the last good write and the disaster
+before=$(date -u '+%Y-%m-%d %H:%M:%S')
+sleep 1.2
+echo "last good moment: $before UTC"
+sql -N -e "SELECT 'practice_a patients:', COUNT(*) FROM practice_a.patient_data"
+
+step "disaster: someone drops a practice's patient table"
+sql -e "DROP TABLE practice_a.patient_data"
+"$bin" binlog
+sql -N -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'practice_a' AND table_name = 'patient_data'" | sed 's/^/tables named patient_data left in practice_a: /'
+
+step "what the repository holds"
+"$bin" list
+
+step "the plan for a point-in-time restore to just before the drop"
+"$bin" restore --to "$before" --db practice_a --dry-run
+
+step "restore practice_a to $before (the other practice is untouched)"
+"$bin" restore --to "$before" --db practice_a --target-user root --force
+
+step "proof: the patients are back, with the write made after the full backup"
+sql -e "SELECT pid, fname, lname, DOB FROM practice_a.patient_data ORDER BY pid"
+n=$(sql -N -e "SELECT COUNT(*) FROM practice_a.patient_data WHERE lname IN ('Lovelace', 'Turing', 'Hopper', 'Johnson')")
+[ "$n" = 4 ] || { echo "demo: expected 4 patients back, found $n" >&2; exit 1; }
+sql -N -e "SELECT CONCAT('practice_b kept its later change: ', lname) FROM practice_b.patient_data WHERE fname = 'Grace'"
+
+step "and a restore-test: the newest backup restored in a private scratch server"
+"$bin" restore-test
+
 step "done"
 echo "The demo's files are in $demo."

@@ -4,7 +4,9 @@ unit_common = \
 	tests/unit/test_config \
 	tests/unit/test_keys \
 	tests/unit/test_drb1 \
-	tests/unit/test_repo_posix
+	tests/unit/test_repo_posix \
+	tests/unit/test_plan \
+	tests/unit/test_binlog_scan
 integration_common = \
 	tests/integration/test_cli \
 	tests/integration/test_check \
@@ -23,6 +25,10 @@ tests_unit_test_drb1_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_drb1_LDADD = $(TEST_LIBS)
 tests_unit_test_repo_posix_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_repo_posix_LDADD = $(TEST_LIBS)
+tests_unit_test_plan_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_plan_LDADD = $(TEST_LIBS)
+tests_unit_test_binlog_scan_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_binlog_scan_LDADD = $(TEST_LIBS)
 tests_integration_test_cli_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_cli_LDADD = $(TEST_LIBS)
 tests_integration_test_check_CFLAGS = $(TEST_CFLAGS)
@@ -44,7 +50,7 @@ FUZZ_COMPILEFLAGS = $(AM_CFLAGS)
 FUZZ_LINKFLAGS = $(AM_LDFLAGS)
 endif
 FUZZ_LINKLIBS = libdrbackup.a $(DRB_LIBS)
-fuzz_targets = tests/fuzz/fuzz_drb1 tests/fuzz/fuzz_config
+fuzz_targets = tests/fuzz/fuzz_drb1 tests/fuzz/fuzz_config tests/fuzz/fuzz_binlog
 tests_fuzz_fuzz_drb1_SOURCES = tests/fuzz/fuzz_drb1.c $(FUZZ_REPLAY)
 tests_fuzz_fuzz_drb1_CFLAGS = $(FUZZ_COMPILEFLAGS)
 tests_fuzz_fuzz_drb1_LDFLAGS = $(FUZZ_LINKFLAGS)
@@ -53,6 +59,10 @@ tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c $(FUZZ_REPLAY)
 tests_fuzz_fuzz_config_CFLAGS = $(FUZZ_COMPILEFLAGS)
 tests_fuzz_fuzz_config_LDFLAGS = $(FUZZ_LINKFLAGS)
 tests_fuzz_fuzz_config_LDADD = $(FUZZ_LINKLIBS)
+tests_fuzz_fuzz_binlog_SOURCES = tests/fuzz/fuzz_binlog.c $(FUZZ_REPLAY)
+tests_fuzz_fuzz_binlog_CFLAGS = $(FUZZ_COMPILEFLAGS)
+tests_fuzz_fuzz_binlog_LDFLAGS = $(FUZZ_LINKFLAGS)
+tests_fuzz_fuzz_binlog_LDADD = $(FUZZ_LINKLIBS)
 if FUZZERS
 noinst_PROGRAMS = $(fuzz_targets) $(fuzz_more)
 else

@@ -1,0 +1,270 @@
+/* restore/plan: which full backup and which segments, and every refusal, on synthetic catalogs. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/catalog.h"
+#include "common/error.h"
+#include "restore/plan.h"
+
+#define T0 1795600000 /* 2026-11-25T... */
+
+static drb_catalog *cat;
+
+static drb_manifest *full(const char *id, int64_t t, const char *file, uint64_t pos, const char *gtid,
+			  const char *gen)
+{
+	drb_manifest *m = calloc(1, sizeof *m);
+	m->host_id = strdup("h");
+	m->backup_id = strdup(id);
+	m->snapshot_time = t;
+	m->binlog_file = strdup(file);
+	m->binlog_pos = pos;
+	m->gtid = strdup(gtid);
+	m->generation = strdup(gen);
+	m->server_id = 1;
+	return m;
+}
+
+static void add_full(drb_manifest *m)
+{
+	cat->fulls = realloc(cat->fulls, (cat->n_fulls + 1) * sizeof *cat->fulls);
+	cat->fulls[cat->n_fulls++] = m;
+}
+
+static drb_generation *gen(const char *name)
+{
+	cat->gens = realloc(cat->gens, (cat->n_gens + 1) * sizeof *cat->gens);
+	drb_generation *g = &cat->gens[cat->n_gens++];
+	memset(g, 0, sizeof *g);
+	g->name = strdup(name);
+	return g;
+}
+
+static void seg(drb_generation *g, const char *file, uint64_t start, uint64_t end, bool closed,
+		int64_t first, int64_t last, const char *sg, const char *eg)
+{
+	g->segs = realloc(g->segs, (g->n + 1) * sizeof *g->segs);
+	drb_segment *s = &g->segs[g->n++];
+	memset(s, 0, sizeof *s);
+	s->generation = strdup(g->name);
+	s->file = strdup(file);
+	s->start = start;
+	s->end = end;
+	s->closed = closed;
+	s->first_event = first;
+	s->last_event = last;
+	s->start_gtid = strdup(sg);
+	s->end_gtid = strdup(eg);
+	s->server_id = 1;
+	s->stored_bytes = 100;
+	memset(s->sha256, 'a', 64);
+}
+
+/* A day: full at T0 in mysql-bin.000002:500, then segments to T0+300 with a partial file. */
+static int setup(void **state)
+{
+	(void)state;
+	cat = calloc(1, sizeof *cat);
+	cat->host_id = strdup("h");
+	add_full(full("F1", T0, "mysql-bin.000002", 500, "0-1-10", "1-G"));
+	drb_generation *g = gen("1-G");
+	seg(g, "mysql-bin.000001", 0, 900, true, T0 - 100, T0 - 50, "", "0-1-8");
+	seg(g, "mysql-bin.000002", 0, 1000, true, T0 - 40, T0 + 60, "0-1-8", "0-1-14");
+	seg(g, "mysql-bin.000003", 0, 700, false, T0 + 70, T0 + 120, "0-1-14", "0-1-20");
+	seg(g, "mysql-bin.000003", 700, 1500, true, T0 + 130, T0 + 200, "0-1-20", "0-1-26");
+	seg(g, "mysql-bin.000004", 0, 800, true, T0 + 210, T0 + 300, "0-1-26", "0-1-30");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	drb_catalog_free(cat);
+	return 0;
+}
+
+static void test_latest(void **state)
+{
+	drb_plan p;
+	drb_target t = {.kind = DRB_TO_LATEST};
+	(void)state;
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_string_equal(p.full->backup_id, "F1");
+	assert_int_equal(p.n_files, 3); /* 000002 from its start, 000003 in two pieces, 000004 */
+	assert_string_equal(p.files[0].name, "mysql-bin.000002");
+	assert_int_equal(p.files[0].start_pos, 500);
+	assert_int_equal(p.files[1].n, 2);
+	assert_int_equal(p.reached_time, T0 + 300);
+	assert_string_equal(p.reached_gtid, "0-1-30");
+	assert_false(p.stop_in_chain);
+	drb_plan_free(&p);
+}
+
+static void test_time_inside_the_chain(void **state)
+{
+	drb_plan p;
+	drb_target t = {.kind = DRB_TO_TIME, .time = T0 + 150};
+	(void)state;
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_int_equal(p.n_files, 2);
+	assert_int_equal(p.files[1].n, 2); /* the piece holding T0+150 is the second of 000003 */
+	assert_true(p.stop_in_chain);
+	assert_int_equal(p.reached_time, T0 + 150);
+	drb_plan_free(&p);
+	/* a time before any segment event after the snapshot: the first file only */
+	t.time = T0 + 10;
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_int_equal(p.n_files, 1);
+	drb_plan_free(&p);
+}
+
+static void test_gtid(void **state)
+{
+	drb_plan p;
+	drb_target t = {.kind = DRB_TO_GTID};
+	(void)state;
+	snprintf(t.gtid, sizeof t.gtid, "0-1-22");
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_int_equal(p.n_files, 2);
+	assert_string_equal(p.reached_gtid, "0-1-22");
+	assert_true(p.stop_in_chain);
+	drb_plan_free(&p);
+	/* the snapshot itself */
+	snprintf(t.gtid, sizeof t.gtid, "0-1-10");
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_int_equal(p.n_files, 0);
+	drb_plan_free(&p);
+	/* past the end */
+	snprintf(t.gtid, sizeof t.gtid, "0-1-31");
+	assert_int_equal(drb_plan_make(cat, &t, &p), DRB_ERR_REFUSED);
+	drb_plan_free(&p);
+}
+
+static void test_refusals(void **state)
+{
+	drb_plan p;
+	char line[DRB_ERROR_LINE];
+	drb_target t = {.kind = DRB_TO_TIME, .time = T0 - 1000};
+	(void)state;
+	assert_int_equal(drb_plan_make(cat, &t, &p), DRB_ERR_REFUSED);
+	drb_error_line(line, sizeof line);
+	assert_non_null(strstr(line, "no full backup"));
+	assert_non_null(strstr(line, "F1"));
+	drb_plan_free(&p);
+	t.time = T0 + 10000;
+	assert_int_equal(drb_plan_make(cat, &t, &p), DRB_ERR_REFUSED);
+	drb_error_line(line, sizeof line);
+	assert_non_null(strstr(line, "beyond the end of coverage"));
+	assert_non_null(strstr(line, "0-1-30"));
+	drb_plan_free(&p);
+}
+
+static void test_gap(void **state)
+{
+	drb_plan p;
+	char line[DRB_ERROR_LINE];
+	(void)state;
+	/* 000005 never shipped, 000006 was */
+	drb_generation *g = &cat->gens[0];
+	seg(g, "mysql-bin.000006", 0, 500, true, T0 + 400, T0 + 450, "0-1-33", "0-1-36");
+	drb_target t = {.kind = DRB_TO_LATEST};
+	assert_int_equal(drb_plan_make(cat, &t, &p), DRB_ERR_GAP);
+	drb_error_line(line, sizeof line);
+	assert_non_null(strstr(line, "gap in the binlog chain"));
+	assert_non_null(strstr(line, "mysql-bin.000004:800"));
+	assert_non_null(strstr(line, "mysql-bin.000006:0"));
+	assert_non_null(strstr(line, "the last point reachable"));
+	assert_int_equal(p.reached_time, T0 + 300); /* what list shows as the window's end */
+	drb_plan_free(&p);
+	/* a target before the gap is fine */
+	t.kind = DRB_TO_TIME;
+	t.time = T0 + 250;
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	drb_plan_free(&p);
+	/* a hole inside one file is a gap too */
+	drb_segment s = g->segs[g->n - 1];
+	(void)s;
+	g->n--; /* drop 000006 again */
+	drb_segment_clear(&g->segs[g->n]);
+}
+
+static void test_generation_by_file_identity(void **state)
+{
+	drb_plan p;
+	(void)state;
+	/* a reset server reused the names: generation 1-H also has mysql-bin.000002 */
+	drb_generation *h = gen("1-H");
+	seg(h, "mysql-bin.000002", 0, 300, true, T0 + 5000, T0 + 5100, "", "0-1-3");
+	h->segs[0].file_created = 42;
+	cat->gens[0].segs[1].file_created = 7;
+	drb_manifest *m = full("F0", T0, "mysql-bin.000002", 500, "0-1-10", "");
+	m->binlog_file_created = 7;
+	drb_target t = {.kind = DRB_TO_LATEST};
+	assert_int_equal(drb_plan_from(cat, m, &t, &p), 0);
+	assert_non_null(p.gen);
+	assert_string_equal(p.gen->name, "1-G");
+	drb_plan_free(&p);
+	drb_manifest_free(m);
+}
+
+static void test_target_parsing(void **state)
+{
+	drb_target t;
+	(void)state;
+	assert_int_equal(drb_target_parse("latest", &t), 0);
+	assert_int_equal(t.kind, DRB_TO_LATEST);
+	assert_int_equal(drb_target_parse("0-1-42", &t), 0);
+	assert_int_equal(t.kind, DRB_TO_GTID);
+	assert_int_equal(drb_target_parse("0-1-42,1-2-3", &t), 0);
+	assert_int_equal(drb_target_parse("2026-11-23 10:05:00", &t), 0);
+	assert_int_equal(t.kind, DRB_TO_TIME);
+	int64_t utc = t.time;
+	assert_int_equal(drb_target_parse("2026-11-23T10:05:00Z", &t), 0);
+	assert_int_equal(t.time, utc);
+	assert_int_equal(drb_target_parse("2026-11-23T11:05:00+01:00", &t), 0);
+	assert_int_equal(t.time, utc);
+	assert_int_equal(drb_target_parse("2026-11-23 05:05:00-05:00", &t), 0);
+	assert_int_equal(t.time, utc);
+	assert_int_equal(drb_target_parse("yesterday", &t), DRB_ERR_USAGE);
+	assert_int_equal(drb_target_parse("2026-11-23 10:05", &t), DRB_ERR_USAGE);
+	assert_int_equal(drb_target_parse("2026-11-23 10:05:00 junk", &t), DRB_ERR_USAGE);
+}
+
+static void test_gtid_states(void **state)
+{
+	char s[256] = "";
+	(void)state;
+	assert_int_equal(drb_gtid_apply(s, sizeof s, 1, 2, 5), 0);
+	assert_int_equal(drb_gtid_apply(s, sizeof s, 0, 1, 9), 0);
+	assert_string_equal(s, "0-1-9,1-2-5");
+	assert_int_equal(drb_gtid_apply(s, sizeof s, 1, 3, 6), 0);
+	assert_string_equal(s, "0-1-9,1-3-6");
+	assert_true(drb_gtid_reached(s, "0-1-9"));
+	assert_true(drb_gtid_reached(s, "1-2-6"));
+	assert_false(drb_gtid_reached(s, "0-1-10"));
+	assert_false(drb_gtid_reached(s, "2-1-1"));
+	assert_true(drb_gtid_reached(s, ""));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_latest),
+		cmocka_unit_test(test_time_inside_the_chain),
+		cmocka_unit_test(test_gtid),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_gap),
+		cmocka_unit_test(test_generation_by_file_identity),
+		cmocka_unit_test(test_target_parsing),
+		cmocka_unit_test(test_gtid_states),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
