@@ -606,7 +606,7 @@ int drb_cmd_binlog(drb_ctx *ctx, int argc, char **argv)
 	rc = drb_lock_take(c->spool_dir, "binlog", false, &lock);
 	if (rc == DRB_ERR_LOCKED && !s.follow) {
 		/* a follower (or a slow run) is shipping: this cycle has nothing to add */
-		char line[2 * DRB_ERROR_LEN];
+		char line[DRB_ERROR_LINE];
 		drb_error_line(line, sizeof line);
 		drb_log_info("%s", line);
 		drb_error_clear();

@@ -57,7 +57,7 @@ static void note(report *r, verdict v, const char *what, const char *fix, const 
 
 static void error_note(report *r, verdict v, const char *what, const char *fix)
 {
-	char line[2 * DRB_ERROR_LEN];
+	char line[DRB_ERROR_LINE];
 	drb_error_line(line, sizeof line);
 	note(r, v, what, fix, "%s", line);
 	drb_error_clear();

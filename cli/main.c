@@ -239,7 +239,7 @@ int main(int argc, char **argv)
 	drb_error_clear();
 	rc = cmd->run(&ctx, cargc, cargv);
 	if (rc == DRB_ERR_DEGRADED) {
-		char line[2 * DRB_ERROR_LEN];
+		char line[DRB_ERROR_LINE];
 		drb_error_line(line, sizeof line);
 		drb_log_warn("%s", line);
 	} else if (rc < 0) {

@@ -640,7 +640,7 @@ static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 		}
 		free(text);
 	}
-	if (rc == 0)
+	if (rc == 0 && g->n)
 		qsort(g->segs, g->n, sizeof *g->segs, by_segment_key);
 	names_free(&days);
 	names_free(&segs);

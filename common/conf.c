@@ -126,7 +126,7 @@ static int check_secret_files(cfg_t *cfg, cfg_opt_t *opt)
 		if (!path || !*path)
 			continue;
 		if (drb_secret_file_check(path) < 0) {
-			char line[2 * DRB_ERROR_LEN];
+			char line[DRB_ERROR_LINE];
 			drb_error_line(line, sizeof line);
 			cfg_error(cfg, "option '%s': %s", opt->name, line);
 			drb_error_clear();

@@ -109,7 +109,7 @@ void drb_log(drb_log_level level, const char *fmt, ...)
 
 void drb_log_current_error(const char *prefix)
 {
-	char line[2 * DRB_ERROR_LEN + 64];
+	char line[DRB_ERROR_LINE + 64];
 	if (!initialised)
 		drb_log_init(0);
 	if (verbosity > 0 && drb_error_depth() > 1) {
@@ -122,7 +122,7 @@ void drb_log_current_error(const char *prefix)
 		pthread_mutex_unlock(&log_lock);
 		return;
 	}
-	char one[2 * DRB_ERROR_LEN + 4];
+	char one[DRB_ERROR_LINE + 4];
 	drb_error_line(one, sizeof one);
 	if (prefix)
 		drb_log(DRB_LOG_ERROR, "%s: %s", prefix, one);

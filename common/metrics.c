@@ -91,7 +91,8 @@ int drb_metrics_update(const drb_config *c, const drb_metric *m, int n)
 		snprintf(value, sizeof value, "%.17g", m[i].value);
 		set(v, &nv, series, m[i].name, m[i].help, value);
 	}
-	qsort(v, (size_t)nv, sizeof *v, by_series);
+	if (nv)
+		qsort(v, (size_t)nv, sizeof *v, by_series);
 	f = fopen(tmp, "we");
 	if (!f) {
 		rc = drb_error_errno(0, errno, "writing metrics %s", tmp);

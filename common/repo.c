@@ -244,7 +244,7 @@ typedef struct fanout {
 
 static void branch_failed(fanout *f, size_t i)
 {
-	char line[2 * DRB_ERROR_LEN];
+	char line[DRB_ERROR_LINE];
 	drb_error_line(line, sizeof line);
 	if (!f->errors[i])
 		f->errors[i] = strdup(line);

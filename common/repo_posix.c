@@ -366,7 +366,8 @@ static int posix_list(void *impl, const char *prefix, bool recursive, drb_repo_l
 		return drb_error_errno(0, errno, "repository folder %s", p->root);
 	int rc = walk(p, &c, "");
 	if (rc == 0) {
-		qsort(c.v, c.n, sizeof *c.v, by_path);
+		if (c.n) /* qsort(NULL, 0) is undefined */
+			qsort(c.v, c.n, sizeof *c.v, by_path);
 		for (size_t i = 0; i < c.n && rc == 0; i++)
 			rc = fn(ud, c.v[i].path, c.v[i].dir ? NULL : &c.v[i].st);
 	}
