@@ -622,7 +622,7 @@ static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 	}
 	snprintf(prefix, sizeof prefix, "%s/binlog/%s/", c->host_id, g->name);
 	if (rc == 0)
-		rc = drb_repo_list(r, prefix, true, collect, &segs);
+		rc = drb_repo_list_after(r, prefix, last_key, collect, &segs);
 	for (size_t i = 0; i < segs.n && rc == 0; i++) {
 		char *text = NULL;
 		size_t len = 0;

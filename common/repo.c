@@ -112,6 +112,35 @@ int drb_repo_list(drb_repo *r, const char *prefix, bool recursive, drb_repo_list
 	return rc;
 }
 
+typedef struct after_filter {
+	const char *after;
+	drb_repo_list_fn fn;
+	void *ud;
+} after_filter;
+
+static int skip_until(void *ud, const char *path, const drb_obj_stat *st)
+{
+	after_filter *a = ud;
+	return strcmp(path, a->after) <= 0 ? 0 : a->fn(a->ud, path, st);
+}
+
+int drb_repo_list_after(drb_repo *r, const char *prefix, const char *after, drb_repo_list_fn fn,
+			void *ud)
+{
+	int rc;
+	if (!after || !*after)
+		return drb_repo_list(r, prefix, true, fn, ud);
+	if (r->driver->list_after)
+		rc = r->driver->list_after(r->impl, prefix, after, fn, ud);
+	else {
+		after_filter a = {after, fn, ud};
+		rc = r->driver->list(r->impl, prefix, true, skip_until, &a);
+	}
+	if (rc < 0)
+		return drb_error_wrap(0, "repository %s: listing %s", r->name, prefix);
+	return rc;
+}
+
 int drb_repo_stat(drb_repo *r, const char *path, drb_obj_stat *st)
 {
 	if (!drb_repo_path_ok(path))

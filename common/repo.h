@@ -47,6 +47,9 @@ typedef struct drb_repo_driver {
 	int (*remove)(void *impl, const char *const *paths, size_t n);
 	/* Where it lives, for messages: "/mnt/dr" or "s3://bucket/prefix". */
 	void (*describe)(void *impl, char *buf, size_t len);
+	/* Optional: a recursive listing of the objects after the path after (S3 start-after). */
+	int (*list_after)(void *impl, const char *prefix, const char *after, drb_repo_list_fn fn,
+			  void *ud);
 } drb_repo_driver;
 
 typedef struct drb_repo {
@@ -67,6 +70,9 @@ void drb_repo_close(drb_repo *r);
 int drb_repo_put(drb_repo *r, const char *path, const drb_put_opts *opts, drb_sink **writer);
 int drb_repo_get(drb_repo *r, const char *path, drb_sink *out);
 int drb_repo_list(drb_repo *r, const char *prefix, bool recursive, drb_repo_list_fn fn, void *ud);
+/* Recursive, only the paths that sort after after: the cost follows what is new. */
+int drb_repo_list_after(drb_repo *r, const char *prefix, const char *after, drb_repo_list_fn fn,
+			void *ud);
 int drb_repo_stat(drb_repo *r, const char *path, drb_obj_stat *st);
 int drb_repo_remove(drb_repo *r, const char *const *paths, size_t n);
 

@@ -251,6 +251,7 @@ const drb_repo_driver drb_s3_driver = {
     .put = drb_s3_put,
     .get = drb_s3_get,
     .list = drb_s3_list,
+    .list_after = drb_s3_list_after,
     .stat = drb_s3_stat,
     .remove = drb_s3_remove,
     .describe = s3_describe,

@@ -254,6 +254,8 @@ int drb_s3_put(void *impl, const char *path, const drb_put_opts *opts, drb_sink 
 int drb_s3_get(void *impl, const char *path, drb_sink *out);
 int drb_s3_stat(void *impl, const char *path, drb_obj_stat *st);
 int drb_s3_list(void *impl, const char *prefix, bool recursive, drb_repo_list_fn fn, void *ud);
+int drb_s3_list_after(void *impl, const char *prefix, const char *after, drb_repo_list_fn fn,
+		      void *ud);
 int drb_s3_remove(void *impl, const char *const *paths, size_t n);
 
 /* Multipart: the size of part number n (1-based) of a stream, given the configured part size

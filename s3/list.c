@@ -20,7 +20,8 @@ static int by_key(const void *a, const void *b)
 	return strcmp(((const drb_s3_entry *)a)->key, ((const drb_s3_entry *)b)->key);
 }
 
-int drb_s3_list(void *impl, const char *prefix, bool recursive, drb_repo_list_fn fn, void *ud)
+static int list(void *impl, const char *prefix, bool recursive, const char *after,
+		drb_repo_list_fn fn, void *ud)
 {
 	drb_s3 *s3 = impl;
 	drb_s3_resp resp = {0};
@@ -35,6 +36,11 @@ int drb_s3_list(void *impl, const char *prefix, bool recursive, drb_repo_list_fn
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	snprintf(full, n, "%s%s%s", s3->prefix, *s3->prefix ? "/" : "", prefix);
 	drb_s3_where(s3, full, where, sizeof where);
+	char *from = NULL;
+	if (after && asprintf(&from, "%s%s%s", s3->prefix, *s3->prefix ? "/" : "", after) < 0) {
+		free(full);
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	}
 	for (;;) {
 		drb_s3_req req = {.method = "GET", .what = "listing", .body_max = LIST_BODY_MAX};
 		req.query[req.n_query++] = (drb_s3_kv){"list-type", "2"};
@@ -44,6 +50,8 @@ int drb_s3_list(void *impl, const char *prefix, bool recursive, drb_repo_list_fn
 			req.query[req.n_query++] = (drb_s3_kv){"delimiter", "/"};
 		if (token)
 			req.query[req.n_query++] = (drb_s3_kv){"continuation-token", token};
+		else if (from)
+			req.query[req.n_query++] = (drb_s3_kv){"start-after", from};
 		if ((rc = drb_s3_send(s3, &req, &resp)) < 0)
 			goto out;
 		if ((rc = drb_s3_parse_list(resp.body, resp.body_len, &page)) < 0) {
@@ -59,6 +67,8 @@ int drb_s3_list(void *impl, const char *prefix, bool recursive, drb_repo_list_fn
 			if (strncmp(e->key, full, strlen(full)) != 0 || kl <= strip)
 				continue; /* not below the prefix: nothing of ours */
 			const char *rel = e->key + strip;
+			if (after && strcmp(rel, after) <= 0)
+				continue; /* a server that ignores start-after */
 			if (!e->is_prefix && rel[strlen(rel) - 1] == '/') {
 				drb_log_debug("listing %s: skipped folder marker object %s", where,
 				              e->key);
@@ -103,8 +113,21 @@ int drb_s3_list(void *impl, const char *prefix, bool recursive, drb_repo_list_fn
 out:
 	drb_s3_list_page_free(&page);
 	drb_s3_resp_free(&resp);
+	free(from);
 	free(full);
 	free(token);
 	free(last);
 	return rc;
+}
+
+int drb_s3_list(void *impl, const char *prefix, bool recursive, drb_repo_list_fn fn, void *ud)
+{
+	return list(impl, prefix, recursive, NULL, fn, ud);
+}
+
+/* Only the keys after one: today's segments without listing the year before them. */
+int drb_s3_list_after(void *impl, const char *prefix, const char *after, drb_repo_list_fn fn,
+		      void *ud)
+{
+	return list(impl, prefix, true, after, fn, ud);
 }

@@ -273,6 +273,12 @@ static void pagination(void **state)
 		assert_string_equal(l.paths[i], path);
 		assert_int_equal(l.sizes[i], 1);
 	}
+	/* only what comes after a key, in one request (start-after), across the page edge */
+	listing_free(&l);
+	assert_int_equal(drb_repo_list_after(r, "k/", "k/00994", collect, &l), 0);
+	assert_int_equal(l.n, N - 995);
+	assert_string_equal(l.paths[0], "k/00995");
+	assert_string_equal(l.paths[l.n - 1], "k/01099");
 	/* stop on the second page */
 	listing_free(&l);
 	l.stop_after = 1050;

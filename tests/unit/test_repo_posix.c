@@ -161,6 +161,13 @@ static void test_list_order_and_prefix(void **state)
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.paths[0], "h/");
 	assert_string_equal(s.paths[1], "other/");
+	/* only what sorts after a path */
+	memset(&s, 0, sizeof s);
+	assert_int_equal(drb_repo_list_after(r, "h/", "h/binlog/1-a/mysql-bin.000002.000000000004.json",
+					     record, &s),
+			 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.paths[0], "h/binlog/1-a/mysql-bin.000010.000000000004.drb");
 	/* nothing there is not an error */
 	memset(&s, 0, sizeof s);
 	assert_int_equal(drb_repo_list(r, "nobody/", true, record, &s), 0);
