@@ -301,14 +301,15 @@ int drb_cmd_list(drb_ctx *ctx, int argc, char **argv)
 		print_text(host, repos);
 		json_decref(repos);
 	}
-	for (size_t i = 0; cats && i < set->n; i++)
+	size_t n_repos = set->n;
+	for (size_t i = 0; cats && i < n_repos; i++)
 		drb_catalog_free(cats[i]);
 	free(cats);
 	drb_repo_set_close(set);
 	if (readable == 0)
 		return drb_error(DRB_ERR_FAILED, "no repository could be read");
-	if (readable < set->n)
+	if (readable < n_repos)
 		return drb_error(DRB_ERR_DEGRADED, "%zu of %zu repositories could not be read",
-				 set->n - readable, set->n);
+				 n_repos - readable, n_repos);
 	return 0;
 }

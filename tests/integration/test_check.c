@@ -108,7 +108,8 @@ static void test_missing_privileges(void **state)
 	assert_int_equal(rc, 1);
 	expect_in_output("FAIL  privileges");
 	expect_in_output("RELOAD");
-	expect_in_output("BINLOG MONITOR");
+	expect_in_output("TRIGGER");
+	expect_in_output("EVENT");
 	expect_in_output("GRANT ");
 	expect_in_output("TO weak@localhost");
 	/* the password never shows */
