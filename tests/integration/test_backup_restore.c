@@ -788,6 +788,63 @@ static void test_restore_test_command(void **state)
 	contains(out, "FAILED");
 }
 
+/* Two S3 regions (two servers) written in the same pass; one dies mid-way and heals. */
+static void test_two_s3_regions(void **state)
+{
+	drbt_s3 east, west;
+	char s3conf[4300], text[20000], secret[4300], saved[4300];
+	(void)state;
+	if (!drbt_s3_available()) {
+		print_message("s3rver is not installed (cd tests && npm ci): skipped\n");
+		skip();
+	}
+	assert_int_equal(drbt_s3_start(&east, "ehr-east"), 0);
+	assert_int_equal(drbt_s3_start(&west, "ehr-west"), 0);
+	snprintf(secret, sizeof secret, "%s/s3.secret", dir);
+	drbt_write_file(secret, "S3RVER\n", 0600);
+	snprintf(text, sizeof text,
+		 "host_id = \"s3host\"\nspool_dir = \"%s/spool-s3\"\n"
+		 "database {\n socket = \"%s\"\n user = \"root\"\n}\n"
+		 "encryption {\n public_keys = {\"%s/dr.pub\"}\n secret_keys = {\"%s/dr.key\"}\n}\n"
+		 "repo east {\n type = \"s3\"\n endpoint = \"%s\"\n bucket = \"ehr-east\"\n"
+		 " prefix = \"drbackup\"\n access_key_id = \"S3RVER\"\n secret_access_key_file = \"%s\"\n"
+		 " retries = 1\n timeout = 5\n}\n"
+		 "repo west {\n type = \"s3\"\n endpoint = \"%s\"\n bucket = \"ehr-west\"\n"
+		 " prefix = \"drbackup\"\n access_key_id = \"S3RVER\"\n secret_access_key_file = \"%s\"\n"
+		 " retries = 1\n timeout = 5\n}\n",
+		 dir, src.socket, dir, dir, east.endpoint, secret, west.endpoint, secret);
+	snprintf(s3conf, sizeof s3conf, "%s/s3.conf", dir);
+	drbt_write_file(s3conf, text, 0600);
+	snprintf(saved, sizeof saved, "%s", conf);
+	snprintf(conf, sizeof conf, "%s", s3conf);
+	/* both regions in one pass */
+	expect(run("full"), 0, "full to two S3 regions");
+	drbt_sql(&src, NULL, 0, "INSERT INTO practice_b.tick VALUES (880001)");
+	expect(run("binlog"), 0, "binlog to two S3 regions");
+	/* west goes down: exit 3, and east still gets everything */
+	drbt_s3_kill(&west);
+	drbt_sql(&src, NULL, 0, "INSERT INTO practice_b.tick VALUES (880002)");
+	expect(run("binlog"), 3, "binlog with west down");
+	contains(err, "west");
+	/* west is back: the next run copies what it missed before new work */
+	assert_int_equal(drbt_s3_restart(&west, "ehr-west"), 0);
+	drbt_sql(&src, NULL, 0, "INSERT INTO practice_b.tick VALUES (880003)");
+	expect(run("binlog"), 0, "binlog with west back");
+	contains(err, "healed");
+	/* west alone restores everything */
+	drbt_s3_kill(&east);
+	drop_target_practices();
+	expect(run("--repo west restore --to latest --target-socket %s --target-user root --force",
+		   dst.socket),
+	       0, "restore from the west region alone");
+	char v[64];
+	drbt_sql(&dst, v, sizeof v, "SELECT COUNT(*) FROM practice_b.tick WHERE n >= 880001");
+	assert_string_equal(v, "3");
+	snprintf(conf, sizeof conf, "%s", saved);
+	drbt_s3_stop(&east);
+	drbt_s3_stop(&west);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -807,6 +864,7 @@ int main(void)
 		cmocka_unit_test(test_binlog_lock),
 		cmocka_unit_test(test_follow_survives_restart),
 		cmocka_unit_test(test_restore_test_command),
+		cmocka_unit_test(test_two_s3_regions),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
