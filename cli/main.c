@@ -76,7 +76,7 @@ static const command commands[] = {
 	 "  --host ID           restore another host's backups (the disaster case)\n"
 	 "  --db NAME           restore only this database (repeatable)\n"
 	 "  --jobs N            databases loaded at once (default: database { jobs }, where 0\n"
-	 "                      means one per core)\n"
+	 "                      means two per core: loads also wait on the server's writes)\n"
 	 "  --target-socket P   the server to restore into (default: database { socket })\n"
 	 "  --target-host H, --target-port P   the same over TCP\n"
 	 "  --target-user U     connect as U (password from database { password_file }); default:\n"

@@ -768,6 +768,11 @@ out:
 	return rc;
 }
 
+int drb_restore_default_jobs(void)
+{
+	return 2 * drb_ncpu();
+}
+
 void drb_restore_result_free(drb_restore_result *r)
 {
 	for (size_t i = 0; i < r->n_dbs; i++)

@@ -135,7 +135,7 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 	o.host_id = host ? host : c->host_id;
 	o.dbs = dbs;
 	o.n_dbs = n_dbs;
-	o.jobs = (int)(jobs ? jobs : c->db.jobs ? c->db.jobs : drb_ncpu());
+	o.jobs = (int)(jobs ? jobs : c->db.jobs ? c->db.jobs : drb_restore_default_jobs());
 	o.spool = c->spool_dir;
 	o.dest = drb_db_target_from_config(c);
 	if (sock || thost) {

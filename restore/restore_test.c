@@ -203,7 +203,7 @@ int drb_cmd_restore_test(drb_ctx *ctx, int argc, char **argv)
 	o.cfg = c;
 	o.host_id = host ? host : c->host_id;
 	o.target.kind = DRB_TO_LATEST;
-	o.jobs = (int)(c->db.jobs ? c->db.jobs : drb_ncpu());
+	o.jobs = (int)(c->db.jobs ? c->db.jobs : drb_restore_default_jobs());
 	o.spool = c->spool_dir;
 	o.after_load = after_load;
 	o.ud = &k;

@@ -29,11 +29,11 @@ bench() {  # bench NAME COUNT MB TARGET
   echo "   dump size: $(( $(stat -c %s "$WORK/plain.sql") / 1048576 )) MiB"
   local have_myloader=0
   if command -v myloader >/dev/null && command -v mydumper >/dev/null; then
-    mydumper -S "$WORK/src/s.sock" -u root -B "$(echo $dbs | tr ' ' ',')" -o "$WORK/mydumper" -t 2 >/dev/null 2>&1 && have_myloader=1
+    mydumper -S "$WORK/src/s.sock" -u root --regex '^practice_' -o "$WORK/mydumper" -t 2 >/dev/null 2>&1 && have_myloader=1
   fi
   for r in $(seq "$ROUNDS"); do
     drop_all
-    measure "$name:drbackup" "$DRB -c $WORK/drbackup.conf -q restore --to latest --target-socket $WORK/dst/s.sock --target-user root --force"
+    measure "$name:drbackup" "$DRB -c $WORK/drbackup.conf -q restore --to latest --target-socket $WORK/dst/s.sock --target-user root --force ${RESTORE_JOBS:+--jobs $RESTORE_JOBS}"
     drop_all
     measure "$name:mariadb<dump" "mariadb --no-defaults -uroot -S $WORK/dst/s.sock < $WORK/plain.sql"
     if [ $have_myloader = 1 ]; then
