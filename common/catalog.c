@@ -5,6 +5,8 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -571,6 +573,83 @@ static int by_segment_key(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* Fetch many small metadata objects with a few requests in flight: over S3 each is a round
+ * trip, and a year holds 365 day catalogs, a day 288 segment descriptions. */
+#define FETCHERS 4
+
+typedef struct fetch_set {
+	drb_repo *r;
+	names *paths;
+	size_t end; /* fetch paths[next..end) */
+	size_t max;
+	char **texts;
+	size_t *lens;
+	int *rcs;
+	size_t next;
+	pthread_mutex_t lock;
+} fetch_set;
+
+static void *fetcher(void *arg)
+{
+	fetch_set *f = arg;
+	for (;;) {
+		pthread_mutex_lock(&f->lock);
+		size_t i = f->next < f->end ? f->next++ : SIZE_MAX;
+		pthread_mutex_unlock(&f->lock);
+		if (i == SIZE_MAX)
+			return NULL;
+		if (!ends_with(f->paths->v[i], ".json"))
+			continue;
+		f->rcs[i] = drb_repo_get_buf(f->r, f->paths->v[i], f->max, &f->texts[i], &f->lens[i]);
+		if (f->rcs[i] < 0)
+			drb_error_clear();
+	}
+}
+
+#define FETCH_BATCH 32 /* texts held at once: a day catalog is ~200 KB */
+
+/* Fetch paths[from, from + FETCH_BATCH) into the arrays (sized for every path). */
+static void fetch_batch(drb_repo *r, names *paths, size_t from, size_t max, char **texts,
+			size_t *lens, int *rcs)
+{
+	size_t end = from + FETCH_BATCH < paths->n ? from + FETCH_BATCH : paths->n;
+	fetch_set f = {.r = r, .paths = paths, .end = end, .max = max, .texts = texts,
+		       .lens = lens, .rcs = rcs, .next = from, .lock = PTHREAD_MUTEX_INITIALIZER};
+	pthread_t t[FETCHERS];
+	int n = end - from < FETCHERS ? (int)(end - from) : FETCHERS;
+	for (int i = 0; i < n; i++)
+		pthread_create(&t[i], NULL, fetcher, &f);
+	for (int i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+}
+
+static int fetch_all(drb_repo *r, names *paths, size_t max, char ***texts, size_t **lens, int **rcs)
+{
+	(void)r, (void)max;
+	*texts = calloc(paths->n + 1, sizeof **texts);
+	*lens = calloc(paths->n + 1, sizeof **lens);
+	*rcs = calloc(paths->n + 1, sizeof **rcs);
+	if (!*texts || !*lens || !*rcs) {
+		free(*texts);
+		free(*lens);
+		free(*rcs);
+		*texts = NULL;
+		*lens = NULL;
+		*rcs = NULL;
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	}
+	return 0; /* the texts themselves come batch by batch, as the parsing reaches them */
+}
+
+static void fetched_free(names *paths, char **texts, size_t *lens, int *rcs)
+{
+	for (size_t i = 0; texts && i < paths->n; i++)
+		free(texts[i]);
+	free(texts);
+	free(lens);
+	free(rcs);
+}
+
 /* Day catalogs first; then the descriptions the newest day catalog does not cover. */
 static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 {
@@ -578,16 +657,23 @@ static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 	char prefix[600];
 	int rc;
 	char last_key[1200] = "";
+	char **texts = NULL;
+	size_t *lens = NULL;
+	int *rcs = NULL;
 	snprintf(prefix, sizeof prefix, "%s/catalog/%s/", c->host_id, g->name);
 	rc = drb_repo_list(r, prefix, true, collect, &days);
+	if (rc == 0)
+		rc = fetch_all(r, &days, DRB_META_MAX, &texts, &lens, &rcs);
 	for (size_t i = 0; i < days.n && rc == 0; i++) {
-		char *text = NULL;
-		size_t len = 0;
+		if (i % FETCH_BATCH == 0)
+			fetch_batch(r, &days, i, DRB_META_MAX, texts, lens, rcs);
+		char *text = texts[i];
+		size_t len = lens[i];
 		json_t *j = NULL;
+		texts[i] = NULL;
 		if (!ends_with(days.v[i], ".json"))
 			continue;
-		if (drb_repo_get_buf(r, days.v[i], DRB_META_MAX, &text, &len) < 0 ||
-		    !(j = load_json(text, len, days.v[i])) ||
+		if (rcs[i] < 0 || !(j = load_json(text, len, days.v[i])) ||
 		    !json_is_array(json_object_get(j, "segments"))) {
 			/* a damaged day: read its segments one by one below */
 			drb_log_warn("repository %s: day catalog %s is unreadable; reading its segments "
@@ -620,18 +706,32 @@ static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 		free(text);
 		json_decref(j);
 	}
+	fetched_free(&days, texts, lens, rcs);
+	texts = NULL;
+	lens = NULL;
+	rcs = NULL;
 	snprintf(prefix, sizeof prefix, "%s/binlog/%s/", c->host_id, g->name);
 	if (rc == 0)
 		rc = drb_repo_list_after(r, prefix, last_key, collect, &segs);
+	if (rc == 0)
+		rc = fetch_all(r, &segs, 1 << 20, &texts, &lens, &rcs);
 	for (size_t i = 0; i < segs.n && rc == 0; i++) {
-		char *text = NULL;
-		size_t len = 0;
+		if (i % FETCH_BATCH == 0)
+			fetch_batch(r, &segs, i, 1 << 20, texts, lens, rcs);
+		char *text = texts[i];
+		size_t len = lens[i];
 		drb_segment s;
-		if (!ends_with(segs.v[i], ".json") || (last_key[0] && strcmp(segs.v[i], last_key) <= 0))
+		texts[i] = NULL;
+		if (!ends_with(segs.v[i], ".json") || (last_key[0] && strcmp(segs.v[i], last_key) <= 0)) {
+			free(text);
 			continue;
+		}
 		c->n_segment_reads++;
-		if ((rc = drb_repo_get_buf(r, segs.v[i], 1 << 20, &text, &len)) < 0)
+		if ((rc = rcs[i]) < 0) {
+			free(text);
+			rc = drb_error(rc, "repository %s: %s could not be read", r->name, segs.v[i]);
 			break;
+		}
 		if (drb_segment_from_json(text, len, segs.v[i], &s) < 0) {
 			drb_log_warn("repository %s: %s is damaged and is ignored", r->name, segs.v[i]);
 			drb_error_clear();
@@ -640,6 +740,7 @@ static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 		}
 		free(text);
 	}
+	fetched_free(&segs, texts, lens, rcs);
 	if (rc == 0 && g->n)
 		qsort(g->segs, g->n, sizeof *g->segs, by_segment_key);
 	names_free(&days);
