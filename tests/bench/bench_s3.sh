@@ -4,7 +4,8 @@
 #   tests/bench/bench_s3.sh [SIZE_MIB]        (default 1024; run from a build directory)
 #
 # The data is incompressible (/dev/urandom), so `drbackup repo put` (zstd, then DRB1 sealing)
-# moves as many bytes as the others. A second drbackup figure, "driver", stores the same file
+# moves as many bytes as the others; DATA=sql uploads dump text instead, which drbackup
+# compresses before it travels (what it does with every backup). A second drbackup figure, "driver", stores the same file
 # through the S3 driver alone (a small program built here against the build's libdrbackup.a):
 # the transfer without compression and sealing. Each tool runs with its default settings; peak
 # RSS comes from /usr/bin/time -v. Build without --enable-sanitizers for meaningful figures.
@@ -57,8 +58,30 @@ until curl -s -o /dev/null --noproxy '*' "$ENDPOINT/"; do
 done
 
 # ---- the data, the configurations
-echo "generating $SIZE_MIB MiB of incompressible data..." >&2
-head -c $((SIZE_MIB * 1048576)) /dev/urandom >"$WORK/data.bin"
+if [ "${DATA:-random}" = sql ]; then
+	# what drbackup really ships: dump text, which it compresses (about 4x) before upload;
+	# the others upload it as it is
+	echo "generating $SIZE_MIB MiB of SQL dump text..." >&2
+	python3 - "$WORK/block.sql" <<'PY'
+import random, sys
+random.seed(7)
+with open(sys.argv[1], "w") as f:
+    n = 0
+    while f.tell() < 64 * 1048576:
+        rows = ",".join("(%d,'P%d','First%d','Last%08x','19%02d-%02d-%02d','%s','note %x %s')" % (
+            n + i, n + i, random.randrange(977), random.getrandbits(32), random.randrange(100),
+            random.randrange(1, 13), random.randrange(1, 29), random.choice(["Female", "Male"]),
+            random.getrandbits(64), "lorem ipsum " * random.randrange(1, 4)) for i in range(200))
+        f.write("INSERT INTO `patient_data` VALUES %s;\n" % rows)
+        n += 200
+PY
+	: >"$WORK/data.bin"
+	while [ "$(stat -c %s "$WORK/data.bin")" -lt $((SIZE_MIB * 1048576)) ]; do cat "$WORK/block.sql" >>"$WORK/data.bin"; done
+	truncate -s $((SIZE_MIB * 1048576)) "$WORK/data.bin"
+else
+	echo "generating $SIZE_MIB MiB of incompressible data..." >&2
+	head -c $((SIZE_MIB * 1048576)) /dev/urandom >"$WORK/data.bin"
+fi
 printf 'S3RVER\n' >"$WORK/s3.secret"
 chmod 600 "$WORK/s3.secret"
 "$BIN" keygen --out "$WORK/dr" >/dev/null
