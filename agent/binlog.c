@@ -512,12 +512,6 @@ static void metrics(shipper *s, int64_t ms, bool ok)
 {
 	int64_t now = time(NULL);
 	drb_metric m[] = {
-		{"drbackup_last_success_timestamp_seconds", "command=\"binlog\"",
-		 "when the command last succeeded", (double)now},
-		{"drbackup_duration_seconds", "command=\"binlog\"", "how long the last run took",
-		 ms / 1000.0},
-		{"drbackup_bytes", "command=\"binlog\"", "bytes stored by the last run",
-		 (double)s->bytes},
 		{"drbackup_binlog_last_event_timestamp_seconds", NULL,
 		 "commit time of the newest shipped binlog event", (double)s->st.last_event},
 		{"drbackup_binlog_rpo_seconds", NULL,
@@ -525,8 +519,18 @@ static void metrics(shipper *s, int64_t ms, bool ok)
 		 s->st.last_event ? (double)(now - s->st.last_event) : 0},
 		{"drbackup_binlog_gaps", NULL, "binlog gaps the last run found (purged before shipped)",
 		 (double)s->gaps},
+		{"drbackup_degraded", "command=\"binlog\"",
+		 "1 when the last run left a repository without its copy", s->degraded ? 1 : 0},
+		{"drbackup_duration_seconds", "command=\"binlog\"", "how long the last run took",
+		 ms / 1000.0},
+		{"drbackup_bytes", "command=\"binlog\"", "bytes stored by the last run",
+		 (double)s->bytes},
+		/* only a run that shipped everything everywhere is a success */
+		{"drbackup_last_success_timestamp_seconds", "command=\"binlog\"",
+		 "when the command last succeeded in every repository", (double)now},
 	};
-	drb_metrics_update(s->c, ok ? m : m + 3, ok ? 6 : 3);
+	int n = (int)(sizeof m / sizeof *m);
+	drb_metrics_update(s->c, m, ok && !s->degraded ? n : ok ? n - 1 : 4);
 }
 
 static int64_t now_ms(void)

@@ -545,15 +545,18 @@ int drb_cmd_full(drb_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; i < m.n_dbs; i++)
 		total += m.dbs[i].stored_bytes;
 	drb_metric met[] = {
-		{"drbackup_last_success_timestamp_seconds", "command=\"full\"",
-		 "when the command last succeeded", (double)time(NULL)},
 		{"drbackup_duration_seconds", "command=\"full\"", "how long the last run took",
 		 ms / 1000.0},
 		{"drbackup_bytes", "command=\"full\"", "bytes stored by the last run", (double)total},
 		{"drbackup_full_databases", NULL, "databases in the newest full backup",
 		 (double)m.n_dbs},
+		{"drbackup_degraded", "command=\"full\"",
+		 "1 when the last run left a repository without its copy", bad_mask ? 1 : 0},
+		/* a degraded run is not a success: the alert on its age must fire */
+		{"drbackup_last_success_timestamp_seconds", "command=\"full\"",
+		 "when the command last succeeded in every repository", (double)time(NULL)},
 	};
-	drb_metrics_update(c, met, (int)(sizeof met / sizeof *met));
+	drb_metrics_update(c, met, (int)(sizeof met / sizeof *met) - (bad_mask ? 1 : 0));
 	if (bad_mask) {
 		drb_state_note_heal(c); /* the next run copies what is missing */
 		rc = drb_error(DRB_ERR_DEGRADED,

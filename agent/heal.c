@@ -101,32 +101,6 @@ static int recorded_hash(drb_repo *src, const char *path, char out[65])
 	return rc;
 }
 
-static int copy_checked(drb_repo *src, drb_repo *dst, const char *path, const char *sha)
-{
-	drb_sink *w = NULL, *h = NULL;
-	drb_put_opts o = {.immutable = true};
-	int rc = drb_repo_put(dst, path, &o, &w);
-	if (rc < 0)
-		return rc;
-	if (!(h = drb_hash_filter_new(w))) {
-		drb_sink_abort(w);
-		drb_sink_free(w);
-		return drb_error(DRB_ERR_NOMEM, "out of memory");
-	}
-	if (sha) {
-		char what[1200];
-		snprintf(what, sizeof what, "%s in repository %s", path, src->name);
-		drb_hash_filter_expect(h, sha, what);
-	}
-	rc = drb_repo_get(src, path, h);
-	if (rc == 0)
-		rc = drb_sink_finish(h);
-	if (rc < 0)
-		drb_sink_abort(h);
-	drb_sink_free(h);
-	return rc;
-}
-
 /* Copy path to dst from the first repository that has it intact. */
 static int heal_one(drb_repo_set *set, listing *ls, size_t dst, const char *path)
 {
@@ -140,8 +114,8 @@ static int heal_one(drb_repo_set *set, listing *ls, size_t dst, const char *path
 			drb_error_clear();
 			return 0; /* no metadata: part of something unfinished, not worth a copy */
 		}
-		rc = data ? copy_checked(set->repos[s], set->repos[dst], path, sha)
-			  : drb_repo_copy(set->repos[s], set->repos[dst], path, NULL);
+		drb_put_opts o = {.immutable = data};
+		rc = drb_repo_copy(set->repos[s], set->repos[dst], path, &o, data ? sha : NULL);
 		if (rc == 0) {
 			drb_log_info("healed %s: copied from repository %s to %s", path,
 				     set->repos[s]->name, set->repos[dst]->name);

@@ -185,6 +185,20 @@ int drb_db_ident(const char *name, char *buf, size_t len)
 	return 0;
 }
 
+int drb_db_literal(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+	for (const char *p = s; *p; p++) {
+		if (o + 3 >= len)
+			return drb_error(DRB_ERR_USAGE, "name too long: %.64s", s);
+		if (*p == '\'' || *p == '\\')
+			buf[o++] = '\\';
+		buf[o++] = *p;
+	}
+	buf[o] = 0;
+	return 0;
+}
+
 /* Option-file values: quote and escape what the client's parser would otherwise cut. */
 static void opt_line(FILE *f, const char *key, const char *value)
 {

@@ -191,11 +191,12 @@ int drb_repo_get_buf(drb_repo *r, const char *path, size_t max, char **out, size
 	return rc;
 }
 
-int drb_repo_copy(drb_repo *src, drb_repo *dst, const char *path, const drb_put_opts *opts)
+int drb_repo_copy(drb_repo *src, drb_repo *dst, const char *path, const drb_put_opts *opts,
+		  const char *expect_sha256)
 {
 	drb_obj_stat st;
 	drb_put_opts o = opts ? *opts : (drb_put_opts){0};
-	drb_sink *w = NULL;
+	drb_sink *w = NULL, *h = NULL;
 	int rc = drb_repo_stat(src, path, &st);
 	if (rc < 0)
 		return rc == DRB_ERR_NOT_FOUND
@@ -205,12 +206,22 @@ int drb_repo_copy(drb_repo *src, drb_repo *dst, const char *path, const drb_put_
 	rc = drb_repo_put(dst, path, &o, &w);
 	if (rc < 0)
 		return rc;
-	rc = drb_repo_get(src, path, w);
-	if (rc == 0)
-		rc = drb_sink_finish(w);
-	if (rc < 0)
+	if (!(h = drb_hash_filter_new(w))) {
 		drb_sink_abort(w);
-	drb_sink_free(w);
+		drb_sink_free(w);
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	}
+	if (expect_sha256) {
+		char what[1200];
+		snprintf(what, sizeof what, "%s in repository %s", path, src->name);
+		drb_hash_filter_expect(h, expect_sha256, what);
+	}
+	rc = drb_repo_get(src, path, h);
+	if (rc == 0)
+		rc = drb_sink_finish(h); /* the digest is checked before the copy is committed */
+	if (rc < 0)
+		drb_sink_abort(h);
+	drb_sink_free(h);
 	if (rc < 0)
 		return drb_error_wrap(0, "copying %s from %s to %s", path, src->name, dst->name);
 	return 0;

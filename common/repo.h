@@ -80,8 +80,10 @@ int drb_repo_remove(drb_repo *r, const char *const *paths, size_t n);
 int drb_repo_put_buf(drb_repo *r, const char *path, const void *buf, size_t len,
 		     const drb_put_opts *opts);
 int drb_repo_get_buf(drb_repo *r, const char *path, size_t max, char **out, size_t *len);
-/* Copy the stored bytes of path from src to dst unchanged (healing a second region). */
-int drb_repo_copy(drb_repo *src, drb_repo *dst, const char *path, const drb_put_opts *opts);
+/* Copy the stored bytes of path from src to dst unchanged (healing a second region). With
+ * expect_sha256, a copy whose bytes hash otherwise is aborted, never committed. */
+int drb_repo_copy(drb_repo *src, drb_repo *dst, const char *path, const drb_put_opts *opts,
+		  const char *expect_sha256);
 
 /* A path is safe to use: relative, '/'-separated, no empty, "." or ".." parts, no NUL or '\\'. */
 bool drb_repo_path_ok(const char *path);

@@ -186,7 +186,8 @@ typedef struct loader {
 	const drb_restore_opts *o;
 	fetch *dumps;
 	drb_restore_db *dbs;
-	size_t n, next;
+	int *state; /* per database: 0 waiting, 1 loading, 2 loaded */
+	size_t n, next, running;
 	bool failed;
 	drb_error_state err;
 	pthread_mutex_t lock;
@@ -252,20 +253,45 @@ static void *load_worker(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&l->lock);
 		size_t i = !l->failed && l->next < l->n ? l->next++ : SIZE_MAX;
+		if (i != SIZE_MAX)
+			l->state[i] = 1;
 		pthread_mutex_unlock(&l->lock);
 		if (i == SIZE_MAX)
-			return NULL;
+			break;
 		int rc = drb_stop_requested() ? drb_error(DRB_ERR_CANCELLED, "stopped by a signal")
 					      : load_one(l->o, &l->dumps[i], &l->dbs[i]);
+		pthread_mutex_lock(&l->lock);
+		l->state[i] = rc == 0 ? 2 : 0;
+		pthread_mutex_unlock(&l->lock);
 		if (rc < 0) {
 			pthread_mutex_lock(&l->lock);
 			if (!l->failed)
 				drb_error_save(&l->err);
 			l->failed = true;
 			pthread_mutex_unlock(&l->lock);
-			return NULL;
+			break;
 		}
 	}
+	pthread_mutex_lock(&l->lock);
+	l->running--;
+	pthread_mutex_unlock(&l->lock);
+	return NULL;
+}
+
+/* A terminal line: how many databases are loaded, and which are loading now. */
+static void load_progress(loader *l, int64_t t0)
+{
+	char line[400] = "";
+	size_t used = 0, done = 0;
+	pthread_mutex_lock(&l->lock);
+	for (size_t i = 0; i < l->n; i++) {
+		done += l->state[i] == 2;
+		if (l->state[i] == 1 && used < sizeof line - 80)
+			used += (size_t)snprintf(line + used, sizeof line - used, " %s", l->dbs[i].name);
+	}
+	pthread_mutex_unlock(&l->lock);
+	drb_progress("restore: %zu/%zu databases loaded, %.0f s; loading:%s", done, l->n,
+		     (now_ms() - t0) / 1000.0, line);
 }
 
 /* ------------------------------------------------------------------ replay */
@@ -337,6 +363,22 @@ static int sf_line(seqno_filter *f, const char *l, size_t n /* with its newline 
 	return raw_write(f->fd, l, n);
 }
 
+/* Keep n more bytes of a line cut by a buffer boundary. */
+static int sf_carry(seqno_filter *f, const char *p, size_t n)
+{
+	if (f->len + n > f->cap) {
+		size_t cap = (f->len + n) * 2;
+		char *v = realloc(f->line, cap);
+		if (!v)
+			return drb_error(DRB_ERR_NOMEM, "out of memory");
+		f->line = v;
+		f->cap = cap;
+	}
+	memcpy(f->line + f->len, p, n);
+	f->len += n;
+	return 0;
+}
+
 static int sf_write(drb_sink *s, const void *buf, size_t len)
 {
 	seqno_filter *f = (seqno_filter *)s;
@@ -344,33 +386,14 @@ static int sf_write(drb_sink *s, const void *buf, size_t len)
 	int rc = 0;
 	while (p < end && rc == 0) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl) {
-			size_t n = (size_t)(end - p);
-			if (f->len + n > f->cap) {
-				size_t cap = (f->len + n) * 2;
-				char *v = realloc(f->line, cap);
-				if (!v)
-					return drb_error(DRB_ERR_NOMEM, "out of memory");
-				f->line = v;
-				f->cap = cap;
-			}
-			memcpy(f->line + f->len, p, n);
-			f->len += n;
-			break;
-		}
+		if (!nl)
+			return sf_carry(f, p, (size_t)(end - p));
 		size_t n = (size_t)(nl - p) + 1;
 		if (f->len) {
-			/* finish the carried line; only short lines can be the one we drop */
-			if (f->len + n > f->cap) {
-				size_t cap = (f->len + n) * 2;
-				char *v = realloc(f->line, cap);
-				if (!v)
-					return drb_error(DRB_ERR_NOMEM, "out of memory");
-				f->line = v;
-				f->cap = cap;
-			}
-			memcpy(f->line + f->len, p, n);
-			rc = sf_line(f, f->line, f->len + n);
+			/* finish the carried line */
+			if ((rc = sf_carry(f, p, n)) < 0)
+				return rc;
+			rc = sf_line(f, f->line, f->len);
 			f->len = 0;
 		} else if ((*p == '/' && n < 80) || *p == '#') {
 			rc = sf_line(f, p, n);
@@ -522,13 +545,8 @@ static int check_target(const drb_restore_opts *o, char **dbs, size_t n)
 		return drb_error_wrap(0, "the restore target");
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char sql[800], count[32] = "0", esc[300];
-		size_t k = 0;
-		for (const char *c = dbs[i]; *c && k < sizeof esc - 3; c++) {
-			if (*c == '\'' || *c == '\\')
-				esc[k++] = '\\';
-			esc[k++] = *c;
-		}
-		esc[k] = 0;
+		if ((rc = drb_db_literal(dbs[i], esc, sizeof esc)) < 0)
+			break;
 		snprintf(sql, sizeof sql,
 			 "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '%s'", esc);
 		if ((rc = drb_db_value(db, sql, count, sizeof count)) < 0)
@@ -718,13 +736,30 @@ int drb_restore_run(const drb_restore_opts *o, drb_restore_result *r)
 	/* 3. the dumps, several at once */
 	int64_t t2 = now_ms();
 	loader ld = {.o = o, .dumps = objs, .dbs = r->dbs, .n = n_dumps,
-		     .lock = PTHREAD_MUTEX_INITIALIZER};
+		     .state = calloc(n_dumps + 1, sizeof(int)), .lock = PTHREAD_MUTEX_INITIALIZER};
+	if (!ld.state) {
+		free(threads);
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	int nl = nt < (int)n_dumps ? nt : (int)n_dumps;
+	ld.running = (size_t)nl;
 	for (int i = 0; i < nl; i++)
 		pthread_create(&threads[i], NULL, load_worker, &ld);
+	for (;;) {
+		pthread_mutex_lock(&ld.lock);
+		size_t running = ld.running;
+		pthread_mutex_unlock(&ld.lock);
+		if (!running)
+			break;
+		load_progress(&ld, t2);
+		usleep(200000);
+	}
 	for (int i = 0; i < nl; i++)
 		pthread_join(threads[i], NULL);
+	drb_progress_clear();
 	free(threads);
+	free(ld.state);
 	if (ld.failed) {
 		drb_error_restore(&ld.err);
 		rc = drb_error_code();

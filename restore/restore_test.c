@@ -125,13 +125,8 @@ static int check_tables(const drb_db_target *target, const drb_manifest *m, int 
 	*n_checked = 0;
 	for (size_t i = 0; rc == 0 && i < m->n_dbs; i++) {
 		char esc[300], sql[600];
-		size_t k = 0;
-		for (const char *c = m->dbs[i].name; *c && k < sizeof esc - 3; c++) {
-			if (*c == '\'' || *c == '\\')
-				esc[k++] = '\\';
-			esc[k++] = *c;
-		}
-		esc[k] = 0;
+		if ((rc = drb_db_literal(m->dbs[i].name, esc, sizeof esc)) < 0)
+			break;
 		snprintf(sql, sizeof sql,
 			 "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE "
 			 "TABLE_SCHEMA = '%s' AND TABLE_TYPE = 'BASE TABLE'",

@@ -247,11 +247,18 @@ static void test_copy(void **state)
 	assert_int_equal(drb_repo_open(&cfg_a, &a), 0);
 	assert_int_equal(drb_repo_open(&cfg_b, &b), 0);
 	assert_int_equal(drb_repo_put_buf(a, "h/copy/x.drb", "sealed bytes", 12, NULL), 0);
-	assert_int_equal(drb_repo_copy(a, b, "h/copy/x.drb", NULL), 0);
+	assert_int_equal(drb_repo_copy(a, b, "h/copy/x.drb", NULL, NULL), 0);
 	assert_int_equal(drb_repo_get_buf(b, "h/copy/x.drb", 100, &back, &len), 0);
 	assert_memory_equal(back, "sealed bytes", 12);
 	free(back);
-	assert_int_equal(drb_repo_copy(a, b, "h/copy/none", NULL), DRB_ERR_NOT_FOUND);
+	assert_int_equal(drb_repo_copy(a, b, "h/copy/none", NULL, NULL), DRB_ERR_NOT_FOUND);
+	/* a copy whose bytes are not the recorded ones is refused and leaves nothing */
+	drb_obj_stat st;
+	assert_int_equal(drb_repo_put_buf(a, "h/copy/y.drb", "changed", 7, NULL), 0);
+	assert_int_equal(drb_repo_copy(a, b, "h/copy/y.drb", NULL,
+				       "0000000000000000000000000000000000000000000000000000000000000000"),
+			 DRB_ERR_INTEGRITY);
+	assert_int_equal(drb_repo_stat(b, "h/copy/y.drb", &st), DRB_ERR_NOT_FOUND);
 	drb_repo_close(a);
 	drb_repo_close(b);
 }
