@@ -211,8 +211,17 @@ int drb_cmd_restore_test(drb_ctx *ctx, int argc, char **argv)
 			       c->file);
 		goto report;
 	}
+	/* the plan first: it says how much room the scratch server needs */
+	o.dry_run = true;
+	if ((rc = drb_restore_run(&o, &r)) < 0)
+		goto report;
+	uint64_t need = 0;
+	for (size_t i = 0; i < r.n_dbs; i++)
+		need += r.dbs[i].plain_bytes;
+	drb_restore_result_free(&r);
+	o.dry_run = false;
 	drb_log_info("restore-test of %s: starting a scratch server", o.host_id);
-	if ((rc = drb_scratch_start(c, &scratch)) < 0)
+	if ((rc = drb_scratch_start(c, need, &scratch)) < 0)
 		goto report;
 	o.dest = (drb_db_target){.socket = scratch.socket, .user = "root"};
 	k.target = o.dest;

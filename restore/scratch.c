@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,11 +49,27 @@ static const char *os_user(void)
 	return pw ? pw->pw_name : "root";
 }
 
-int drb_scratch_start(const drb_config *c, drb_scratch *s)
+/* restore_test { scratch_dir } when set; else memory when it can hold the data with room to
+ * spare; else spool_dir, with a warning: the datadir is plaintext until the test removes it. */
+static const char *scratch_base(const drb_config *c, uint64_t need)
+{
+	struct statvfs v;
+	if (c->restore_test.scratch_dir)
+		return c->restore_test.scratch_dir;
+	if (statvfs("/dev/shm", &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize > need * 2 + (256u << 20))
+		return "/dev/shm";
+	drb_log_warn("restore-test: /dev/shm cannot hold %.0f MB, so the scratch datadir goes to %s "
+		     "(plaintext on disk until the test removes it; set restore_test { scratch_dir } "
+		     "to choose)",
+		     need * 2 / 1e6, c->spool_dir);
+	return c->spool_dir;
+}
+
+int drb_scratch_start(const drb_config *c, uint64_t need, drb_scratch *s)
 {
 	char datadir[PATH_MAX + 8], arg_dir[PATH_MAX + 16], arg_sock[PATH_MAX + 16],
 		arg_user[300], arg_err[PATH_MAX + 32], arg_pid[PATH_MAX + 32], bin[PATH_MAX];
-	const char *base = c->restore_test.scratch_dir ? c->restore_test.scratch_dir : c->spool_dir;
+	const char *base = scratch_base(c, need);
 	int rc;
 	memset(s, 0, sizeof *s);
 	if ((rc = drb_spool_ready(base)) < 0)
