@@ -274,39 +274,61 @@ out:
 
 /* ------------------------------------------------------------------ where to start */
 
-/* The newest generation of this server in the first repository that answers. */
+/* Is segment a (of generation ga) further along than b (of gb)? */
+static bool further(const char *ga, const drb_segment *a, const char *gb, const drb_segment *b)
+{
+	int c = strcmp(ga, gb);
+	if (c)
+		return c > 0;
+	long na = number(a->file), nb = number(b->file);
+	if (na != nb)
+		return na > nb;
+	return a->end > b->end;
+}
+
+/* The furthest point any repository holds for this server: a lagging repository must not make
+ * the agent ship again what another already has (overlapping segments read as a gap). */
 static int rebuild_state(shipper *s)
 {
+	char prefix[32], gen[128] = "", from[64] = "";
+	drb_segment best = {0};
+	bool found = false;
+	snprintf(prefix, sizeof prefix, "%ld-", s->server_id);
 	for (size_t i = 0; i < s->set->n; i++) {
 		drb_catalog *cat = NULL;
 		if (drb_catalog_load(s->set->repos[i], s->c->host_id, &cat) < 0) {
 			drb_error_clear();
 			continue;
 		}
-		const drb_generation *best = NULL;
-		char prefix[32];
-		snprintf(prefix, sizeof prefix, "%ld-", s->server_id);
-		for (size_t g = 0; g < cat->n_gens; g++)
-			if (strncmp(cat->gens[g].name, prefix, strlen(prefix)) == 0 && cat->gens[g].n &&
-			    (!best || strcmp(cat->gens[g].name, best->name) > 0))
-				best = &cat->gens[g];
-		if (best) {
-			const drb_segment *last = &best->segs[best->n - 1];
-			snprintf(s->st.generation, sizeof s->st.generation, "%s", best->name);
-			snprintf(s->st.file, sizeof s->st.file, "%s", last->file);
-			s->st.end = last->end;
-			s->st.closed = last->closed;
-			snprintf(s->st.end_gtid, sizeof s->st.end_gtid, "%s", last->end_gtid);
-			s->st.file_created = last->file_created;
-			s->st.last_event = last->last_event;
-			s->st.server_id = s->server_id;
-			drb_log_info("resuming binlog generation %s after %s:%llu (from repository %s)",
-				     best->name, last->file, (unsigned long long)last->end,
-				     s->set->repos[i]->name);
+		for (size_t g = 0; g < cat->n_gens; g++) {
+			const drb_generation *gn = &cat->gens[g];
+			if (strncmp(gn->name, prefix, strlen(prefix)) != 0 || !gn->n)
+				continue;
+			const drb_segment *last = &gn->segs[gn->n - 1];
+			if (found && !further(gn->name, last, gen, &best))
+				continue;
+			drb_segment_clear(&best);
+			if (drb_segment_copy(&best, last) < 0)
+				break;
+			snprintf(gen, sizeof gen, "%s", gn->name);
+			snprintf(from, sizeof from, "%s", s->set->repos[i]->name);
+			found = true;
 		}
 		drb_catalog_free(cat);
-		return 0;
 	}
+	if (found) {
+		snprintf(s->st.generation, sizeof s->st.generation, "%s", gen);
+		snprintf(s->st.file, sizeof s->st.file, "%s", best.file);
+		s->st.end = best.end;
+		s->st.closed = best.closed;
+		snprintf(s->st.end_gtid, sizeof s->st.end_gtid, "%s", best.end_gtid);
+		s->st.file_created = best.file_created;
+		s->st.last_event = best.last_event;
+		s->st.server_id = s->server_id;
+		drb_log_info("resuming binlog generation %s after %s:%llu (from repository %s)", gen,
+			     best.file, (unsigned long long)best.end, from);
+	}
+	drb_segment_clear(&best);
 	return 0;
 }
 

@@ -151,8 +151,12 @@ int drb_snapshot_open(const drb_db_target *t, int n, drb_snapshot **out)
 	*out = s;
 	return 0;
 fail:
-	if (blocked)
+	if (blocked) {
+		drb_error_state keep;
+		drb_error_save(&keep);
 		drb_db_exec(control, "BACKUP STAGE END");
+		drb_error_restore(&keep);
+	}
 	drb_db_close(control);
 	drb_snapshot_close(s);
 	return rc;

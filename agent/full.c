@@ -457,11 +457,16 @@ int drb_cmd_full(drb_ctx *ctx, int argc, char **argv)
 		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	long started = 0;
 	for (long i = 0; i < jobs; i++) {
 		args[2 * i] = &r;
 		args[2 * i + 1] = r.snap->sessions[i];
-		pthread_create(&threads[i], NULL, worker, &args[2 * i]);
+		if (pthread_create(&threads[started], NULL, worker, &args[2 * i]) != 0)
+			break; /* fewer jobs: the running ones take the rest of the queue */
+		started++;
 	}
+	if (started == 0)
+		worker(&args[0]);
 	for (;;) {
 		pthread_mutex_lock(&r.lock);
 		bool busy = false;
@@ -473,7 +478,7 @@ int drb_cmd_full(drb_ctx *ctx, int argc, char **argv)
 		progress(&r, t0);
 		usleep(200000);
 	}
-	for (long i = 0; i < jobs; i++)
+	for (long i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	drb_progress_clear();
 	for (size_t i = 0; i < r.n_jobs; i++)

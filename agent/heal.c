@@ -101,6 +101,38 @@ static int recorded_hash(drb_repo *src, const char *path, char out[65])
 	return rc;
 }
 
+/* Metadata makes data visible: it goes only where everything it describes already is. */
+static bool data_present(drb_repo_set *set, listing *ls, size_t src, size_t dst, const char *path)
+{
+	size_t n = strlen(path);
+	if (strstr(path, "/binlog/") && ends_with(path, ".json")) {
+		char drb[2048];
+		snprintf(drb, sizeof drb, "%.*s.drb", (int)(n - 5), path);
+		return find(&ls[dst], drb) != NULL;
+	}
+	if (strstr(path, "/full/") && ends_with(path, "/manifest.json")) {
+		char *text = NULL;
+		size_t len = 0;
+		drb_manifest *m = NULL;
+		bool all = false;
+		if (drb_repo_get_buf(set->repos[src], path, DRB_META_MAX, &text, &len) == 0 &&
+		    drb_manifest_from_json(text, len, path, &m) == 0) {
+			all = true;
+			for (size_t i = 0; i < m->n_dbs && all; i++) {
+				char obj[2048];
+				snprintf(obj, sizeof obj, "%.*s/%s", (int)(n - 14), path, m->dbs[i].object);
+				all = find(&ls[dst], obj) != NULL;
+			}
+		}
+		drb_error_clear();
+		drb_manifest_free(m);
+		free(text);
+		return all;
+	}
+	/* day catalogs are not copied: the destination's compaction writes its own */
+	return !strstr(path, "/catalog/");
+}
+
 /* Copy path to dst from the first repository that has it intact. */
 static int heal_one(drb_repo_set *set, listing *ls, size_t dst, const char *path)
 {
@@ -110,7 +142,9 @@ static int heal_one(drb_repo_set *set, listing *ls, size_t dst, const char *path
 		if (s == dst || !ls[s].ok || !find(&ls[s], path))
 			continue;
 		bool data = ends_with(path, ".drb");
-		if (data && recorded_hash(set->repos[s], path, sha) < 0) {
+		if (data && (rc = recorded_hash(set->repos[s], path, sha)) < 0) {
+			if (rc != DRB_ERR_NOT_FOUND)
+				return rc; /* the metadata could not be read: try again next time */
 			drb_error_clear();
 			return 0; /* no metadata: part of something unfinished, not worth a copy */
 		}
@@ -124,6 +158,28 @@ static int heal_one(drb_repo_set *set, listing *ls, size_t dst, const char *path
 		drb_log_current_error("heal");
 	}
 	return rc;
+}
+
+/* A segment healed into a repository may belong to a day its catalog already summarised
+ * without it: that generation's day catalogs go, and the next compaction writes them whole
+ * (until then the catalog reads segment descriptions one by one). */
+static void drop_day_catalogs(drb_repo *r, listing *l, const char *segment)
+{
+	const char *b = strstr(segment, "/binlog/");
+	const char *gen_end = b ? strchr(b + 8, '/') : NULL;
+	char prefix[1024];
+	if (!gen_end)
+		return;
+	snprintf(prefix, sizeof prefix, "%.*s/catalog/%.*s/", (int)(b - segment), segment,
+		 (int)(gen_end - b - 8), b + 8);
+	for (size_t i = 0; i < l->n; i++)
+		if (strncmp(l->v[i].path, prefix, strlen(prefix)) == 0) {
+			const char *p[] = {l->v[i].path};
+			if (drb_repo_remove(r, p, 1) < 0)
+				drb_error_clear();
+			else
+				drb_log_debug("heal: dropped %s (rebuilt by the next compaction)", p[0]);
+		}
 }
 
 int drb_heal(const drb_config *c, drb_repo_set *set)
@@ -157,10 +213,19 @@ int drb_heal(const drb_config *c, drb_repo_set *set)
 					bool meta = ends_with(p, ".json");
 					if (meta != (pass == 1) || strstr(p, "/check/") || find(&ls[d], p))
 						continue;
-					if (heal_one(set, ls, d, p) < 0)
+					if (meta && !data_present(set, ls, s, d, p)) {
+						if (!strstr(p, "/catalog/"))
+							degraded = true; /* its data is still missing */
+						continue;
+					}
+					if (heal_one(set, ls, d, p) < 0) {
 						degraded = true;
-					else if (add(&ls[d], p, NULL) == 0)
+						continue;
+					}
+					if (add(&ls[d], p, NULL) == 0)
 						qsort(ls[d].v, ls[d].n, sizeof *ls[d].v, by_path);
+					if (strstr(p, "/binlog/"))
+						drop_day_catalogs(set->repos[d], &ls[d], p);
 				}
 			}
 		}

@@ -2,6 +2,7 @@
 #include "common/catalog.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/pool.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -50,7 +51,17 @@ int drb_time_parse(const char *s, int64_t *t)
 char *drb_path_component(const char *name)
 {
 	char *e = curl_easy_escape(NULL, name, 0);
-	char *copy = e ? strdup(e) : NULL;
+	if (!e)
+		return NULL;
+	size_t n = strlen(e);
+	char *copy = malloc(n + 3);
+	/* a leading '.' would make a hidden file (listings skip them) or "..": encode it too */
+	if (copy && e[0] == '.') {
+		memcpy(copy, "%2E", 3);
+		memcpy(copy + 3, e + 1, n); /* with the NUL */
+	} else if (copy) {
+		memcpy(copy, e, n + 1);
+	}
 	curl_free(e);
 	return copy;
 }
@@ -66,12 +77,16 @@ char *drb_path_full_dir(const char *host, const char *backup_id)
 char *drb_path_segment(const char *host, const char *gen, const char *file, uint64_t start,
 		       const char *ext)
 {
-	char *f = drb_path_component(file), *p = NULL;
-	if (f && asprintf(&p, "%s/binlog/%s/%s-%012llu.%s", host, gen, f, (unsigned long long)start,
-			  ext) < 0)
-		p = NULL;
+	char *f = drb_path_component(file);
+	if (!f)
+		return NULL;
+	size_t len = strlen(host) + strlen(gen) + strlen(f) + strlen(ext) + 40;
+	char *path = malloc(len);
+	if (path)
+		snprintf(path, len, "%s/binlog/%s/%s-%012llu.%s", host, gen, f,
+			 (unsigned long long)start, ext);
 	free(f);
-	return p;
+	return path;
 }
 
 /* ------------------------------------------------------------------ JSON helpers */
@@ -312,7 +327,13 @@ const drb_db_entry *drb_manifest_db(const drb_manifest *m, const char *name)
 int drb_manifest_put(drb_repo *r, const drb_manifest *m)
 {
 	char *text = NULL, *dir = drb_path_full_dir(m->host_id, m->backup_id), *path = NULL;
+	drb_manifest *back = NULL;
 	int rc = drb_manifest_to_json(m, &text);
+	/* what a restore will read must read: a manifest that does not parse back is a failure
+	 * now, not a backup that silently is not there later */
+	if (rc == 0 && (rc = drb_manifest_from_json(text, strlen(text), "the new manifest", &back)) < 0)
+		drb_error_wrap(0, "full backup %s", m->backup_id);
+	drb_manifest_free(back);
 	if (rc == 0 && (!dir || asprintf(&path, "%s/manifest.json", dir) < 0))
 		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 	if (rc == 0)
@@ -615,12 +636,7 @@ static void fetch_batch(drb_repo *r, names *paths, size_t from, size_t max, char
 	size_t end = from + FETCH_BATCH < paths->n ? from + FETCH_BATCH : paths->n;
 	fetch_set f = {.r = r, .paths = paths, .end = end, .max = max, .texts = texts,
 		       .lens = lens, .rcs = rcs, .next = from, .lock = PTHREAD_MUTEX_INITIALIZER};
-	pthread_t t[FETCHERS];
-	int n = end - from < FETCHERS ? (int)(end - from) : FETCHERS;
-	for (int i = 0; i < n; i++)
-		pthread_create(&t[i], NULL, fetcher, &f);
-	for (int i = 0; i < n; i++)
-		pthread_join(t[i], NULL);
+	drb_pool_run(end - from < FETCHERS ? (int)(end - from) : FETCHERS, fetcher, &f);
 }
 
 static int fetch_all(drb_repo *r, names *paths, size_t max, char ***texts, size_t **lens, int **rcs)
@@ -953,6 +969,19 @@ bool drb_gtid_reached(const char *a, const char *b)
 		if (!ok)
 			return false;
 	}
+	return true;
+}
+
+bool drb_gtid_not_past(const char *a, const char *b)
+{
+	gtid va[64], vb[64];
+	int na = parse_state(a, va, 64), nb = parse_state(b, vb, 64);
+	if (na < 0 || nb < 0)
+		return false;
+	for (int i = 0; i < nb; i++)
+		for (int k = 0; k < na; k++)
+			if (va[k].domain == vb[i].domain && va[k].seq > vb[i].seq)
+				return false;
 	return true;
 }
 

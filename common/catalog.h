@@ -139,6 +139,8 @@ int drb_catalog_compact(drb_repo *r, const char *host_id, const drb_generation *
 /* ---- GTID states ("0-1-25,1-2-7": one domain-server-seq per domain) ---- */
 /* True when state a has reached b in every domain of b. */
 bool drb_gtid_reached(const char *a, const char *b);
+/* True when state a has gone past b in none of b's domains (a may lack some of them). */
+bool drb_gtid_not_past(const char *a, const char *b);
 /* Apply one GTID (domain-server-seq) to a state; the result is sorted by domain. */
 int drb_gtid_apply(char *state, size_t len, uint32_t domain, uint32_t server, uint64_t seq);
 

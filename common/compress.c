@@ -83,6 +83,7 @@ int drb_zstd_new(drb_sink *next, int level, int threads, drb_sink **out)
 	z->out_cap = ZSTD_CStreamOutSize();
 	z->out = malloc(z->out_cap);
 	if (!z->c || !z->out) {
+		z->next = NULL; /* on failure next stays the caller's */
 		z_free(&z->base);
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	}
@@ -91,6 +92,7 @@ int drb_zstd_new(drb_sink *next, int level, int threads, drb_sink **out)
 	if (threads > 0) {
 		size_t r = ZSTD_CCtx_setParameter(z->c, ZSTD_c_nbWorkers, threads);
 		if (ZSTD_isError(r)) {
+			z->next = NULL;
 			z_free(&z->base);
 			return z_fail(r, "setting up", "compression");
 		}
@@ -159,6 +161,7 @@ int drb_unzstd_new(drb_sink *next, const char *what, drb_sink **out)
 	z->out = malloc(z->out_cap);
 	z->what = strdup(what ? what : "stream");
 	if (!z->d || !z->out || !z->what) {
+		z->next = NULL;
 		z_free(&z->base);
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	}

@@ -5,7 +5,8 @@
 
 #include "common/sink.h"
 
-/* threads: 0 compresses on the calling thread; N >= 1 uses N workers. Owns next. */
+/* threads: 0 compresses on the calling thread; N >= 1 uses N workers. Owns next once it
+ * succeeds; on failure next is still the caller's. */
 int drb_zstd_new(drb_sink *next, int level, int threads, drb_sink **out);
 /* Decompress one or more concatenated frames; a stream that ends inside a frame is an error. */
 int drb_unzstd_new(drb_sink *next, const char *what, drb_sink **out);

@@ -185,17 +185,14 @@ int drb_db_ident(const char *name, char *buf, size_t len)
 	return 0;
 }
 
-int drb_db_literal(const char *s, char *buf, size_t len)
+int drb_db_literal(drb_db *db, const char *s, char *buf, size_t len)
 {
-	size_t o = 0;
-	for (const char *p = s; *p; p++) {
-		if (o + 3 >= len)
-			return drb_error(DRB_ERR_USAGE, "name too long: %.64s", s);
-		if (*p == '\'' || *p == '\\')
-			buf[o++] = '\\';
-		buf[o++] = *p;
-	}
-	buf[o] = 0;
+	size_t n = strlen(s);
+	if (2 * n + 1 > len)
+		return drb_error(DRB_ERR_USAGE, "name too long: %.64s", s);
+	/* mysql_real_escape_string knows the connection's sql_mode: with NO_BACKSLASH_ESCAPES a
+	 * backslash would not escape anything */
+	mysql_real_escape_string(db->m, buf, s, (unsigned long)n);
 	return 0;
 }
 

@@ -37,9 +37,9 @@ typedef int (*drb_db_row_fn)(void *ud, char **row, unsigned long *lengths, unsig
 int drb_db_rows(drb_db *db, const char *sql, drb_db_row_fn fn, void *ud);
 /* Quote an identifier with backticks into buf. */
 int drb_db_ident(const char *name, char *buf, size_t len);
-/* A string as a SQL literal body (quotes and backslashes escaped, no surrounding quotes), for
- * the names compared in information_schema queries. */
-int drb_db_literal(const char *s, char *buf, size_t len);
+/* A string as a SQL literal body (no surrounding quotes), escaped for db's connection (its
+ * character set and sql_mode), for the names compared in information_schema queries. */
+int drb_db_literal(drb_db *db, const char *s, char *buf, size_t len);
 
 /* An option file ([client] user, password, socket or host/port) in memory, for the client tools:
  * pass "--defaults-file=/dev/fd/N" with the returned fd kept open in the child. */

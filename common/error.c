@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -114,6 +115,28 @@ void drb_error_restore(const drb_error_state *st)
 	err.depth = st->depth;
 	for (int i = 0; i < st->depth; i++)
 		memcpy(err.msg[i], st->msg[i], DRB_ERROR_LEN);
+}
+
+void drb_redact_quoted(char *text)
+{
+	char *w = text;
+	bool inside = false;
+	for (char *r = text; *r; r++) {
+		if (*r == '\'') {
+			if (inside) {
+				/* "'...'" stands for what was there */
+				*w++ = '.';
+				*w++ = '.';
+				*w++ = '.';
+			}
+			*w++ = '\'';
+			inside = !inside;
+			continue;
+		}
+		if (!inside)
+			*w++ = *r;
+	}
+	*w = 0;
 }
 
 int drb_err_from_errno(int errnum)

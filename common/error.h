@@ -65,6 +65,9 @@ void drb_error_restore(const drb_error_state *st);
 
 /* errno to the nearest drb_err (ENOSPC -> NO_SPACE, ENOENT -> NOT_FOUND, ...). */
 int drb_err_from_errno(int errnum);
+/* Blank out what a server quotes in its messages ('...'): values, possibly patient data, must
+ * not reach logs or reports. In place. */
+void drb_redact_quoted(char *text);
 const char *drb_err_name(int code);
 
 #endif

@@ -17,4 +17,5 @@ libdrbackup_a_SOURCES += \
 	common/catalog.c common/catalog.h \
 	common/lock.c common/lock.h \
 	common/metrics.c common/metrics.h \
-	common/proc.c common/proc.h
+	common/proc.c common/proc.h \
+	common/pool.c common/pool.h

@@ -146,6 +146,7 @@ int drb_proc_wait(drb_proc *p, const char *what)
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 			char tail[600];
 			drb_proc_stderr_tail(p, tail, sizeof tail);
+			drb_redact_quoted(tail); /* a server's message quotes values: patient data */
 			if (WIFSIGNALED(st))
 				rc = drb_error(DRB_ERR_CHILD, "%s (%s) was killed by signal %d%s%s", what,
 					       p->name, WTERMSIG(st), tail[0] ? ": " : "", tail);

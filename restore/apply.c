@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/lock.h"
 #include "common/log.h"
+#include "common/pool.h"
 #include "common/proc.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -232,7 +234,7 @@ static int load_one(const drb_restore_opts *o, fetch *f, drb_restore_db *d)
 		close(fds[1]);
 		return drb_error(DRB_ERR_FAILED, "%s: cannot start a thread", what);
 	}
-	rc = drb_load_sql(&o->dest, fds[0], what, load_prelude, &st);
+	rc = drb_load_sql(&o->dest, fds[0], what, load_prelude, d->name, &st);
 	close(fds[0]); /* a feeder still writing gets EPIPE and stops */
 	pthread_join(t, NULL);
 	if (rc == 0 && pf.rc < 0) {
@@ -352,10 +354,30 @@ static void note_gtid(seqno_filter *f, const char *l, size_t n)
 		drb_gtid_apply(f->replayed, f->replayed_len, (uint32_t)d, (uint32_t)sv, q);
 }
 
+/* Statements no server writes into a binlog of row events, and a replay must never run: they
+ * reach past the restored data (server settings, plugins, files). A forged segment could
+ * carry them until metadata is signed. */
+static bool forbidden(const char *l, size_t n)
+{
+	static const char *const heads[] = {"SET GLOBAL", "SET @@GLOBAL", "SET PERSIST", "INSTALL ",
+					    "UNINSTALL ", "SHUTDOWN", "LOAD DATA", "LOAD XML", NULL};
+	for (int i = 0; heads[i]; i++) {
+		size_t k = strlen(heads[i]);
+		if (n >= k && strncasecmp(l, heads[i], k) == 0)
+			return true;
+	}
+	return n > 7 && strncasecmp(l, "CREATE ", 7) == 0 && memmem(l, n, " SONAME ", 8);
+}
+
 static int sf_line(seqno_filter *f, const char *l, size_t n /* with its newline */)
 {
 	if (*l == '#')
 		note_gtid(f, l, n - 1);
+	if (forbidden(l, n - 1))
+		return drb_error(DRB_ERR_REFUSED,
+				 "the binlog holds a statement a restore never runs (%.16s...): refused, "
+				 "the replay stops here",
+				 l);
 	if (is_seqno_line(l, n - 1)) {
 		f->dropped++;
 		return 0;
@@ -400,11 +422,15 @@ static int sf_write(drb_sink *s, const void *buf, size_t len)
 		} else {
 			/* most lines: pass a run of them in one write */
 			const char *run_end = nl + 1;
+			if (forbidden(p, n - 1))
+				return sf_line(f, p, n); /* says why */
 			while (run_end < end) {
 				const char *nx = memchr(run_end, '\n', (size_t)(end - run_end));
 				if (!nx || *run_end == '#' ||
 				    (*run_end == '/' && (size_t)(nx - run_end) < 80))
 					break;
+				if (forbidden(run_end, (size_t)(nx - run_end)))
+					break; /* handled, and refused, as a line of its own */
 				run_end = nx + 1;
 			}
 			rc = raw_write(f->fd, p, (size_t)(run_end - p));
@@ -509,7 +535,12 @@ static int replay(const drb_restore_opts *o, const drb_plan *plan, fetch *segs, 
 		feeder fd = {.o = o, .segs = segs + at, .n = pf->n, .fd = mbl.in};
 		mbl.in = -1; /* the feeder owns it now */
 		pthread_t t;
-		pthread_create(&t, NULL, feed, &fd);
+		if (pthread_create(&t, NULL, feed, &fd) != 0) {
+			close(fd.fd);
+			drb_proc_kill(&mbl);
+			rc = drb_error(DRB_ERR_FAILED, "%s: cannot start a thread", what);
+			break;
+		}
 		rc = drb_pump_fd(mbl.out, &filter.base, "mariadb-binlog output", NULL);
 		if (rc == 0)
 			rc = drb_sink_finish(&filter.base);
@@ -545,7 +576,7 @@ static int check_target(const drb_restore_opts *o, char **dbs, size_t n)
 		return drb_error_wrap(0, "the restore target");
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char sql[800], count[32] = "0", esc[300];
-		if ((rc = drb_db_literal(dbs[i], esc, sizeof esc)) < 0)
+		if ((rc = drb_db_literal(db, dbs[i], esc, sizeof esc)) < 0)
 			break;
 		snprintf(sql, sizeof sql,
 			 "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '%s'", esc);
@@ -707,10 +738,7 @@ int drb_restore_run(const drb_restore_opts *o, drb_restore_result *r)
 		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	for (int i = 0; i < nt; i++)
-		pthread_create(&threads[i], NULL, fetch_worker, &fe);
-	for (int i = 0; i < nt; i++)
-		pthread_join(threads[i], NULL);
+	drb_pool_run(nt, fetch_worker, &fe);
 	for (size_t i = 0; i < n_objs; i++)
 		if (objs[i].done < 0) {
 			drb_error_restore(&objs[i].err);
@@ -742,10 +770,23 @@ int drb_restore_run(const drb_restore_opts *o, drb_restore_result *r)
 		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	int nl = nt < (int)n_dumps ? nt : (int)n_dumps;
+	int nl = nt < (int)n_dumps ? nt : (int)n_dumps, started = 0;
 	ld.running = (size_t)nl;
-	for (int i = 0; i < nl; i++)
-		pthread_create(&threads[i], NULL, load_worker, &ld);
+	for (int i = 0; i < nl; i++) {
+		if (pthread_create(&threads[i], NULL, load_worker, &ld) != 0)
+			break;
+		started++;
+	}
+	if (started < nl) {
+		pthread_mutex_lock(&ld.lock);
+		ld.running -= (size_t)(nl - started);
+		pthread_mutex_unlock(&ld.lock);
+		nl = started;
+		if (started == 0) {
+			ld.running = 1;
+			load_worker(&ld); /* no thread: this one does the loading */
+		}
+	}
 	for (;;) {
 		pthread_mutex_lock(&ld.lock);
 		size_t running = ld.running;

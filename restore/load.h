@@ -15,8 +15,9 @@ typedef struct drb_load_stats {
 	uint64_t rows_sql;      /* rows sent as INSERT statements */
 } drb_load_stats;
 
-/* Read SQL text from fd until its end and apply it to the target. prelude runs first. */
+/* Read SQL text from fd until its end and apply it to the target. prelude runs first. Only
+ * the statements drbackup's dumper writes are run, and only about database db_name. */
 int drb_load_sql(const drb_db_target *t, int fd, const char *what, const char *prelude,
-		 drb_load_stats *st);
+		 const char *db_name, drb_load_stats *st);
 
 #endif

@@ -84,16 +84,10 @@ long drb_binlog_number(const char *name)
 	return atol(dot + 1);
 }
 
+/* Usable when the snapshot has gone past the target in none of the target's domains. */
 static bool full_precedes_gtid(const drb_manifest *m, const char *target)
 {
-	/* usable when the snapshot has not gone past the target in the target's domain(s) */
-	if (!m->gtid[0])
-		return true;
-	if (!drb_gtid_reached(m->gtid, target))
-		return true;
-	return drb_gtid_reached(target, m->gtid) && drb_gtid_reached(m->gtid, target)
-		       ? true /* exactly the target */
-		       : false;
+	return !m->gtid[0] || drb_gtid_not_past(m->gtid, target);
 }
 
 static const drb_manifest *pick_full(const drb_catalog *c, const drb_target *t)
@@ -101,7 +95,8 @@ static const drb_manifest *pick_full(const drb_catalog *c, const drb_target *t)
 	const drb_manifest *best = NULL;
 	for (size_t i = 0; i < c->n_fulls; i++) {
 		const drb_manifest *m = c->fulls[i];
-		bool ok = t->kind == DRB_TO_LATEST || (t->kind == DRB_TO_TIME && m->snapshot_time <= t->time) ||
+		/* a snapshot taken during second S holds commits of S: usable for targets after S */
+		bool ok = t->kind == DRB_TO_LATEST || (t->kind == DRB_TO_TIME && m->snapshot_time < t->time) ||
 			  (t->kind == DRB_TO_GTID && full_precedes_gtid(m, t->gtid));
 		if (ok && (!best || strcmp(m->backup_id, best->backup_id) > 0))
 			best = m;
@@ -109,24 +104,42 @@ static const drb_manifest *pick_full(const drb_catalog *c, const drb_target *t)
 	return best;
 }
 
+/* Does generation g hold the very file the snapshot was taken in? A name is not enough: after
+ * RESET MASTER or a rebuild the same names return with other contents. */
+static bool holds_snapshot_file(const drb_generation *g, const drb_manifest *m)
+{
+	for (size_t k = 0; k < g->n; k++) {
+		const drb_segment *s = &g->segs[k];
+		if (strcmp(s->file, m->binlog_file) != 0 || s->server_id != m->server_id)
+			continue;
+		if (m->binlog_file_created)
+			return s->file_created == m->binlog_file_created;
+		/* no identity recorded: the file must at least start within the snapshot's history */
+		return s->start != 0 || !s->start_gtid[0] || drb_gtid_reached(m->gtid, s->start_gtid);
+	}
+	return false;
+}
+
 /* The generation whose segments hold the snapshot's coordinate. */
 static const drb_generation *find_generation(const drb_catalog *c, const drb_manifest *m)
 {
 	if (m->generation && m->generation[0]) {
 		const drb_generation *g = drb_catalog_generation(c, m->generation);
-		if (g)
+		if (g && holds_snapshot_file(g, m))
 			return g;
 	}
-	for (size_t i = c->n_gens; i-- > 0;) {
-		const drb_generation *g = &c->gens[i];
-		for (size_t k = 0; k < g->n; k++)
-			if (strcmp(g->segs[k].file, m->binlog_file) == 0 &&
-			    g->segs[k].server_id == m->server_id &&
-			    (!m->binlog_file_created ||
-			     g->segs[k].file_created == m->binlog_file_created))
-				return g;
-	}
-	return NULL;
+	for (size_t i = c->n_gens; i-- > 0;)
+		if (holds_snapshot_file(&c->gens[i], m))
+			return &c->gens[i];
+	/* the snapshot's own file was not shipped at all: the chain could still start with the
+	 * next file, when that file begins exactly at the snapshot's GTID state */
+	const drb_generation *g = m->generation && m->generation[0] && m->gtid[0]
+					  ? drb_catalog_generation(c, m->generation)
+					  : NULL;
+	for (size_t k = 0; g && k < g->n; k++)
+		if (strcmp(g->segs[k].file, m->binlog_file) == 0)
+			return NULL; /* it was, but another file of that name: not this history */
+	return g;
 }
 
 /* Does b continue a without a hole? */
@@ -216,12 +229,29 @@ int drb_plan_from(const drb_catalog *c, const drb_manifest *m, const drb_target 
 	size_t i = 0;
 	while (i < g->n && !(strcmp(g->segs[i].file, m->binlog_file) == 0 && g->segs[i].start == 0))
 		i++;
+	bool from_next_file = false;
 	if (i == g->n) {
-		/* the snapshot sits at the end of a closed file: the chain starts with the next one */
+		/* the snapshot's file was not shipped from its start: the chain may only begin with
+		 * the next file when that one starts exactly at the snapshot's GTID state (the
+		 * snapshot then sat at the end of its file); anything else is a hole */
 		long want_no = drb_binlog_number(m->binlog_file) + 1;
 		for (i = 0; i < g->n; i++)
 			if (drb_binlog_number(g->segs[i].file) == want_no && g->segs[i].start == 0)
 				break;
+		if (i < g->n && !(m->gtid[0] && g->segs[i].start_gtid[0] &&
+				  drb_gtid_reached(m->gtid, g->segs[i].start_gtid) &&
+				  drb_gtid_reached(g->segs[i].start_gtid, m->gtid))) {
+			if (t->kind == DRB_TO_TIME && t->time <= m->snapshot_time)
+				return 0;
+			point(where, sizeof where, m->snapshot_time, m->gtid);
+			return drb_error(DRB_ERR_GAP,
+					 "gap in the binlog chain of generation %s: the snapshot of full "
+					 "backup %s (%s:%llu) lies in a file that was not shipped: %s cannot "
+					 "be reached; the last point reachable is the snapshot (%s)",
+					 g->name, m->backup_id, m->binlog_file,
+					 (unsigned long long)m->binlog_pos, want, where);
+		}
+		from_next_file = i < g->n;
 		if (i == g->n && t->kind == DRB_TO_LATEST)
 			return 0;
 		if (i == g->n) {
@@ -278,7 +308,7 @@ int drb_plan_from(const drb_catalog *c, const drb_manifest *m, const drb_target 
 				 "(use --to latest, or an earlier point)",
 				 want, where);
 	}
-	if (p->n_files)
+	if (p->n_files && !from_next_file && strcmp(p->files[0].name, m->binlog_file) == 0)
 		p->files[0].start_pos = m->binlog_pos;
 	p->gen = g;
 	return 0;

@@ -125,7 +125,7 @@ static int check_tables(const drb_db_target *target, const drb_manifest *m, int 
 	*n_checked = 0;
 	for (size_t i = 0; rc == 0 && i < m->n_dbs; i++) {
 		char esc[300], sql[600];
-		if ((rc = drb_db_literal(m->dbs[i].name, esc, sizeof esc)) < 0)
+		if ((rc = drb_db_literal(db, m->dbs[i].name, esc, sizeof esc)) < 0)
 			break;
 		snprintf(sql, sizeof sql,
 			 "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE "

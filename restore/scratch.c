@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,8 +44,21 @@ static void log_tail(const char *dir, char *buf, size_t len)
 			*c = ' ';
 }
 
-static const char *os_user(void)
+/* The account the scratch server runs as. A dump is not signed yet: whoever holds the public
+ * key can seal one, so the server that runs it gets as little as possible: as root, it runs as
+ * nobody (owning only its scratch folder); otherwise as this user. */
+static const char *scratch_user(const char *dir, const char *base)
 {
+	struct stat st;
+	/* nobody must be able to reach its folder: true of /dev/shm, not of a 0700 spool_dir */
+	if (geteuid() == 0 && stat(base, &st) == 0 && (st.st_mode & S_IXOTH)) {
+		struct passwd *nobody = getpwnam("nobody");
+		if (nobody && chown(dir, nobody->pw_uid, nobody->pw_gid) == 0)
+			return "nobody";
+		return "root";
+	}
+	if (geteuid() == 0)
+		return "root";
 	struct passwd *pw = getpwuid(geteuid());
 	return pw ? pw->pw_name : "root";
 }
@@ -91,7 +105,22 @@ int drb_scratch_start(const drb_config *c, uint64_t need, drb_scratch *s)
 	snprintf(s->socket, sizeof s->socket, "%.*s/mysqld.sock", (int)(sizeof s->socket - 20),
 		 s->dir);
 	snprintf(arg_dir, sizeof arg_dir, "--datadir=%.*s", (int)(sizeof arg_dir - 20), datadir);
-	snprintf(arg_user, sizeof arg_user, "--user=%s", os_user());
+	snprintf(arg_user, sizeof arg_user, "--user=%s", scratch_user(s->dir, base));
+	/* no file outside an empty folder can be read or written through SQL */
+	char files[PATH_MAX + 16], arg_files[PATH_MAX + 40];
+	snprintf(files, sizeof files, "%.*s/files", (int)(sizeof files - 16), s->dir);
+	if (mkdir(files, 0700) < 0) {
+		rc = drb_error_errno(0, errno, "creating %s", files);
+		goto fail;
+	}
+	if (geteuid() == 0 && strcmp(arg_user, "--user=nobody") == 0) {
+		struct passwd *nobody = getpwnam("nobody");
+		if (nobody && chown(files, nobody->pw_uid, nobody->pw_gid) != 0) {
+			rc = drb_error_errno(0, errno, "chown %s", files);
+			goto fail;
+		}
+	}
+	snprintf(arg_files, sizeof arg_files, "--secure-file-priv=%s", files);
 	/* 1. a fresh datadir; root authenticates without password on the private socket */
 	if ((rc = drb_db_tool(NULL, "mariadb-install-db", bin, sizeof bin)) < 0)
 		goto fail;
@@ -111,7 +140,8 @@ int drb_scratch_start(const drb_config *c, uint64_t need, drb_scratch *s)
 				"--server-id=4242", "--innodb-buffer-pool-size=256M",
 				"--innodb-log-file-size=256M", "--innodb-flush-log-at-trx-commit=0",
 				"--innodb-doublewrite=0", "--skip-name-resolve",
-				"--max-allowed-packet=1G", "--event-scheduler=OFF", NULL};
+				"--max-allowed-packet=1G", "--event-scheduler=OFF", arg_files,
+				"--local-infile=1", NULL};
 	drb_proc srv;
 	if ((rc = drb_proc_start(&srv, server, &po)) < 0)
 		goto fail;

@@ -4,6 +4,7 @@
  * restore-test. One source server, one target server, two posix repositories. */
 #include "config.h"
 
+#include <jansson.h>
 #include <mysql.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -788,6 +789,55 @@ static void test_restore_test_command(void **state)
 	contains(out, "FAILED");
 }
 
+/* Anyone with the public key can seal a dump: a restore runs only what the dumper writes. */
+static void test_forged_dump_is_refused(void **state)
+{
+	char id[64], mpath[4300], text_path[4300], obj[4300], before[256], after[256];
+	(void)state;
+	drbt_sh(id, sizeof id, NULL, 0, "ls %s/r1/testhost/full | tail -1 | tr -d '\\n'", dir);
+	snprintf(mpath, sizeof mpath, "%s/r1/testhost/full/%s/manifest.json", dir, id);
+	json_t *m = json_load_file(mpath, 0, NULL);
+	assert_non_null(m);
+	/* a "dump" of practice_a that reaches for the server's settings */
+	snprintf(text_path, sizeof text_path, "%s/forged.sql", dir);
+	drbt_write_file(text_path,
+			"CREATE DATABASE IF NOT EXISTS `practice_a`;\nUSE `practice_a`;\n"
+			"SET GLOBAL general_log_file = '/tmp/drbackup-forged.log';\n"
+			"CREATE TABLE `t` (a int);\n",
+			0600);
+	const char *fid = "29991231T000000Z";
+	assert_int_equal(run("repo put testhost/full/%s/practice_a.sql.drb < %s", fid, text_path), 0);
+	snprintf(obj, sizeof obj, "%s/r1/testhost/full/%s/practice_a.sql.drb", dir, fid);
+	char sha[128];
+	drbt_sh(sha, sizeof sha, NULL, 0, "sha256sum %s | cut -c1-64 | tr -d '\\n'", obj);
+	char size[64];
+	drbt_sh(size, sizeof size, NULL, 0, "stat -c %%s %s | tr -d '\\n'", obj);
+	json_object_set_new(m, "backup_id", json_string(fid));
+	json_t *dbs = json_array();
+	json_array_append_new(dbs, json_pack("{s:s, s:s, s:I, s:I, s:s, s:o, s:I, s:I}", "name",
+					     "practice_a", "object", "practice_a.sql.drb",
+					     "plain_bytes", (json_int_t)100, "stored_bytes",
+					     (json_int_t)atoll(size), "sha256", sha, "tables", json_object(),
+					     "rows", (json_int_t)0, "millis", (json_int_t)1));
+	json_object_set_new(m, "databases", dbs);
+	for (int r = 1; r <= 2; r++) {
+		char p[4300];
+		snprintf(p, sizeof p, "%s/r%d/testhost/full/%s/manifest.json", dir, r, fid);
+		assert_int_equal(json_dump_file(m, p, JSON_SORT_KEYS), 0);
+	}
+	json_decref(m);
+	drbt_sql(&dst, before, sizeof before, "SELECT @@general_log_file");
+	expect(run("restore --to latest --db practice_a --target-socket %s --target-user root --force",
+		   dst.socket),
+	       1, "a forged dump");
+	contains(err, "never writes");
+	contains(err, "SET GLOBAL");
+	drbt_sql(&dst, after, sizeof after, "SELECT @@general_log_file");
+	assert_string_equal(before, after);
+	drbt_sh(NULL, 0, NULL, 0, "rm -rf %s/r1/testhost/full/%s %s/r2/testhost/full/%s", dir, fid,
+		dir, fid);
+}
+
 /* Two S3 regions (two servers) written in the same pass; one dies mid-way and heals. */
 static void test_two_s3_regions(void **state)
 {
@@ -864,6 +914,7 @@ int main(void)
 		cmocka_unit_test(test_binlog_lock),
 		cmocka_unit_test(test_follow_survives_restart),
 		cmocka_unit_test(test_restore_test_command),
+		cmocka_unit_test(test_forged_dump_is_refused),
 		cmocka_unit_test(test_two_s3_regions),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -215,6 +215,88 @@ static void test_generation_by_file_identity(void **state)
 	drb_manifest_free(m);
 }
 
+/* The snapshot's own file was never shipped (purged first): the next file may only start the
+ * chain when it begins exactly at the snapshot's GTID state, and then from offset 0. */
+static void test_unshipped_snapshot_file(void **state)
+{
+	drb_plan p;
+	char line[DRB_ERROR_LINE];
+	drb_target t = {.kind = DRB_TO_LATEST};
+	(void)state;
+	drb_catalog *saved = cat;
+	cat = calloc(1, sizeof *cat);
+	cat->host_id = strdup("h");
+	drb_generation *g = gen("1-G");
+	seg(g, "mysql-bin.000008", 0, 900, true, T0 + 10, T0 + 50, "0-1-40", "0-1-45");
+	drb_manifest *m = full("F7", T0, "mysql-bin.000007", 2552, "0-1-26", "1-G");
+	add_full(m);
+	assert_int_equal(drb_plan_make(cat, &t, &p), DRB_ERR_GAP);
+	drb_error_line(line, sizeof line);
+	assert_non_null(strstr(line, "not shipped"));
+	drb_plan_free(&p);
+	/* the snapshot at the very end of 000007: 000008 starts at its state */
+	free(m->gtid);
+	m->gtid = strdup("0-1-40");
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_int_equal(p.n_files, 1);
+	assert_int_equal(p.files[0].start_pos, 0); /* not 2552: that offset is in 000007 */
+	drb_plan_free(&p);
+	drb_catalog_free(cat);
+	cat = saved;
+}
+
+/* After RESET MASTER the names come back with other contents: the manifest's generation is
+ * used only when it holds the very file of the snapshot. */
+static void test_reused_names_after_reset(void **state)
+{
+	drb_plan p;
+	drb_target t = {.kind = DRB_TO_LATEST};
+	(void)state;
+	drb_catalog *saved = cat;
+	cat = calloc(1, sizeof *cat);
+	cat->host_id = strdup("h");
+	drb_generation *old = gen("1-OLD");
+	seg(old, "mysql-bin.000001", 0, 2000, true, T0 - 500, T0 - 400, "", "0-1-3");
+	old->segs[0].file_created = 111;
+	drb_manifest *m = full("F", T0, "mysql-bin.000001", 546, "0-1-1", "1-OLD");
+	m->binlog_file_created = 222; /* the new server's file */
+	add_full(m);
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_int_equal(p.n_files, 0); /* the old history is not replayed */
+	assert_null(p.gen);
+	drb_plan_free(&p);
+	drb_generation *fresh = gen("1-NEW");
+	seg(fresh, "mysql-bin.000001", 0, 900, false, T0, T0 + 20, "", "0-1-2");
+	fresh->segs[0].file_created = 222;
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_string_equal(p.gen->name, "1-NEW");
+	assert_int_equal(p.files[0].start_pos, 546);
+	drb_plan_free(&p);
+	drb_catalog_free(cat);
+	cat = saved;
+}
+
+/* A full backup past the target in any of the target's domains is not a starting point. */
+static void test_multi_domain_gtid_target(void **state)
+{
+	drb_plan p;
+	drb_target t = {.kind = DRB_TO_GTID};
+	(void)state;
+	drb_catalog *saved = cat;
+	cat = calloc(1, sizeof *cat);
+	cat->host_id = strdup("h");
+	add_full(full("OLD", T0, "mysql-bin.000001", 100, "0-1-50,1-1-5", ""));
+	add_full(full("NEW", T0 + 100, "mysql-bin.000002", 100, "0-1-150,1-1-10", ""));
+	snprintf(t.gtid, sizeof t.gtid, "0-1-100,1-1-50");
+	drb_plan_make(cat, &t, &p);
+	assert_non_null(p.full);
+	assert_string_equal(p.full->backup_id, "OLD");
+	drb_plan_free(&p);
+	drb_error_clear();
+	drb_catalog_free(cat);
+	cat = saved;
+}
+
 static void test_target_parsing(void **state)
 {
 	drb_target t;
@@ -263,6 +345,9 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_gap),
 		cmocka_unit_test(test_generation_by_file_identity),
+		cmocka_unit_test(test_unshipped_snapshot_file),
+		cmocka_unit_test(test_reused_names_after_reset),
+		cmocka_unit_test(test_multi_domain_gtid_target),
 		cmocka_unit_test(test_target_parsing),
 		cmocka_unit_test(test_gtid_states),
 	};
