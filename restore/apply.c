@@ -616,8 +616,10 @@ static drb_manifest *copy_manifest(const drb_manifest *m)
 	return c;
 }
 
-int drb_restore_run(const drb_restore_opts *o, drb_restore_result *r)
+int drb_restore_run(const drb_restore_opts *opts, drb_restore_result *r)
 {
+	drb_restore_opts local = *opts; /* prepare_target may set the destination */
+	const drb_restore_opts *o = &local;
 	drb_catalog **cats = calloc(o->set->n, sizeof *cats);
 	drb_plan plan = {0};
 	fetch *objs = NULL;
@@ -755,7 +757,16 @@ int drb_restore_run(const drb_restore_opts *o, drb_restore_result *r)
 	drb_log_info("fetched and checked %zu object%s (%.1f MB) from repository %s in %.1f s",
 		     n_objs, n_objs == 1 ? "" : "s", r->bytes / 1e6, r->repo, r->millis_fetch / 1000.0);
 
-	/* 2. the target: empty, or emptied with --force */
+	/* 2. the target: set up when asked, then empty, or emptied with --force */
+	if (local.prepare_target) {
+		uint64_t need = 0;
+		for (size_t i = 0; i < r->n_dbs; i++)
+			need += r->dbs[i].plain_bytes;
+		if ((rc = local.prepare_target(local.ud, need, &local.dest)) < 0) {
+			free(threads);
+			goto out;
+		}
+	}
 	if ((rc = check_target(o, dbs, n_dbs)) < 0) {
 		free(threads);
 		goto out;

@@ -26,6 +26,9 @@ typedef struct drb_restore_opts {
 	bool force;
 	bool dry_run;
 	const char *spool; /* where ciphertext waits while it is checked */
+	/* called once every object is fetched and checked, before the target is touched, with the
+	 * SQL bytes about to be loaded: it may set up the target (restore-test's scratch server) */
+	int (*prepare_target)(void *ud, uint64_t plain_bytes, drb_db_target *dest);
 	/* called after the dumps are loaded and before the replay (restore-test counts rows) */
 	int (*after_load)(void *ud, const drb_manifest *m);
 	void *ud;

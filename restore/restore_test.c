@@ -21,6 +21,8 @@
 #include "restore/scratch.h"
 
 typedef struct checks {
+	const drb_config *cfg;
+	drb_scratch *scratch;
 	drb_db_target target;
 	json_t *tables;    /* per table: rows expected and found */
 	int bad_counts;
@@ -36,6 +38,20 @@ static int count_rows(drb_db *db, const char *dbname, const char *table, uint64_
 	int rc = drb_db_value(db, sql, v, sizeof v);
 	*rows = rc == 0 ? strtoull(v, NULL, 10) : 0;
 	return rc;
+}
+
+/* Once every object is checked: the scratch server, sized for what will be loaded. Starting it
+ * here means one catalog read, and no server at all when the objects do not open. */
+static int prepare(void *ud, uint64_t need, drb_db_target *dest)
+{
+	checks *k = ud;
+	drb_log_info("starting a scratch server");
+	int rc = drb_scratch_start(k->cfg, need, k->scratch);
+	if (rc < 0)
+		return rc;
+	*dest = (drb_db_target){.socket = k->scratch->socket, .user = "root"};
+	k->target = *dest;
+	return 0;
 }
 
 /* After the load, before the replay: the data is at the snapshot, so counts must match. */
@@ -211,22 +227,12 @@ int drb_cmd_restore_test(drb_ctx *ctx, int argc, char **argv)
 			       c->file);
 		goto report;
 	}
-	/* the plan first: it says how much room the scratch server needs */
-	o.dry_run = true;
-	if ((rc = drb_restore_run(&o, &r)) < 0)
-		goto report;
-	uint64_t need = 0;
-	for (size_t i = 0; i < r.n_dbs; i++)
-		need += r.dbs[i].plain_bytes;
-	drb_restore_result_free(&r);
-	o.dry_run = false;
-	drb_log_info("restore-test of %s: starting a scratch server", o.host_id);
-	if ((rc = drb_scratch_start(c, need, &scratch)) < 0)
-		goto report;
-	o.dest = (drb_db_target){.socket = scratch.socket, .user = "root"};
-	k.target = o.dest;
+	k.cfg = c;
+	k.scratch = &scratch;
+	o.prepare_target = prepare;
+	drb_log_info("restore-test of %s", o.host_id);
 	rc = drb_restore_run(&o, &r);
-	if (rc == 0 && r.manifest && (rc = check_tables(&o.dest, r.manifest, &n_checked)) == 0 &&
+	if (rc == 0 && r.manifest && (rc = check_tables(&k.target, r.manifest, &n_checked)) == 0 &&
 	    r.reached_gtid[0] && !drb_gtid_reached(r.replayed_gtid, r.reached_gtid))
 		rc = drb_error(DRB_ERR_INTEGRITY,
 			       "the replay stopped at GTID %s, short of %s recorded for the newest "

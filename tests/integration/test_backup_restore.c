@@ -106,6 +106,19 @@ static void wait_gone(const char *pid)
 	drbt_sh(NULL, 0, NULL, 0, "while kill -0 %s 2>/dev/null; do sleep 0.05; done", pid);
 }
 
+/* Until a background drbackup's log says what it is doing (10 s at most). */
+static void wait_for_line(const char *logf, const char *what)
+{
+	for (int i = 0; i < 200; i++) {
+		char *l = drbt_read_file(logf, NULL);
+		bool seen = l && strstr(l, what);
+		free(l);
+		if (seen)
+			return;
+		usleep(50000);
+	}
+}
+
 static void gtid_pos(drbt_mariadb *m, char *buf, size_t len)
 {
 	drbt_sql(m, buf, len, "SELECT @@gtid_binlog_pos");
@@ -593,14 +606,7 @@ static void test_killed_dump_leaves_nothing(void **state)
 	char pidtxt[64];
 	background(pidtxt, sizeof pidtxt, cmd);
 	/* wait until it holds at the fault point, then kill the server under it */
-	for (int i = 0; i < 200; i++) {
-		char *l = drbt_read_file(logf, NULL);
-		bool waiting = l && strstr(l, "fault: waiting");
-		free(l);
-		if (waiting)
-			break;
-		usleep(50000);
-	}
+	wait_for_line(logf, "fault: waiting");
 	drbt_mariadb_kill(&src);
 	drbt_write_file(cont, "", 0600);
 	wait_gone(pidtxt);
@@ -617,14 +623,7 @@ static void test_killed_dump_leaves_nothing(void **state)
 	/* 2. drbackup itself killed -9 mid-way: nothing listed as a backup */
 	unlink(logf);
 	background(pidtxt, sizeof pidtxt, cmd);
-	for (int i = 0; i < 200; i++) {
-		char *l = drbt_read_file(logf, NULL);
-		bool waiting = l && strstr(l, "fault: waiting");
-		free(l);
-		if (waiting)
-			break;
-		usleep(50000);
-	}
+	wait_for_line(logf, "fault: waiting");
 	drbt_sh(NULL, 0, NULL, 0, "kill -9 %s", pidtxt);
 	wait_gone(pidtxt);
 	unlink(cont);
@@ -712,14 +711,7 @@ static void test_binlog_lock(void **state)
 	char pid[64], cmd[9000];
 	snprintf(cmd, sizeof cmd, "%s -c %s binlog --follow >%s 2>&1", drbt_bin(), conf, logf);
 	background(pid, sizeof pid, cmd);
-	for (int i = 0; i < 100; i++) {
-		char *l = drbt_read_file(logf, NULL);
-		bool up = l && strstr(l, "following");
-		free(l);
-		if (up)
-			break;
-		usleep(50000);
-	}
+	wait_for_line(logf, "following");
 	expect(run("binlog"), 0, "a second binlog while one follows");
 	contains(err, "another drbackup binlog is running");
 	drbt_sh(NULL, 0, NULL, 0, "kill -TERM %s", pid);
