@@ -153,7 +153,10 @@ static int connect_server(shipper *s)
 
 /* ------------------------------------------------------------------ one segment */
 
-static int ship_range(shipper *s, const binfile *f, uint64_t from, uint64_t to, bool closed)
+/* until: when the range is known complete if the scan does not say (the next file's creation
+ * for a file the server left without a rotate event, the read time for a cut of the active one). */
+static int ship_range(shipper *s, const binfile *f, uint64_t from, uint64_t to, bool closed,
+		      int64_t until)
 {
 	drb_binlog_scan scan;
 	drb_object_writer w;
@@ -228,6 +231,9 @@ static int ship_range(shipper *s, const binfile *f, uint64_t from, uint64_t to, 
 	seg.file_created = created;
 	seg.events = scan.events;
 	seg.shipped = time(NULL);
+	seg.complete_until = scan.closed_at ? scan.closed_at : until;
+	if (seg.complete_until < seg.last_event)
+		seg.complete_until = seg.last_event;
 	/* the description makes the segment visible: only where its object landed */
 	size_t described = 0;
 	for (size_t i = 0; i < s->set->n; i++) {
@@ -440,13 +446,23 @@ static int ship_pass(shipper *s, bool include_active, bool final)
 		bool active = i == (long)s->n - 1;
 		uint64_t from = i == idx ? off : 0;
 		if (!active) {
+			/* no commit reached this file after the next one began */
+			int64_t next_created = 0;
+			int nfd = open(s->files[i + 1].path, O_RDONLY | O_CLOEXEC);
+			if (nfd >= 0) {
+				if (drb_binlog_file_created(nfd, &next_created) < 0)
+					drb_error_clear();
+				close(nfd);
+			}
 			if (from < f->size || from == 0)
-				rc = ship_range(s, f, from, f->size, true);
+				rc = ship_range(s, f, from, f->size, true, next_created);
 			continue;
 		}
 		if (!include_active)
 			break;
-		/* the active file: only complete transactions */
+		/* the active file: only complete transactions; a commit timed in the second before
+		 * this read may still be on its way, so the cut is complete until the second before */
+		int64_t read_at = time(NULL) - 1;
 		drb_binlog_scan scan;
 		int fd = open(f->path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
@@ -464,7 +480,9 @@ static int ship_pass(shipper *s, bool include_active, bool final)
 		close(fd);
 		if (rc == 0 && scan.safe_end > from && (scan.events > 0 || from == 0)) {
 			/* a transaction may be half written: the segment stops before it */
-			rc = ship_range(s, f, from, scan.safe_end, scan.closed);
+			/* a transaction being written past the cut may be timed before the read */
+			rc = ship_range(s, f, from, scan.safe_end, scan.closed,
+					scan.pos > scan.safe_end ? 0 : read_at);
 		}
 	}
 	return rc;

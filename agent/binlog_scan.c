@@ -153,6 +153,7 @@ static int event_done(drb_binlog_scan *s)
 	case DRB_EV_STOP:
 		if (!s->in_trx) {
 			s->closed = true;
+			s->closed_at = when;
 			boundary(s);
 		}
 		break;

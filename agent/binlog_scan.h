@@ -36,6 +36,7 @@ typedef struct drb_binlog_scan {
 	int64_t file_created;  /* the file's format description event time, when scanned */
 	uint64_t events;       /* complete events up to safe_end */
 	bool closed;           /* a rotate or stop event ends the file at safe_end */
+	int64_t closed_at;     /* that event's time: the file holds every commit before it */
 	uint32_t server_id;    /* of the last event */
 	/* internal */
 	uint8_t head[DRB_BINLOG_HEADER + 4 + 16 * 64]; /* header and the body bytes we parse */

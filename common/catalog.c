@@ -352,14 +352,15 @@ static json_t *segment_json(const drb_segment *s)
 	const char *name = obj ? strrchr(obj, '/') + 1 : "";
 	json_t *j = json_pack(
 		"{s:i, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:o, s:o, s:s, s:s, s:I, s:o, "
-		"s:I, s:o}",
+		"s:I, s:o, s:o}",
 		"format", DRB_META_FORMAT, "kind", "binlog", "generation", s->generation, "file",
 		s->file, "start", (json_int_t)s->start, "end", (json_int_t)s->end, "closed", s->closed,
 		"object", name, "stored_bytes", (json_int_t)s->stored_bytes, "sha256", s->sha256,
 		"first_event", jtime(s->first_event), "last_event", jtime(s->last_event), "start_gtid",
 		s->start_gtid ? s->start_gtid : "", "end_gtid", s->end_gtid ? s->end_gtid : "",
 		"server_id", (json_int_t)s->server_id, "file_created", jtime(s->file_created), "events",
-		(json_int_t)s->events, "shipped", jtime(s->shipped));
+		(json_int_t)s->events, "shipped", jtime(s->shipped), "complete_until",
+		jtime(s->complete_until));
 	free(obj);
 	return j;
 }
@@ -417,7 +418,8 @@ static int segment_from(json_t *j, const char *what, drb_segment *s)
 		if (get_time(j, "first_event", &s->first_event) < 0 ||
 		    get_time(j, "last_event", &s->last_event) < 0 ||
 		    get_time(j, "file_created", &s->file_created) < 0 ||
-		    get_time(j, "shipped", &s->shipped) < 0)
+		    get_time(j, "shipped", &s->shipped) < 0 ||
+		    get_time(j, "complete_until", &s->complete_until) < 0)
 			bad = 1;
 		if (!json_is_string(sha) || strlen(json_string_value(sha)) != 64)
 			bad = 1;
@@ -431,6 +433,11 @@ static int segment_from(json_t *j, const char *what, drb_segment *s)
 		return drb_error(DRB_ERR_FORMAT, "%s: not a valid segment description", what);
 	}
 	return 0;
+}
+
+int64_t drb_segment_covered_until(const drb_segment *s)
+{
+	return s->complete_until > s->last_event ? s->complete_until : s->last_event;
 }
 
 int drb_segment_from_json(const char *text, size_t len, const char *what, drb_segment *out)

@@ -62,7 +62,15 @@ typedef struct drb_segment {
 	int64_t file_created; /* timestamp of the file's first event: tells reused names apart */
 	uint64_t events;
 	int64_t shipped; /* when it was stored: its day catalog is the UTC day of this */
+	/* UTC seconds up to which this range is known to hold every transaction of its history:
+	 * the rotation for a closed file, the moment the agent read the file for a cut of the
+	 * active one. 0 in descriptions written before it was recorded (then: last_event). */
+	int64_t complete_until;
 } drb_segment;
+
+/* The last second a restore can reach through segment s (every commit before it is in s or
+ * earlier): its complete_until, never before its last event. */
+int64_t drb_segment_covered_until(const drb_segment *s);
 
 typedef struct drb_generation {
 	char *name;
