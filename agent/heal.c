@@ -2,6 +2,7 @@
 #include "agent/heal.h"
 #include "agent/state.h"
 #include "common/catalog.h"
+#include "common/sign.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -77,7 +78,7 @@ static int recorded_hash(drb_repo *src, const char *path, char out[65])
 		if (asprintf(&meta, "%.*s.json", (int)(strlen(path) - 4), path) < 0)
 			return DRB_ERR_NOMEM;
 		if ((rc = drb_repo_get_buf(src, meta, 1 << 20, &text, &len)) == 0 &&
-		    (rc = drb_segment_from_json(text, len, meta, &s)) == 0) {
+		    (rc = drb_segment_from_json(text, drb_meta_body_len(text, len), meta, &s)) == 0) {
 			memcpy(out, s.sha256, 65);
 			drb_segment_clear(&s);
 		}
@@ -86,7 +87,7 @@ static int recorded_hash(drb_repo *src, const char *path, char out[65])
 		if (asprintf(&meta, "%.*s/manifest.json", (int)(slash - path), path) < 0)
 			return DRB_ERR_NOMEM;
 		if ((rc = drb_repo_get_buf(src, meta, DRB_META_MAX, &text, &len)) == 0 &&
-		    (rc = drb_manifest_from_json(text, len, meta, &m)) == 0) {
+		    (rc = drb_manifest_from_json(text, drb_meta_body_len(text, len), meta, &m)) == 0) {
 			rc = DRB_ERR_NOT_FOUND;
 			for (size_t i = 0; i < m->n_dbs; i++)
 				if (strcmp(m->dbs[i].object, slash + 1) == 0) {
@@ -116,7 +117,7 @@ static bool data_present(drb_repo_set *set, listing *ls, size_t src, size_t dst,
 		drb_manifest *m = NULL;
 		bool all = false;
 		if (drb_repo_get_buf(set->repos[src], path, DRB_META_MAX, &text, &len) == 0 &&
-		    drb_manifest_from_json(text, len, path, &m) == 0) {
+		    drb_manifest_from_json(text, drb_meta_body_len(text, len), path, &m) == 0) {
 			all = true;
 			for (size_t i = 0; i < m->n_dbs && all; i++) {
 				char obj[2048];

@@ -29,11 +29,15 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-	{"keygen", drb_cmd_keygen, "keygen --out PREFIX",
-	 "create a key pair for sealing backups",
+	{"keygen", drb_cmd_keygen, "keygen [--sign] --out PREFIX",
+	 "create a key pair for sealing backups, or for signing a host's metadata",
 	 "Writes PREFIX.pub (give it to every database host) and PREFIX.key (mode 0600; keep it\n"
 	 "on restore hosts only). Never replaces an existing file.\n"
+	 "With --sign, an Ed25519 pair for one database host: PREFIX.key stays on that host\n"
+	 "(signing { key }), PREFIX.pub is pinned on restore hosts for its host_id\n"
+	 "(trust { host \"ID\" { signing_keys = {...} } }).\n"
 	 "\n"
+	 "  --sign         a signing key pair instead of a sealing one\n"
 	 "  --out PREFIX   where to write the two files\n"},
 	{"check", drb_cmd_check, "check",
 	 "check the configuration, keys, database and repositories",
@@ -57,16 +61,18 @@ static const command commands[] = {
 	 "\n"
 	 "  --follow   keep running: stream the binary log and seal a segment every\n"
 	 "             binlog { segment_seconds }; stops cleanly on SIGTERM\n"},
-	{"list", drb_cmd_list, "list [--host ID]",
+	{"list", drb_cmd_list, "list [--host ID] [--allow-unsigned]",
 	 "show backups, binlog coverage and the recoverable window",
 	 "Per repository: full backups, binlog coverage, the recoverable window, gaps, missing\n"
-	 "copies and the last restore-test. Needs no secret key.\n"
+	 "copies and the last restore-test, from metadata signed by a key pinned for the host;\n"
+	 "what is unsigned or fails its signature is shown as UNTRUSTED. Needs no secret key.\n"
 	 "\n"
-	 "  --host ID   another host's backups (default: this configuration's host_id)\n"},
+	 "  --host ID          another host's backups (default: this configuration's host_id)\n"
+	 "  --allow-unsigned   count metadata without a signature (backups from before signing)\n"},
 	{"restore", drb_cmd_restore,
 	 "restore --to TIME|GTID|latest [--host ID] [--db NAME]... [--jobs N]\n"
 	 "                 [--target-socket PATH | --target-host H --target-port P]\n"
-	 "                 [--target-user U] [--force] [--dry-run]",
+	 "                 [--target-user U] [--force] [--dry-run] [--allow-unsigned]",
 	 "restore databases to a point in time",
 	 "Picks the newest full backup at or before the target and the unbroken chain of binlog\n"
 	 "segments after it, checks every object, loads the dumps and replays the chain.\n"
@@ -82,14 +88,18 @@ static const command commands[] = {
 	 "  --target-user U     connect as U (password from database { password_file }); default:\n"
 	 "                      the OS user, by socket authentication\n"
 	 "  --force             replace databases that exist and are not empty\n"
-	 "  --dry-run           print the plan and change nothing\n"},
-	{"restore-test", drb_cmd_restore_test, "restore-test [--host ID]",
+	 "  --dry-run           print the plan and change nothing\n"
+	 "  --allow-unsigned    accept metadata without a signature (backups from before\n"
+	 "                      signing), with a warning; a failing signature is never accepted\n"},
+	{"restore-test", drb_cmd_restore_test, "restore-test [--host ID] [--allow-unsigned]",
 	 "prove the newest backup restores, in a scratch server",
 	 "Starts a private scratch server, restores the newest full backup and every segment\n"
-	 "after it, checks tables and row counts, records a report in the repository and stops\n"
-	 "the scratch server. Exits 1 on any failure.\n"
+	 "after it, checks tables and row counts, restores again to a point inside the newest\n"
+	 "segment, records a report in the repository and stops the scratch server. Exits 1 on\n"
+	 "any failure.\n"
 	 "\n"
-	 "  --host ID   test another host's backups (default: this configuration's host_id)\n"},
+	 "  --host ID          test another host's backups (default: this configuration's host_id)\n"
+	 "  --allow-unsigned   accept metadata without a signature (backups from before signing)\n"},
 	{"expire", NULL, "expire [--dry-run]", "apply the retention policy", ""},
 	{"export", NULL, "export --practice NAME [--out FILE] [--url]",
 	 "export one practice's data, encrypted", ""},

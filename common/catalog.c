@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "common/sign.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -157,6 +158,55 @@ static json_t *load_json(const char *text, size_t len, const char *what)
 		drb_error(DRB_ERR_FORMAT, "%s: not a JSON object", what);
 	}
 	return j;
+}
+
+/* ------------------------------------------------------------------ signed metadata */
+
+int drb_meta_put(drb_repo *r, const char *path, const char *kind, const char *json)
+{
+	size_t len = strlen(json);
+	char *body = malloc(len + 2), *signed_text = NULL;
+	int rc = 0;
+	if (!body)
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	memcpy(body, json, len);
+	body[len++] = '\n';
+	body[len] = 0;
+	if (r->signer) {
+		size_t slen = 0;
+		if ((rc = drb_meta_sign(r->signer, path, kind, body, len, &signed_text, &slen)) == 0)
+			rc = drb_repo_put_buf(r, path, signed_text, slen, NULL);
+	} else {
+		rc = drb_repo_put_buf(r, path, body, len, NULL);
+	}
+	free(body);
+	free(signed_text);
+	return rc;
+}
+
+/* Check a metadata object of this catalog's host: the length of its JSON body when planning may
+ * use it, else 0 with the reason kept for list. */
+static size_t meta_accept(drb_repo *r, drb_catalog *c, const char *path, const char *kind,
+			  const char *text, size_t len)
+{
+	drb_meta_check chk;
+	drb_meta_verify(r->trust, c->host_id, path, kind, text, len, &chk);
+	if (drb_meta_usable(r->trust, &chk)) {
+		if (chk.status == DRB_META_UNSIGNED)
+			c->n_unsigned++;
+		return chk.body_len ? chk.body_len : 1;
+	}
+	drb_untrusted *v = realloc(c->untrusted, (c->n_untrusted + 1) * sizeof *v);
+	if (v) {
+		c->untrusted = v;
+		v[c->n_untrusted].path = strdup(path);
+		v[c->n_untrusted].why = strdup(chk.why);
+		v[c->n_untrusted].unsigned_only = chk.status == DRB_META_UNSIGNED;
+		c->n_untrusted++;
+	}
+	if (chk.status == DRB_META_BAD)
+		drb_log_warn("repository %s: %s: ignored", r->name, chk.why);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ manifest */
@@ -348,7 +398,7 @@ int drb_manifest_put(drb_repo *r, const drb_manifest *m)
 	if (rc == 0 && (!dir || asprintf(&path, "%s/manifest.json", dir) < 0))
 		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 	if (rc == 0)
-		rc = drb_repo_put_buf(r, path, text, strlen(text), NULL);
+		rc = drb_meta_put(r, path, "full", text);
 	free(text);
 	free(dir);
 	free(path);
@@ -497,7 +547,7 @@ int drb_segment_put(drb_repo *r, const char *host, const drb_segment *s)
 	char *text = NULL, *path = drb_path_segment(host, s->generation, s->file, s->start, "json");
 	int rc = path ? drb_segment_to_json(s, &text) : drb_error(DRB_ERR_NOMEM, "out of memory");
 	if (rc == 0)
-		rc = drb_repo_put_buf(r, path, text, strlen(text), NULL);
+		rc = drb_meta_put(r, path, "binlog", text);
 	free(text);
 	free(path);
 	return rc;
@@ -632,10 +682,16 @@ static int load_fulls(drb_repo *r, drb_catalog *c)
 			drb_error_clear();
 		} else if (got < 0) {
 			rc = got;
+		} else if (!(len = meta_accept(r, c, path, "full", text, len))) {
+			/* not signed by a key pinned for this host: not a backup to plan from */
 		} else if (drb_manifest_from_json(text, len, path, &m) < 0) {
 			drb_log_warn("repository %s: %s is damaged and is ignored", r->name, path);
 			drb_error_clear();
-		} else if (!backup_id_sane(r, dirs.v[i] + strlen(prefix), m)) {
+		} else if (!backup_id_sane(r, dirs.v[i] + strlen(prefix), m) ||
+			   strcmp(m->host_id, c->host_id) != 0) {
+			if (strcmp(m->host_id, c->host_id) != 0)
+				drb_log_warn("repository %s: %s names host %s: ignored", r->name, path,
+					     m->host_id);
 			drb_manifest_free(m);
 		} else {
 			drb_manifest **v = realloc(c->fulls, (c->n_fulls + 1) * sizeof *v);
@@ -773,6 +829,8 @@ static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 		texts[i] = NULL;
 		if (!ends_with(days.v[i], ".json"))
 			continue;
+		if (rcs[i] == 0 && !(len = meta_accept(r, c, days.v[i], "catalog", text, len)))
+			rcs[i] = DRB_ERR_CRYPTO;
 		if (rcs[i] < 0 || !(j = load_json(text, len, days.v[i])) ||
 		    !json_is_array(json_object_get(j, "segments"))) {
 			/* a damaged day: read its segments one by one below */
@@ -832,7 +890,9 @@ static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 			rc = drb_error(rc, "repository %s: %s could not be read", r->name, segs.v[i]);
 			break;
 		}
-		if (drb_segment_from_json(text, len, segs.v[i], &s) < 0) {
+		if (!(len = meta_accept(r, c, segs.v[i], "binlog", text, len))) {
+			/* untrusted: kept out of the chain, which then shows a gap */
+		} else if (drb_segment_from_json(text, len, segs.v[i], &s) < 0) {
 			drb_log_warn("repository %s: %s is damaged and is ignored", r->name, segs.v[i]);
 			drb_error_clear();
 		} else {
@@ -880,6 +940,7 @@ static int load_last_test(drb_repo *r, drb_catalog *c)
 		if (!ends_with(reports.v[i], ".json"))
 			continue;
 		if (drb_repo_get_buf(r, reports.v[i], 1 << 20, &text, &len) == 0 &&
+		    (len = meta_accept(r, c, reports.v[i], "restore-test", text, len)) &&
 		    drb_restore_test_from_json(text, len, &t) == 0) {
 			c->last_test = malloc(sizeof *c->last_test);
 			if (c->last_test) {
@@ -925,6 +986,11 @@ void drb_catalog_free(drb_catalog *c)
 	for (size_t i = 0; i < c->n_incomplete; i++)
 		free(c->incomplete[i]);
 	free(c->incomplete);
+	for (size_t i = 0; i < c->n_untrusted; i++) {
+		free(c->untrusted[i].path);
+		free(c->untrusted[i].why);
+	}
+	free(c->untrusted);
 	for (size_t i = 0; i < c->n_gens; i++) {
 		for (size_t k = 0; k < c->gens[i].n; k++)
 			drb_segment_clear(&c->gens[i].segs[k]);
@@ -1001,7 +1067,7 @@ int drb_catalog_compact(drb_repo *r, const char *host, const drb_generation *g, 
 		if (rc == 0 && asprintf(&path, "%s/catalog/%s/%s.json", host, g->name, day) < 0)
 			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 		if (rc == 0)
-			rc = drb_repo_put_buf(r, path, text, strlen(text), NULL);
+			rc = drb_meta_put(r, path, "catalog", text);
 		free(first);
 		free(last);
 		free(text);

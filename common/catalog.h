@@ -102,6 +102,13 @@ typedef struct drb_restore_test {
 	char *pitr_segment;
 } drb_restore_test;
 
+/* Metadata that was not used: unsigned (without --allow-unsigned), or its signature failed. */
+typedef struct drb_untrusted {
+	char *path;
+	char *why;
+	bool unsigned_only; /* no signature at all (an older backup); --allow-unsigned takes it */
+} drb_untrusted;
+
 typedef struct drb_catalog {
 	char *host_id;
 	drb_manifest **fulls; /* complete backups, oldest first */
@@ -113,6 +120,9 @@ typedef struct drb_catalog {
 	drb_restore_test *last_test; /* NULL when none */
 	size_t n_day_catalogs;      /* compacted days read */
 	size_t n_segment_reads;     /* segment descriptions read one by one */
+	drb_untrusted *untrusted;   /* ignored for planning, shown by list */
+	size_t n_untrusted;
+	size_t n_unsigned;          /* used without a signature (--allow-unsigned) */
 } drb_catalog;
 
 /* ---- names ---- */
@@ -147,6 +157,10 @@ void drb_catalog_free(drb_catalog *c);
 const drb_generation *drb_catalog_generation(const drb_catalog *c, const char *name);
 /* The newest complete full backup taken at or before t (INT64_MAX: the newest). */
 const drb_manifest *drb_catalog_full_before(const drb_catalog *c, int64_t t);
+
+/* Store a metadata object (JSON text) at path: a newline and, when the repository's host has a
+ * signing key, its signature line follow. */
+int drb_meta_put(drb_repo *r, const char *path, const char *kind, const char *json);
 
 /* Store a manifest or segment description in one repository. */
 int drb_manifest_put(drb_repo *r, const drb_manifest *m);

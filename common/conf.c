@@ -1,5 +1,6 @@
 #include "config.h"
 #include "common/conf.h"
+#include "common/catalog.h"
 #include "common/error.h"
 #include "common/secret.h"
 
@@ -156,6 +157,20 @@ static int check_files_exist(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static int check_time(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+	int64_t t;
+	if (v && drb_time_parse(v, &t) < 0) {
+		drb_error_clear();
+		cfg_error(cfg, "option '%s' is \"%s\": expected a UTC time such as "
+			       "2026-12-01T00:00:00Z",
+			  opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
 static int check_host_id(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *v = cfg_opt_getnstr(opt, 0);
@@ -271,6 +286,28 @@ static cfg_opt_t repo_opts[] = {
 	CFG_END(),
 };
 
+static cfg_opt_t signing_opts[] = {
+	CFG_STR("key", "", CFGF_NONE),
+	CFG_END(),
+};
+
+static cfg_opt_t retired_opts[] = {
+	CFG_STR("until", NULL, CFGF_NONE),
+	CFG_END(),
+};
+
+static cfg_opt_t trust_host_opts[] = {
+	CFG_STR_LIST("signing_keys", "{}", CFGF_NONE),
+	CFG_SEC("retired", retired_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_STR_LIST("revoked_keys", "{}", CFGF_NONE),
+	CFG_END(),
+};
+
+static cfg_opt_t trust_opts[] = {
+	CFG_SEC("host", trust_host_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_END(),
+};
+
 static cfg_opt_t root_opts[] = {
 	CFG_STR("host_id", NULL, CFGF_NONE),
 	CFG_STR("spool_dir", "/var/lib/drbackup", CFGF_NONE),
@@ -281,6 +318,8 @@ static cfg_opt_t root_opts[] = {
 	CFG_SEC("binlog", binlog_opts, CFGF_NONE),
 	CFG_SEC("restore_test", restore_test_opts, CFGF_NONE),
 	CFG_SEC("repo", repo_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_SEC("signing", signing_opts, CFGF_NONE),
+	CFG_SEC("trust", trust_opts, CFGF_NONE),
 	CFG_END(),
 };
 
@@ -307,6 +346,10 @@ static void set_validators(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "repo|timeout", check_nonneg);
 	cfg_set_validate_func(cfg, "repo|retries", check_nonneg);
 	cfg_set_validate_func(cfg, "repo", check_repo_section);
+	cfg_set_validate_func(cfg, "signing|key", check_secret_files);
+	cfg_set_validate_func(cfg, "trust|host|signing_keys", check_files_exist);
+	cfg_set_validate_func(cfg, "trust|host|revoked_keys", check_files_exist);
+	cfg_set_validate_func(cfg, "trust|host|retired|until", check_time);
 }
 
 static const char **str_list(cfg_t *sec, const char *name, size_t *n)
@@ -371,6 +414,24 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 	c->restore_test.mariadbd = cfg_getstr(rt, "mariadbd");
 	c->restore_test.scratch_dir = nz(cfg_getstr(rt, "scratch_dir"));
 
+	c->signing.key = nz(cfg_getstr(cfg_getsec(cfg, "signing"), "key"));
+	cfg_t *trust = cfg_getsec(cfg, "trust");
+	c->n_trust = cfg_size(trust, "host");
+	c->trust = calloc(c->n_trust + 1, sizeof *c->trust);
+	for (size_t i = 0; c->trust && i < c->n_trust; i++) {
+		cfg_t *h = cfg_getnsec(trust, "host", (unsigned)i);
+		drb_trust_config *t = &c->trust[i];
+		t->host_id = cfg_title(h);
+		t->signing_keys = str_list(h, "signing_keys", &t->n_signing_keys);
+		t->revoked_keys = str_list(h, "revoked_keys", &t->n_revoked_keys);
+		t->n_retired = cfg_size(h, "retired");
+		t->retired = calloc(t->n_retired + 1, sizeof *t->retired);
+		for (size_t k = 0; t->retired && k < t->n_retired; k++) {
+			cfg_t *r = cfg_getnsec(h, "retired", (unsigned)k);
+			t->retired[k].path = cfg_title(r);
+			t->retired[k].until = cfg_getstr(r, "until");
+		}
+	}
 	c->n_repos = cfg_size(cfg, "repo");
 	c->repos = calloc(c->n_repos ? c->n_repos : 1, sizeof *c->repos);
 	for (size_t i = 0; c->repos && i < c->n_repos; i++) {
@@ -397,7 +458,8 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 		rc->timeout = cfg_getint(r, "timeout");
 		rc->retries = cfg_getint(r, "retries");
 	}
-	if (!c->db.databases || !c->enc.public_keys || !c->enc.secret_keys || !c->repos) {
+	if (!c->db.databases || !c->enc.public_keys || !c->enc.secret_keys || !c->repos ||
+	    !c->trust) {
 		drb_config_free(c);
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	}
@@ -463,6 +525,12 @@ void drb_config_free(drb_config *c)
 	free(c->enc.public_keys);
 	free(c->enc.secret_keys);
 	free(c->repos);
+	for (size_t i = 0; c->trust && i < c->n_trust; i++) {
+		free(c->trust[i].signing_keys);
+		free(c->trust[i].revoked_keys);
+		free(c->trust[i].retired);
+	}
+	free(c->trust);
 	cfg_free(c->cfg);
 	free(c);
 }

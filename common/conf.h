@@ -32,6 +32,20 @@ typedef struct drb_repo_config {
 	long retries;
 } drb_repo_config;
 
+/* The signing keys a restore host pins for one database host. */
+typedef struct drb_trust_config {
+	const char *host_id;
+	const char **signing_keys; /* trusted now */
+	size_t n_signing_keys;
+	struct {
+		const char *path;
+		const char *until; /* trusted for what it signed up to this UTC time */
+	} *retired;
+	size_t n_retired;
+	const char **revoked_keys; /* never trusted, whatever else says */
+	size_t n_revoked_keys;
+} drb_trust_config;
+
 typedef struct drb_config {
 	const char *file; /* the file read */
 	const char *host_id;
@@ -76,6 +90,12 @@ typedef struct drb_config {
 
 	drb_repo_config *repos;
 	size_t n_repos;
+
+	struct {
+		const char *key; /* this host's Ed25519 signing key (database hosts) */
+	} signing;
+	drb_trust_config *trust;
+	size_t n_trust;
 
 	void *cfg; /* the libconfuse tree the strings point into */
 	char host_buf[256];

@@ -4,6 +4,7 @@
 #include "common/secret.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -15,6 +16,25 @@
 
 #define PUB_TAG "drbackup-public-key-v1"
 #define SEC_TAG "drbackup-secret-key-v1"
+#define SIGN_PUB_TAG "drbackup-signing-public-key-v1"
+#define SIGN_SEC_TAG "drbackup-signing-secret-key-v1"
+
+static const struct {
+	const char *tag, *what;
+} key_kinds[] = {
+	{PUB_TAG, "public sealing key"},
+	{SEC_TAG, "secret sealing key"},
+	{SIGN_PUB_TAG, "public signing key"},
+	{SIGN_SEC_TAG, "secret signing key"},
+};
+
+static const char *kind_name(const char *tag)
+{
+	for (size_t i = 0; i < sizeof key_kinds / sizeof *key_kinds; i++)
+		if (strcmp(key_kinds[i].tag, tag) == 0)
+			return key_kinds[i].what;
+	return "key";
+}
 #define B64_VARIANT sodium_base64_VARIANT_ORIGINAL
 
 void drb_key_id(const uint8_t pk[DRB_KEY_BYTES], uint8_t id[DRB_KEY_ID_BYTES])
@@ -51,10 +71,12 @@ static int write_new_file(const char *path, mode_t mode, const char *text)
 	return 0;
 }
 
-int drb_keygen(const char *prefix, drb_pubkey *pub_out)
+/* A new pair under PREFIX.pub and PREFIX.key: sealing (X25519) or signing (Ed25519, whose secret
+ * file holds the 32-byte seed). */
+static int keygen_pair(const char *prefix, bool sign, uint8_t pk[DRB_KEY_BYTES],
+		       uint8_t id[DRB_KEY_ID_BYTES])
 {
 	char pub_path[4096], sec_path[4096], ts[32], idhex[17];
-	uint8_t pk[DRB_KEY_BYTES], id[DRB_KEY_ID_BYTES];
 	char pk64[sodium_base64_ENCODED_LEN(DRB_KEY_BYTES, B64_VARIANT)];
 	int rc;
 	if (snprintf(pub_path, sizeof pub_path, "%s.pub", prefix) >= (int)sizeof pub_path ||
@@ -65,13 +87,19 @@ int drb_keygen(const char *prefix, drb_pubkey *pub_out)
 				 access(pub_path, F_OK) == 0 ? pub_path : sec_path);
 
 	/* the secret key and the text holding it stay in guarded memory */
-	uint8_t *sk = sodium_malloc(DRB_KEY_BYTES);
+	/* a sealing key, or a signing seed followed by the secret key derived from it */
+	uint8_t *sk = sodium_malloc(DRB_KEY_BYTES + crypto_sign_SECRETKEYBYTES);
 	char *text = sodium_malloc(1024);
 	if (!sk || !text) {
 		rc = drb_error(DRB_ERR_NOMEM, "cannot allocate guarded memory");
 		goto out;
 	}
-	crypto_box_keypair(pk, sk);
+	if (sign) {
+		randombytes_buf(sk, DRB_KEY_BYTES); /* the seed; the rest is derived from it */
+		crypto_sign_seed_keypair(pk, sk + DRB_KEY_BYTES, sk);
+	} else {
+		crypto_box_keypair(pk, sk);
+	}
 	drb_key_id(pk, id);
 	drb_key_id_hex(id, idhex);
 	sodium_bin2base64(pk64, sizeof pk64, pk, DRB_KEY_BYTES, B64_VARIANT);
@@ -83,29 +111,45 @@ int drb_keygen(const char *prefix, drb_pubkey *pub_out)
 	char sk64[sodium_base64_ENCODED_LEN(DRB_KEY_BYTES, B64_VARIANT)];
 	sodium_bin2base64(sk64, sizeof sk64, sk, DRB_KEY_BYTES, B64_VARIANT);
 	snprintf(text, 1024,
-		 "# drbackup secret key (X25519). Keep it on restore hosts only, mode 0600.\n"
-		 "# key id: %s\n# created: %s\n" SEC_TAG " %s\n",
+		 sign ? "# drbackup signing key (Ed25519 seed). It stays on the database host that "
+			"signs with it, mode 0600.\n# key id: %s\n# created: %s\n" SIGN_SEC_TAG " %s\n"
+		      : "# drbackup secret key (X25519). Keep it on restore hosts only, mode 0600.\n"
+			"# key id: %s\n# created: %s\n" SEC_TAG " %s\n",
 		 idhex, ts, sk64);
 	sodium_memzero(sk64, sizeof sk64);
 	rc = write_new_file(sec_path, 0600, text);
 	if (rc < 0)
 		goto out;
 	snprintf(text, 1024,
-		 "# drbackup public key (X25519). Backups are sealed to it.\n"
-		 "# key id: %s\n# created: %s\n" PUB_TAG " %s\n",
+		 sign ? "# drbackup signing public key (Ed25519). Restore hosts pin it for the host "
+			"that signs with it.\n# key id: %s\n# created: %s\n" SIGN_PUB_TAG " %s\n"
+		      : "# drbackup public key (X25519). Backups are sealed to it.\n"
+			"# key id: %s\n# created: %s\n" PUB_TAG " %s\n",
 		 idhex, ts, pk64);
 	rc = write_new_file(pub_path, 0644, text);
-	if (rc < 0) {
+	if (rc < 0)
 		unlink(sec_path);
-		goto out;
-	}
-	if (pub_out) {
-		memcpy(pub_out->pk, pk, DRB_KEY_BYTES);
-		memcpy(pub_out->id, id, DRB_KEY_ID_BYTES);
-	}
 out:
 	sodium_free(sk);
 	sodium_free(text);
+	return rc;
+}
+
+int drb_keygen(const char *prefix, drb_pubkey *pub_out)
+{
+	drb_pubkey k;
+	int rc = keygen_pair(prefix, false, k.pk, k.id);
+	if (rc == 0 && pub_out)
+		*pub_out = k;
+	return rc;
+}
+
+int drb_signkey_gen(const char *prefix, drb_pubkey *pub_out)
+{
+	drb_pubkey k;
+	int rc = keygen_pair(prefix, true, k.pk, k.id);
+	if (rc == 0 && pub_out)
+		*pub_out = k;
 	return rc;
 }
 
@@ -132,14 +176,18 @@ static int parse_key_text(const char *text, const char *tag, const char *path, u
 		}
 		line = end ? end + 1 : NULL;
 	}
-	if (strstr(text, tag[9] == 'p' ? SEC_TAG : PUB_TAG))
-		return drb_error(DRB_ERR_FORMAT, "%s holds a %s key where a %s key was expected", path,
-				 tag[9] == 'p' ? "secret" : "public", tag[9] == 'p' ? "public" : "secret");
+	for (size_t i = 0; i < sizeof key_kinds / sizeof *key_kinds; i++) {
+		const char *at = strstr(text, key_kinds[i].tag);
+		size_t n = strlen(key_kinds[i].tag);
+		if (at && at[n] == ' ' && strcmp(key_kinds[i].tag, tag) != 0)
+			return drb_error(DRB_ERR_FORMAT, "%s holds a %s where a %s was expected", path,
+					 key_kinds[i].what, kind_name(tag));
+	}
 	return drb_error(DRB_ERR_FORMAT, "%s: no line \"%s <base64>\": not a drbackup key file",
 			 path, tag);
 }
 
-int drb_pubkey_load(const char *path, drb_pubkey *out)
+static int pub_load(const char *path, const char *tag, drb_pubkey *out)
 {
 	char text[4096];
 	FILE *f = fopen(path, "re");
@@ -148,11 +196,56 @@ int drb_pubkey_load(const char *path, drb_pubkey *out)
 	size_t n = fread(text, 1, sizeof text - 1, f);
 	fclose(f);
 	text[n] = 0;
-	int rc = parse_key_text(text, PUB_TAG, path, out->pk);
+	int rc = parse_key_text(text, tag, path, out->pk);
 	if (rc < 0)
 		return rc;
 	drb_key_id(out->pk, out->id);
 	return 0;
+}
+
+int drb_pubkey_load(const char *path, drb_pubkey *out)
+{
+	return pub_load(path, PUB_TAG, out);
+}
+
+int drb_signpub_load(const char *path, drb_pubkey *out)
+{
+	return pub_load(path, SIGN_PUB_TAG, out);
+}
+
+int drb_signsec_load(const char *path, drb_signsec **out)
+{
+	char *text = NULL;
+	drb_signsec *k = NULL;
+	int rc = drb_secret_read(path, &text, NULL);
+	if (rc < 0)
+		return drb_error_wrap(0, "signing key");
+	k = sodium_malloc(sizeof *k);
+	if (!k) {
+		rc = drb_error(DRB_ERR_NOMEM, "cannot allocate guarded memory for %s", path);
+		goto out;
+	}
+	uint8_t seed[DRB_KEY_BYTES];
+	rc = parse_key_text(text, SIGN_SEC_TAG, path, seed);
+	if (rc < 0)
+		goto out;
+	crypto_sign_seed_keypair(k->pk, k->sk, seed);
+	sodium_memzero(seed, sizeof seed);
+	drb_key_id(k->pk, k->id);
+	sodium_mprotect_readonly(k);
+	*out = k;
+	k = NULL;
+out:
+	drb_secret_free(text);
+	if (k)
+		sodium_free(k);
+	return rc;
+}
+
+void drb_signsec_free(drb_signsec *k)
+{
+	if (k)
+		sodium_free(k);
 }
 
 int drb_seckey_load(const char *path, drb_seckey **out)

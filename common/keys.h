@@ -2,6 +2,8 @@
  * secret keys live on restore hosts, in guarded memory (sodium_malloc: locked, fenced, wiped).
  * Files are text: comment lines starting with '#', then one line
  *   drbackup-public-key-v1 <base64 of 32 bytes>   or   drbackup-secret-key-v1 <base64 of 32 bytes>
+ * and for signing (Ed25519, the database host's write key) the same with
+ *   drbackup-signing-public-key-v1 / drbackup-signing-secret-key-v1 <base64 of the 32-byte seed>
  * A key's id is the first 8 bytes of the unkeyed BLAKE2b-256 hash of its public key. */
 #ifndef DRB_KEYS_H
 #define DRB_KEYS_H
@@ -26,6 +28,13 @@ typedef struct drb_seckey {
 	uint8_t id[DRB_KEY_ID_BYTES];
 } drb_seckey;
 
+/* An Ed25519 signing key (the host's write key), in sodium_malloc memory. */
+typedef struct drb_signsec {
+	uint8_t sk[64]; /* crypto_sign_SECRETKEYBYTES: seed and public key */
+	uint8_t pk[DRB_KEY_BYTES];
+	uint8_t id[DRB_KEY_ID_BYTES];
+} drb_signsec;
+
 typedef struct drb_keyring {
 	drb_pubkey *pub; /* recipients of what this host seals */
 	size_t n_pub;
@@ -36,7 +45,13 @@ typedef struct drb_keyring {
 /* Write PREFIX.pub (0644) and PREFIX.key (0600); never replaces an existing file. */
 int drb_keygen(const char *prefix, drb_pubkey *pub_out);
 
+/* The same for an Ed25519 signing pair (keygen --sign): PREFIX.key holds the seed. */
+int drb_signkey_gen(const char *prefix, drb_pubkey *pub_out);
+
 int drb_pubkey_load(const char *path, drb_pubkey *out);
+int drb_signpub_load(const char *path, drb_pubkey *out);
+int drb_signsec_load(const char *path, drb_signsec **out);
+void drb_signsec_free(drb_signsec *k);
 int drb_seckey_load(const char *path, drb_seckey **out);
 void drb_seckey_free(drb_seckey *k);
 

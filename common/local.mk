@@ -9,6 +9,7 @@ libdrbackup_a_SOURCES += \
 	common/compress.c common/compress.h \
 	common/drb1.c common/drb1.h \
 	common/keys.c common/keys.h \
+	common/sign.c common/sign.h \
 	common/object.c common/object.h \
 	common/repo.c common/repo.h \
 	common/repo_posix.c \

@@ -245,6 +245,13 @@ int drb_repo_set_open(const drb_config *c, const char *only_name, drb_repo_set *
 			goto fail;
 		set->n++;
 	}
+	if ((rc = drb_signer_load(c, &set->signer)) < 0 ||
+	    (rc = drb_trust_load(c, set->signer, &set->trust)) < 0)
+		goto fail;
+	for (size_t i = 0; i < set->n; i++) {
+		set->repos[i]->signer = set->signer;
+		set->repos[i]->trust = set->trust;
+	}
 	if (set->n == 0) {
 		if (only_name)
 			rc = drb_error(DRB_ERR_USAGE, "%s has no repo \"%s\"", c->file, only_name);
@@ -267,7 +274,15 @@ void drb_repo_set_close(drb_repo_set *set)
 	for (size_t i = 0; i < set->n; i++)
 		drb_repo_close(set->repos[i]);
 	free(set->repos);
+	drb_signer_free(set->signer);
+	drb_trust_free(set->trust);
 	free(set);
+}
+
+void drb_repo_set_allow_unsigned(drb_repo_set *set, bool allow)
+{
+	if (set->trust)
+		set->trust->allow_unsigned = allow;
 }
 
 /* ---- fan-out ---- */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/conf.h"
+#include "common/sign.h"
 #include "common/sink.h"
 
 typedef struct drb_obj_stat {
@@ -58,6 +59,10 @@ typedef struct drb_repo {
 	const drb_repo_config *cfg;
 	const char *name;
 	char where[256];
+	/* metadata: who signs what this host writes (NULL: unsigned), whom it trusts when reading
+	 * (NULL: nobody; only a repository set opened from a configuration has one) */
+	const drb_signer *signer;
+	const drb_trust *trust;
 } drb_repo;
 
 /* Drivers: posix is built in; others are registered before the first drb_repo_open. */
@@ -93,11 +98,16 @@ bool drb_repo_path_ok(const char *path);
 typedef struct drb_repo_set {
 	drb_repo **repos;
 	size_t n;
+	drb_signer *signer; /* from signing { key }, or NULL */
+	drb_trust *trust;   /* from trust { }, with this host's own signing key */
 } drb_repo_set;
 
-/* Open every repository of the configuration, or only the one called only_name when set. */
+/* Open every repository of the configuration, or only the one called only_name when set; loads
+ * the signing key and the pinned keys that its metadata is written and read with. */
 int drb_repo_set_open(const drb_config *c, const char *only_name, drb_repo_set **out);
 void drb_repo_set_close(drb_repo_set *set);
+/* Accept metadata without a signature (backups from before signing), with a warning. */
+void drb_repo_set_allow_unsigned(drb_repo_set *set, bool allow);
 
 /* A sink that writes the same bytes to path in every repository of the set. A repository that
  * fails is dropped (its copy aborted, its error kept) while at least one goes on; the sink fails

@@ -3,6 +3,7 @@
 #include "restore/fetch.h"
 #include "restore/load.h"
 #include "restore/replay.h"
+#include "restore/seen.h"
 #include "common/context.h"
 #include "common/error.h"
 #include "common/lock.h"
@@ -212,6 +213,37 @@ static void point(char *buf, size_t len, const drb_plan *p)
 	snprintf(buf, len, "%s%s%s", iso, p->reached_gtid[0] ? ", GTID " : "", p->reached_gtid);
 }
 
+/* What the catalog left out, or took unsigned, said once per repository; and the history it
+ * shows compared with what this host has seen. */
+static void trust_notes(const drb_restore_opts *o, drb_repo *r, const drb_catalog *c)
+{
+	if (c->n_unsigned)
+		drb_log_warn("repository %s: %zu metadata object%s of %s carry no signature and are "
+			     "used because of --allow-unsigned",
+			     r->name, c->n_unsigned, c->n_unsigned == 1 ? "" : "s", c->host_id);
+	if (c->n_untrusted)
+		drb_log_warn("repository %s: %zu metadata object%s of %s %s not trusted and not used "
+			     "(first: %s)",
+			     r->name, c->n_untrusted, c->n_untrusted == 1 ? "" : "s", c->host_id,
+			     c->n_untrusted == 1 ? "is" : "are", c->untrusted[0].why);
+	drb_seen_check(o->cfg, r->name, c);
+}
+
+/* A plan that failed while metadata was left out says so: it may be why. */
+static void untrusted_hint(const drb_catalog *c, drb_repo *r)
+{
+	if (!c->n_untrusted)
+		return;
+	bool only_unsigned = true;
+	for (size_t i = 0; i < c->n_untrusted; i++)
+		only_unsigned = only_unsigned && c->untrusted[i].unsigned_only;
+	drb_error_wrap(0, "repository %s: %zu metadata object%s of %s %s not trusted (%s)%s",
+		       r->name, c->n_untrusted, c->n_untrusted == 1 ? "" : "s", c->host_id,
+		       c->n_untrusted == 1 ? "is" : "are", c->untrusted[0].why,
+		       only_unsigned ? "; backups from before signing restore with --allow-unsigned"
+				     : "");
+}
+
 /* Plan from every repository that can be read: for latest the one that reaches furthest (a
  * lagging region must not silently restore an older point), for a point the first that
  * reaches it, in the configuration's order. */
@@ -221,9 +253,12 @@ static int plan_best(job *j)
 	drb_error_state first_err;
 	bool have_err = false, planned = false;
 	for (size_t i = 0; i < o->set->n; i++) {
-		drb_plan p;
-		if (drb_catalog_load(o->set->repos[i], o->host_id, &j->cats[i]) < 0 ||
-		    drb_plan_make(j->cats[i], &o->target, &p) < 0) {
+		drb_plan p = {0};
+		if (drb_catalog_load(o->set->repos[i], o->host_id, &j->cats[i]) == 0)
+			trust_notes(o, o->set->repos[i], j->cats[i]);
+		if (!j->cats[i] || drb_plan_make(j->cats[i], &o->target, &p) < 0) {
+			if (j->cats[i])
+				untrusted_hint(j->cats[i], o->set->repos[i]);
 			if (!have_err) {
 				drb_error_save(&first_err);
 				have_err = true;
@@ -384,7 +419,7 @@ static int fetch_objects(job *j, drb_restore_result *r)
 		for (size_t i = 0; i < j->n_objs; i++)
 			snprintf(j->objs[i].local, sizeof j->objs[i].local, "%s/%zu.drb", j->spool, i);
 		int rc = drb_fetch_all(o->set, o->keys, j->from, j->objs, j->n_objs, o->jobs, &failed);
-		if (rc == 0 || failed >= j->n_dumps || rc == DRB_ERR_CANCELLED)
+		if (rc == 0 || failed >= j->n_dumps || rc == DRB_ERR_CANCELLED || o->newest_only)
 			return rc < 0 ? drb_error_wrap(0, "nothing was restored") : 0;
 		char why[DRB_ERROR_LINE], skipped[32];
 		drb_error_line(why, sizeof why);

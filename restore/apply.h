@@ -25,6 +25,7 @@ typedef struct drb_restore_opts {
 	drb_db_target dest;
 	bool force;
 	bool dry_run;
+	bool newest_only; /* restore-test: the newest full backup or nothing, no older fallback */
 	const char *spool; /* where ciphertext waits while it is checked */
 	/* called once every object is fetched and checked, before the target is touched, with the
 	 * SQL bytes about to be loaded: it may set up the target (restore-test's scratch server) */

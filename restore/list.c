@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "common/log.h"
 #include "restore/plan.h"
 #include "restore/restore.h"
+#include "restore/seen.h"
 
 typedef struct window {
 	int64_t from, to;
@@ -150,6 +152,11 @@ static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *a
 			json_array_append_new(missing, json_pack("{s:I}", "segments",
 								 (json_int_t)(theirs - mine)));
 	}
+	json_t *untrusted = json_array();
+	for (size_t i = 0; i < c->n_untrusted; i++)
+		json_array_append_new(untrusted, json_pack("{s:s, s:s, s:b}", "path", c->untrusted[i].path,
+							   "why", c->untrusted[i].why, "unsigned",
+							   c->untrusted[i].unsigned_only));
 	json_t *incomplete = json_array();
 	for (size_t i = 0; i < c->n_incomplete; i++)
 		json_array_append_new(incomplete, json_string(c->incomplete[i]));
@@ -167,10 +174,11 @@ static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *a
 						      "target", iso(c->last_test->pitr_target),
 						      "segment", c->last_test->pitr_segment));
 	}
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "name", r->name, "where",
-			 r->where, "full_backups", fulls, "binlog", gens, "recoverable", wins,
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "name", r->name,
+			 "where", r->where, "full_backups", fulls, "binlog", gens, "recoverable", wins,
 			 "missing_copies", missing, "incomplete_backups", incomplete,
-			 "last_restore_test", test);
+			 "last_restore_test", test, "untrusted", untrusted, "unsigned_used",
+			 (json_int_t)c->n_unsigned);
 }
 
 static const char *str(json_t *o, const char *k)
@@ -223,6 +231,18 @@ static void print_text(const char *host, json_t *repos)
 			printf("  recoverable: nothing (no complete full backup)\n");
 		json_array_foreach(wins, k, w)
 			printf("  recoverable: %s .. %s\n", str(w, "from"), str(w, "to"));
+		json_t *unt = json_object_get(r, "untrusted"), *u;
+		json_array_foreach(unt, k, u)
+		{
+			if (k == 20) {
+				printf("  UNTRUSTED: %zu more\n", json_array_size(unt) - 20);
+				break;
+			}
+			printf("  UNTRUSTED (not used): %s\n", str(u, "why"));
+		}
+		if (json_integer_value(json_object_get(r, "unsigned_used")))
+			printf("  unsigned metadata used (--allow-unsigned): %lld objects\n",
+			       (long long)json_integer_value(json_object_get(r, "unsigned_used")));
 		json_t *inc = json_object_get(r, "incomplete_backups"), *x;
 		json_array_foreach(inc, k, x)
 			printf("  incomplete backup (no manifest, ignored): %s\n", json_string_value(x));
@@ -257,13 +277,20 @@ static void print_text(const char *host, json_t *repos)
 
 int drb_cmd_list(drb_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {{"host", required_argument, NULL, 'H'}, {0, 0, 0, 0}};
+	static const struct option opts[] = {{"host", required_argument, NULL, 'H'},
+					     {"allow-unsigned", no_argument, NULL, 'U'},
+					     {0, 0, 0, 0}};
 	const char *host = NULL;
+	bool allow_unsigned = false;
 	drb_config *c;
 	drb_repo_set *set = NULL;
 	int opt, rc;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'U') {
+			allow_unsigned = true;
+			continue;
+		}
 		if (opt != 'H')
 			return drb_error(DRB_ERR_USAGE, "unknown option '%s' (see 'drbackup list --help')",
 					 argv[optind - 1]);
@@ -273,6 +300,7 @@ int drb_cmd_list(drb_ctx *ctx, int argc, char **argv)
 		return drb_error(DRB_ERR_USAGE, "unexpected argument '%s'", argv[optind]);
 	if ((rc = drb_ctx_config(ctx, &c)) < 0 || (rc = drb_repo_set_open(c, ctx->repo_name, &set)) < 0)
 		return rc;
+	drb_repo_set_allow_unsigned(set, allow_unsigned);
 	if (!host)
 		host = c->host_id;
 	drb_catalog **cats = calloc(set->n, sizeof *cats);
@@ -295,6 +323,7 @@ int drb_cmd_list(drb_ctx *ctx, int argc, char **argv)
 							       "the repository cannot be read"));
 			continue;
 		}
+		drb_seen_check(c, set->repos[i]->name, cats[i]);
 		json_array_append_new(repos, describe(set->repos[i], cats[i], cats, set->n));
 	}
 	if (ctx->json) {

@@ -5,6 +5,7 @@ libdrbackup_a_SOURCES += \
 	restore/apply.c restore/apply.h \
 	restore/fetch.c restore/fetch.h \
 	restore/replay.c restore/replay.h \
+	restore/seen.c restore/seen.h \
 	restore/load.c restore/load.h \
 	restore/restore.c \
 	restore/list.c \

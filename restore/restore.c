@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +70,7 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 		{"target-socket", required_argument, NULL, 's'}, {"target-host", required_argument, NULL, 'h'},
 		{"target-port", required_argument, NULL, 'p'}, {"target-user", required_argument, NULL, 'u'},
 		{"force", no_argument, NULL, 'f'},            {"dry-run", no_argument, NULL, 'n'},
-		{0, 0, 0, 0}};
+		{"allow-unsigned", no_argument, NULL, 'U'},   {0, 0, 0, 0}};
 	drb_restore_opts o = {0};
 	drb_restore_result r = {0};
 	drb_config *c;
@@ -78,6 +79,7 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 	const char **dbs = NULL;
 	size_t n_dbs = 0;
 	long port = 0, jobs = 0;
+	bool allow_unsigned = false;
 	int opt, rc;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -114,6 +116,7 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 		case 'u': tuser = optarg; break;
 		case 'f': o.force = true; break;
 		case 'n': o.dry_run = true; break;
+		case 'U': allow_unsigned = true; break;
 		default:
 			free(dbs);
 			return drb_error(DRB_ERR_USAGE,
@@ -158,6 +161,7 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 	o.keys = keys;
 	if ((rc = drb_repo_set_open(c, ctx->repo_name, &o.set)) < 0)
 		goto out;
+	drb_repo_set_allow_unsigned(o.set, allow_unsigned);
 	rc = drb_restore_run(&o, &r);
 	if (rc == 0 || (o.dry_run && r.backup_id[0] && rc == 0))
 		print_plan(&o, &r, ctx->json);

@@ -212,7 +212,7 @@ static void store_report(drb_repo_set *set, const char *host, json_t *report, in
 	drb_time_id(started, id);
 	if (text && asprintf(&path, "%s/restore-tests/%s.json", host, id) >= 0)
 		for (size_t i = 0; i < set->n; i++)
-			if (drb_repo_put_buf(set->repos[i], path, text, strlen(text), NULL) < 0) {
+			if (drb_meta_put(set->repos[i], path, "restore-test", text) < 0) {
 				drb_log_current_error("storing the restore-test report");
 				drb_error_clear();
 			}
@@ -222,7 +222,10 @@ static void store_report(drb_repo_set *set, const char *host, json_t *report, in
 
 int drb_cmd_restore_test(drb_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {{"host", required_argument, NULL, 'H'}, {0, 0, 0, 0}};
+	static const struct option opts[] = {{"host", required_argument, NULL, 'H'},
+					     {"allow-unsigned", no_argument, NULL, 'U'},
+					     {0, 0, 0, 0}};
+	bool allow_unsigned = false;
 	const char *host = NULL;
 	drb_config *c;
 	drb_keyring *keys = NULL;
@@ -236,6 +239,10 @@ int drb_cmd_restore_test(drb_ctx *ctx, int argc, char **argv)
 	char iso_started[21], iso_finished[21], iso_reached[21] = "";
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'U') {
+			allow_unsigned = true;
+			continue;
+		}
 		if (opt != 'H') {
 			json_decref(k.tables);
 			return drb_error(DRB_ERR_USAGE,
@@ -255,6 +262,7 @@ int drb_cmd_restore_test(drb_ctx *ctx, int argc, char **argv)
 	o.cfg = c;
 	o.host_id = host ? host : c->host_id;
 	o.target.kind = DRB_TO_LATEST;
+	o.newest_only = true; /* a damaged newest backup is what this test is for */
 	o.jobs = (int)(c->db.jobs ? c->db.jobs : drb_restore_default_jobs());
 	o.spool = c->spool_dir;
 	o.after_load = after_load;
@@ -262,6 +270,7 @@ int drb_cmd_restore_test(drb_ctx *ctx, int argc, char **argv)
 	if ((rc = drb_keyring_load(c, 1, &keys)) < 0 || (rc = drb_repo_set_open(c, ctx->repo_name, &o.set)) < 0)
 		goto report;
 	o.keys = keys;
+	drb_repo_set_allow_unsigned(o.set, allow_unsigned);
 	if (keys->n_sec == 0) {
 		rc = drb_error(DRB_ERR_CONFIG,
 			       "restore-test needs a secret key: set encryption { secret_keys } in %s",

@@ -46,6 +46,9 @@ sql -N -e "SELECT table_schema, table_rows FROM information_schema.tables WHERE 
 step "a key pair: the database host keeps only the public half"
 "$bin" keygen --out "$demo/dr"
 
+step "a signing key pair: the database host signs what it writes; restore hosts pin the public half"
+"$bin" keygen --sign --out "$demo/db01.sign"
+
 step "the configuration"
 cat >"$demo/drbackup.conf" <<CONF
 host_id   = "demo-db01"
@@ -61,6 +64,14 @@ encryption {
 repo local {
   type = "posix"
   path = "$demo/repo"
+}
+signing {
+  key = "$demo/db01.sign.key"      # the database host's write key
+}
+trust {                            # on restore hosts: whose metadata to believe
+  host "demo-db01" {
+    signing_keys = {"$demo/db01.sign.pub"}
+  }
 }
 CONF
 chmod 600 "$demo/drbackup.conf"

@@ -485,8 +485,20 @@ void drbt_s3_stop(drbt_s3 *s)
 int drbt_keygen(const char *dir)
 {
 	char err[2048];
-	return drbt_sh(NULL, 0, err, sizeof err, "'%s' keygen --out '%s/dr' >/dev/null", drbt_bin(),
-		       dir);
+	return drbt_sh(NULL, 0, err, sizeof err,
+		       "'%s' keygen --out '%s/dr' >/dev/null && '%s' keygen --sign --out '%s/sign' "
+		       ">/dev/null",
+		       drbt_bin(), dir, drbt_bin(), dir);
+}
+
+const char *drbt_signing(const char *dir, const char *host)
+{
+	static __thread char text[8192];
+	snprintf(text, sizeof text,
+		 "signing {\n  key = \"%s/sign.key\"\n}\n"
+		 "trust {\n  host \"%s\" {\n    signing_keys = {\"%s/sign.pub\"}\n  }\n}\n",
+		 dir, host, dir);
+	return text;
 }
 
 int drbt_write_config(const char *path, const char *dir, const drbt_mariadb *m, const char *repos,
@@ -499,9 +511,9 @@ int drbt_write_config(const char *path, const char *dir, const drbt_mariadb *m, 
 		 "database {\n  socket = \"%s\"\n  user = \"root\"\n}\n"
 		 "encryption {\n  public_keys = {\"%s/dr.pub\"}\n  secret_keys = {\"%s/dr.key\"}\n}\n"
 		 "compression { level = 3 threads = 2 }\n"
-		 "%s\n%s\n",
+		 "%s\n%s\n%s\n",
 		 dir, m ? m->socket : "/nonexistent.sock", dir, dir, repos ? repos : "",
-		 extra ? extra : "");
+		 drbt_signing(dir, "testhost"), extra ? extra : "");
 	return drbt_write_file(path, text, 0600);
 }
 

@@ -60,8 +60,11 @@ bool drbt_s3_available(void);
  * the one named), then their triggers, views and routines: equal texts, equal data. */
 void drbt_fingerprint(drbt_mariadb *m, char *buf, size_t len, const char *only);
 
-/* A key pair and a configuration file in dir; repos is the text of the repo sections. */
+/* A sealing key pair (dir/dr.pub, dr.key) and a signing one (dir/sign.pub, sign.key); a
+ * configuration file in dir signing and trusting for host_id "testhost"; repos is the text of
+ * the repo sections. drbt_signing gives the signing { } and trust { } text for another host. */
 int drbt_keygen(const char *dir);
+const char *drbt_signing(const char *dir, const char *host);
 int drbt_write_config(const char *path, const char *dir, const drbt_mariadb *m, const char *repos,
 		      const char *extra);
 

@@ -101,6 +101,7 @@ report() {  # report LABEL REF_LABEL TARGET_TEXT
 
 keys_and_config() {  # keys_and_config SOURCE_SERVER: $WORK/drbackup.conf with two posix repos
   "$DRB" keygen --out "$WORK/dr" >/dev/null 2>&1
+  "$DRB" keygen --sign --out "$WORK/sign" >/dev/null 2>&1
   mkdir -p "$WORK/r1" "$WORK/r2" "$WORK/spool"
   cat >"$WORK/drbackup.conf" <<CONF
 host_id = "bench"
@@ -110,6 +111,8 @@ encryption { public_keys = {"$WORK/dr.pub"} secret_keys = {"$WORK/dr.key"} }
 compression { level = 3 }
 repo primary { type = "posix" path = "$WORK/r1" }
 repo dr { type = "posix" path = "$WORK/r2" }
+signing { key = "$WORK/sign.key" }
+trust { host "bench" { signing_keys = {"$WORK/sign.pub"} } }
 CONF
   chmod 600 "$WORK/drbackup.conf"
 }

@@ -443,8 +443,8 @@ static void test_refusals(void **state)
 	drbt_keygen(other);
 	snprintf(text, sizeof text,
 		 "host_id = \"testhost\"\nspool_dir = \"%s/spool\"\nencryption {\n public_keys = "
-		 "{\"%s/dr.pub\"}\n secret_keys = {\"%s/dr.key\"}\n}\n%s",
-		 dir, dir, other, repos);
+		 "{\"%s/dr.pub\"}\n secret_keys = {\"%s/dr.key\"}\n}\n%s%s",
+		 dir, dir, other, repos, drbt_signing(dir, "testhost"));
 	snprintf(nokey, sizeof nokey, "%s/wrongkey.conf", dir);
 	drbt_write_file(nokey, text, 0600);
 	char before[1 << 15], after[1 << 15];
@@ -763,7 +763,7 @@ static void test_forged_dump_is_refused(void **state)
 	(void)state;
 	drbt_sh(id, sizeof id, NULL, 0, "ls %s/r1/testhost/full | tail -1 | tr -d '\\n'", dir);
 	snprintf(mpath, sizeof mpath, "%s/r1/testhost/full/%s/manifest.json", dir, id);
-	json_t *m = json_load_file(mpath, 0, NULL);
+	json_t *m = json_load_file(mpath, JSON_DISABLE_EOF_CHECK, NULL); /* before its signature */
 	assert_non_null(m);
 	/* a "dump" of practice_a that reaches for the server's settings */
 	snprintf(text_path, sizeof text_path, "%s/forged.sql", dir);
@@ -797,7 +797,15 @@ static void test_forged_dump_is_refused(void **state)
 	}
 	json_decref(m);
 	drbt_sql(&dst, before, sizeof before, "SELECT @@general_log_file");
-	expect(run("restore --to latest --db practice_a --target-socket %s --target-user root --force",
+	/* the forged manifest carries no signature: planning ignores it, and even with
+	 * --allow-unsigned (as for backups from before signing) the loader's fence refuses it */
+	expect(run("restore --to latest --db practice_a --target-socket %s --target-user root --force "
+		   "--dry-run",
+		   dst.socket),
+	       0, "a forged manifest is not planned from");
+	contains(err, "has no signature");
+	expect(run("restore --to latest --db practice_a --target-socket %s --target-user root --force "
+		   "--allow-unsigned",
 		   dst.socket),
 	       1, "a forged dump");
 	contains(err, "never writes");
@@ -831,8 +839,9 @@ static void test_two_s3_regions(void **state)
 		 " retries = 1\n timeout = 5\n}\n"
 		 "repo west {\n type = \"s3\"\n endpoint = \"%s\"\n bucket = \"ehr-west\"\n"
 		 " prefix = \"drbackup\"\n access_key_id = \"S3RVER\"\n secret_access_key_file = \"%s\"\n"
-		 " retries = 1\n timeout = 5\n}\n",
-		 dir, src.socket, dir, dir, east.endpoint, secret, west.endpoint, secret);
+		 " retries = 1\n timeout = 5\n}\n%s",
+		 dir, src.socket, dir, dir, east.endpoint, secret, west.endpoint, secret,
+		 drbt_signing(dir, "s3host"));
 	snprintf(s3conf, sizeof s3conf, "%s/s3.conf", dir);
 	drbt_write_file(s3conf, text, 0600);
 	snprintf(saved, sizeof saved, "%s", conf);

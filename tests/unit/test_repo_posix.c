@@ -212,7 +212,7 @@ static void test_fanout_degrades(void **state)
 	drb_repo_config gone = {.name = "gone", .type = "posix", .path = "/nonexistent/drbackup"};
 	drb_repo *a, *g;
 	drb_repo *repos[2];
-	drb_repo_set set = {repos, 2};
+	drb_repo_set set = {.repos = repos, .n = 2};
 	drb_sink *f;
 	drb_obj_stat st;
 	char why[1024];
