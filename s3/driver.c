@@ -282,7 +282,7 @@ int drb_s3_presign(const drb_repo_config *cfg, const char *path, long expires_se
 		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	drb_s3_amz_date(time(NULL), amz_date);
+	drb_s3_amz_date(drb_s3_clock(NULL), amz_date);
 	rc = drb_s3_presign_url(&s3->signer, s3->base_url, s3->host, uri, expires_seconds, amz_date,
 	                        url_out);
 out:

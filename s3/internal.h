@@ -76,6 +76,9 @@ int drb_s3_presign_url(drb_s3_signer *s, const char *base_url, const char *host,
                        const char *canonical_uri, long expires, const char *amz_date, char **url);
 
 void drb_s3_amz_date(time_t t, char out[17]);
+/* The clock requests and presigned URLs are dated by: time(), which tests replace to show what
+ * a host with a wrong clock sees. */
+extern time_t (*drb_s3_clock)(time_t *t);
 void drb_s3_sha256_hex(const void *buf, size_t len, char out[65]);
 /* MD5 (for Content-MD5) and hex SHA-256 (x-amz-content-sha256) of a request body, in one pass. */
 int drb_s3_body_digests(const void *buf, size_t len, unsigned char md5[16], char sha256[65]);
@@ -234,7 +237,7 @@ int drb_s3_parse_error(const char *xml, size_t len, char *code, size_t codelen, 
                        size_t msglen, int64_t *skew);
 /* InitiateMultipartUploadResult/UploadId (malloc'd). */
 int drb_s3_parse_upload_id(const char *xml, size_t len, char **upload_id);
-/* CompleteMultipartUploadResult/ETag, without quotes. */
+/* CompleteMultipartUploadResult/ETag, without quotes; "" when the element is empty (Ceph RGW). */
 int drb_s3_parse_complete(const char *xml, size_t len, char *etag, size_t etaglen);
 /* DeleteResult: the first <Error> (key, code, message) or 0 when every key went. */
 int drb_s3_parse_delete(const char *xml, size_t len, char *key, size_t keylen, char *code,

@@ -359,7 +359,7 @@ drb_s3_outcome drb_s3_attempt(drb_s3 *s3, drb_s3_req *req, drb_s3_resp *resp, ch
 	snprintf(url, ulen, "%s%s%s%s", s3->base_url, uri, *cq ? "?" : "", cq);
 
 	/* every header we send is signed, so a proxy cannot alter one unnoticed */
-	drb_s3_amz_date(time(NULL), amz_date);
+	drb_s3_amz_date(drb_s3_clock(NULL), amz_date);
 	hv[nh++] = (drb_s3_kv){"Host", s3->host};
 	hv[nh++] = (drb_s3_kv){"x-amz-date", amz_date};
 	hv[nh++] = (drb_s3_kv){"x-amz-content-sha256", req->body_sha256};
@@ -556,7 +556,7 @@ void drb_s3_describe_answer(const drb_s3_resp *r, char *buf, size_t len)
 	if (strcmp(r->code, "RequestTimeTooSkewed") == 0) {
 		int64_t skew = r->skew;
 		if (!skew && r->server_date > 0)
-			skew = r->server_date - (int64_t)time(NULL);
+			skew = r->server_date - (int64_t)drb_s3_clock(NULL);
 		if (skew)
 			snprintf(
 			    buf, len,
@@ -572,8 +572,44 @@ void drb_s3_describe_answer(const drb_s3_resp *r, char *buf, size_t len)
 			         r->status);
 		return;
 	}
-	if (r->code[0])
+	/* Ceph RGW sends an empty <Message>: say what the common codes mean instead */
+	static const char *const causes[][2] = {
+	    {"SignatureDoesNotMatch",
+	     "the request's signature is wrong: the secret key is not the one of this access key"},
+	    {"InvalidAccessKeyId", "the server knows no such access key"},
+	    {"AccessDenied", "access denied: this user may not do that here"},
+	    {"EntityTooSmall", "a part other than the last is smaller than 5 MiB"},
+	    {"InvalidPart", "a part is missing or its ETag does not match"},
+	    {"NoSuchBucket", "there is no such bucket"},
+	    {"NoSuchUpload", "the multipart upload is gone (completed or aborted)"},
+	};
+	if (!r->code[0] && r->status == 403) {
+		/* a HEAD answer has no body to say why: the Date header still shows a clock off */
+		int64_t skew =
+		    r->server_date > 0 ? r->server_date - (int64_t)drb_s3_clock(NULL) : 0;
+		if (skew > 900 || skew < -900)
+			snprintf(
+			    buf, len,
+			    "HTTP 403: this host's clock is off by %lld s (%s the server's); S3 "
+			    "refuses requests more than 15 minutes off: fix the time (NTP)",
+			    (long long)(skew < 0 ? -skew : skew), skew < 0 ? "ahead of" : "behind");
+		else
+			snprintf(buf, len,
+			         "HTTP 403 without a reason (a HEAD answer has no body): a wrong "
+			         "secret key or access key, or no permission");
+		return;
+	}
+	if (r->code[0] && r->message[0]) {
 		snprintf(buf, len, "HTTP %ld %s (%.120s)", r->status, r->code, r->message);
+		return;
+	}
+	for (size_t i = 0; r->code[0] && i < sizeof causes / sizeof causes[0]; i++)
+		if (strcmp(r->code, causes[i][0]) == 0) {
+			snprintf(buf, len, "HTTP %ld %s: %s", r->status, r->code, causes[i][1]);
+			return;
+		}
+	if (r->code[0])
+		snprintf(buf, len, "HTTP %ld %s", r->status, r->code);
 	else
 		snprintf(buf, len, "HTTP %ld", r->status);
 }

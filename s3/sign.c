@@ -81,6 +81,8 @@ void drb_s3_md5_base64(const unsigned char md5[16], char out[25])
 	sodium_bin2base64(out, 25, md5, 16, sodium_base64_VARIANT_ORIGINAL);
 }
 
+time_t (*drb_s3_clock)(time_t *t) = time;
+
 void drb_s3_amz_date(time_t t, char out[17])
 {
 	struct tm tm;

@@ -6,9 +6,10 @@
  * fewer go in flight at once when they do (drb_s3_parts_in_flight).
  *
  * An object that ends before its first part is full goes as one PUT at finish. Otherwise finish
- * sends CompleteMultipartUpload, which counts only when it answers 200 with an ETag and no
- * <Error>; then a HEAD must show the size written (and the ETag S3 computes from the parts' MD5s,
- * where it can be predicted). Until then nothing is reported stored. Any failure or abort()
+ * sends CompleteMultipartUpload, which counts only when it answers 200 with an ETag element and
+ * no <Error>; then a HEAD must show the size written (and the ETag S3 computes from the parts'
+ * MD5s, where it can be predicted; Ceph RGW's Complete gives an empty ETag, and then the HEAD's
+ * must be that one). Until then nothing is reported stored. Any failure or abort()
  * sends AbortMultipartUpload so no orphan parts stay behind. */
 #include "config.h"
 
@@ -410,12 +411,20 @@ static int verify_stored(s3_writer *w, const char *etag, const char *predicted)
 	}
 	/* S3's multipart ETag is "md5-of-part-md5s-N" unless SSE-KMS/SSE-C; others (s3rver) give
 	 * the MD5 of the whole, which only the Complete ETag above can vouch for */
-	if (predicted && strchr(resp.etag, '-') &&
-	    (!resp.sse[0] || strcmp(resp.sse, "AES256") == 0) &&
-	    strcasecmp(resp.etag, predicted) != 0) {
+	bool plain = !resp.sse[0] || strcmp(resp.sse, "AES256") == 0;
+	if (predicted && strchr(resp.etag, '-') && plain && strcasecmp(resp.etag, predicted) != 0) {
 		rc = drb_error(DRB_ERR_INTEGRITY,
 		               "%s has ETag %s, but its parts' MD5s give %s: the store assembled "
 		               "other bytes",
+		               where, resp.etag, predicted);
+		goto out;
+	}
+	/* Complete gave no ETag (Ceph RGW answers <ETag></ETag>): then the HEAD must show the
+	 * ETag of these very parts, or nothing vouches that the object is this upload's */
+	if (predicted && etag && !etag[0] && plain && strcasecmp(resp.etag, predicted) != 0) {
+		rc = drb_error(DRB_ERR_INTEGRITY,
+		               "%s: CompleteMultipartUpload gave no ETag and the object has ETag "
+		               "\"%s\", not the %s of the parts sent: not known to be stored",
 		               where, resp.etag, predicted);
 		goto out;
 	}

@@ -379,7 +379,9 @@ int drb_s3_parse_complete(const char *xml, size_t len, char *etag, size_t etagle
 	char *e = is(root, "CompleteMultipartUploadResult") ? child_text(root, "ETag") : NULL;
 	if (e)
 		strip_quotes(e);
-	if (!e || !*e || strlen(e) >= etaglen) {
+	/* Ceph RGW answers an empty <ETag></ETag>: that is "" for the caller to check by HEAD;
+	 * no <ETag> element at all is not a Complete result */
+	if (!e || strlen(e) >= etaglen) {
 		rc = drb_error(DRB_ERR_FORMAT,
 		               "CompleteMultipartUpload answered <%.60s> without "
 		               "an ETag: the object is not known to be whole",

@@ -41,6 +41,8 @@ tests_integration_test_cli_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_cli_LDADD = $(TEST_LIBS)
 tests_integration_test_check_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_check_LDADD = $(TEST_LIBS)
+# the S3 support (Ceph RGW, s3t_rgw_start) is linked in for the two-region case
+tests_integration_test_backup_restore_SOURCES = tests/integration/test_backup_restore.c $(s3_support)
 tests_integration_test_backup_restore_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_backup_restore_LDADD = $(TEST_LIBS)
 tests_integration_test_pitr_CFLAGS = $(TEST_CFLAGS)
@@ -48,7 +50,7 @@ tests_integration_test_pitr_LDADD = $(TEST_LIBS)
 tests_integration_test_signing_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_signing_LDADD = $(TEST_LIBS)
 
-EXTRA_DIST += tests/fuzz tests/bench
+EXTRA_DIST += tests/fuzz tests/bench tests/rgw.sh
 
 # Fuzz targets: replayed over their seed corpus in every `make check`; real libFuzzer binaries
 # with CC=clang ./configure --enable-fuzzers (quickstart test runs each for a while).

@@ -1,14 +1,19 @@
-#!/bin/sh
-# Upload throughput to a local s3rver: drbackup against awscli and rclone, same bytes, same run.
+#!/bin/bash
+# Upload throughput to a local S3 server: drbackup against awscli and rclone, same bytes, same run.
 #
 #   tests/bench/bench_s3.sh [SIZE_MIB]        (default 1024; run from a build directory)
 #
-# The data is incompressible (/dev/urandom), so `drbackup repo put` (zstd, then DRB1 sealing)
-# moves as many bytes as the others; DATA=sql uploads dump text instead, which drbackup
-# compresses before it travels (what it does with every backup). A second drbackup figure, "driver", stores the same file
-# through the S3 driver alone (a small program built here against the build's libdrbackup.a):
-# the transfer without compression and sealing. Each tool runs with its default settings; peak
-# RSS comes from /usr/bin/time -v. Build without --enable-sanitizers for meaningful figures.
+# SERVER=rgw (the default) runs a throwaway Ceph RGW (tests/rgw.sh, bluestore on a sparse file so
+# gigabytes fit in little memory), which checks every signature and part size and does not
+# re-copy on Complete; SERVER=s3rver runs the npm fake instead (tests/node_modules).
+# DATA=random uploads incompressible bytes (/dev/urandom): `drbackup repo put` (zstd, then DRB1
+# sealing) moves as many bytes as the others; DATA=sql uploads dump text, which drbackup
+# compresses before it travels (what it does with every backup); DATA="random sql" (the default)
+# does both in one run, against one server. A second drbackup figure, "driver", stores the same
+# file through the S3 driver alone (a small program built here against the build's
+# libdrbackup.a): the transfer without compression and sealing. Each tool runs with its default
+# settings; peak RSS comes from /usr/bin/time -v. Build without --enable-sanitizers for
+# meaningful figures.
 # Environment: DRB_BUILDDIR (default: .), DRB_SRCDIR (default: this script's tree), PARALLEL
 # (drbackup's upload_parallel, default 4), PART (part_size, default 8388608), REPEAT (default 1:
 # runs per tool, the best is reported).
@@ -18,15 +23,19 @@ SIZE_MIB=${1:-1024}
 REPEAT=${REPEAT:-1}
 PARALLEL=${PARALLEL:-4}
 PART=${PART:-8388608}
+SERVER=${SERVER:-rgw}
+KINDS=${DATA:-random sql}
 BUILD=$(cd "${DRB_BUILDDIR:-.}" && pwd)
 SRC=$(cd "${DRB_SRCDIR:-$(dirname "$0")/../..}" && pwd)
 BIN=$BUILD/drbackup
 AWS=/usr/bin/aws
 S3RVER=$SRC/tests/node_modules/s3rver/bin/s3rver.js
+RGW=$SRC/tests/rgw.sh
 
-for need in "$BIN" "$S3RVER" "$AWS" /usr/bin/time; do
+for need in "$BIN" "$AWS" /usr/bin/time; do
 	[ -e "$need" ] || { echo "bench_s3: $need is missing" >&2; exit 2; }
 done
+[ "$SERVER" = rgw ] || [ -e "$S3RVER" ] || { echo "bench_s3: $S3RVER is missing" >&2; exit 2; }
 command -v rclone >/dev/null || { echo "bench_s3: rclone is missing" >&2; exit 2; }
 if grep -q 'fsanitize=address' "$BUILD/Makefile"; then
 	echo "bench_s3: warning: $BUILD is a sanitizer build; figures will be low" >&2
@@ -39,30 +48,47 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/drb-bench-s3.XXXXXX")
 S3PID=""
 cleanup() {
 	[ -n "$S3PID" ] && kill "$S3PID" 2>/dev/null && wait "$S3PID" 2>/dev/null
+	[ "$SERVER" = rgw ] && "$RGW" stop "$WORK/rgw" 2>/dev/null
 	rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 
-# ---- s3rver on a free loopback port
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if [ "$SERVER" = rgw ]; then
+	# ---- Ceph RGW: one gateway, bluestore on a sparse file (4 tools x 2 kinds x SIZE fit)
+	KEY=DRBBENCHKEY
+	gib=$(( (SIZE_MIB * 8 * REPEAT + 1023) / 1024 + 4 ))
+	RGW_GATEWAYS=a RGW_BUCKETS=bench RGW_STORE=bluestore RGW_STORE_GIB=$gib RGW_ACCESS_KEY=$KEY \
+		"$RGW" start "$WORK/rgw" $$ >"$WORK/rgw.ports"
+	PORT=$(awk '$1 == "a" { print $2 }' "$WORK/rgw.ports")
+	SECRET=$(cat "$WORK/rgw/secret")
+	SERVER_NAME="Ceph RGW 16 (bluestore)"
+else
+	# ---- s3rver on a free loopback port
+	KEY=S3RVER
+	SECRET=S3RVER
+	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	mkdir -p "$WORK/s3"
+	node --openssl-legacy-provider "$S3RVER" -d "$WORK/s3" -a 127.0.0.1 -p "$PORT" -s \
+		--configure-bucket bench >"$WORK/s3rver.log" 2>&1 &
+	S3PID=$!
+	SERVER_NAME=s3rver
+fi
 ENDPOINT=http://127.0.0.1:$PORT
-mkdir -p "$WORK/s3"
-node --openssl-legacy-provider "$S3RVER" -d "$WORK/s3" -a 127.0.0.1 -p "$PORT" -s \
-	--configure-bucket bench >"$WORK/s3rver.log" 2>&1 &
-S3PID=$!
 i=0
 until curl -s -o /dev/null --noproxy '*' "$ENDPOINT/"; do
 	i=$((i + 1))
-	[ $i -lt 100 ] || { echo "bench_s3: s3rver did not start" >&2; exit 1; }
+	[ $i -lt 100 ] || { echo "bench_s3: the S3 server did not start" >&2; exit 1; }
 	sleep 0.1
 done
 
-# ---- the data, the configurations
-if [ "${DATA:-random}" = sql ]; then
-	# what drbackup really ships: dump text, which it compresses (about 4x) before upload;
-	# the others upload it as it is
-	echo "generating $SIZE_MIB MiB of SQL dump text..." >&2
-	python3 - "$WORK/block.sql" <<'PY'
+# ---- the data
+gen_data() { # KIND: $WORK/data.bin of SIZE_MIB MiB
+	rm -f "$WORK/data.bin"
+	if [ "$1" = sql ]; then
+		# what drbackup really ships: dump text, which it compresses (about 4x) before upload;
+		# the others upload it as it is
+		echo "generating $SIZE_MIB MiB of SQL dump text..." >&2
+		[ -e "$WORK/block.sql" ] || python3 - "$WORK/block.sql" <<'PY'
 import random, sys
 random.seed(7)
 with open(sys.argv[1], "w") as f:
@@ -75,14 +101,17 @@ with open(sys.argv[1], "w") as f:
         f.write("INSERT INTO `patient_data` VALUES %s;\n" % rows)
         n += 200
 PY
-	: >"$WORK/data.bin"
-	while [ "$(stat -c %s "$WORK/data.bin")" -lt $((SIZE_MIB * 1048576)) ]; do cat "$WORK/block.sql" >>"$WORK/data.bin"; done
-	truncate -s $((SIZE_MIB * 1048576)) "$WORK/data.bin"
-else
-	echo "generating $SIZE_MIB MiB of incompressible data..." >&2
-	head -c $((SIZE_MIB * 1048576)) /dev/urandom >"$WORK/data.bin"
-fi
-printf 'S3RVER\n' >"$WORK/s3.secret"
+		: >"$WORK/data.bin"
+		while [ "$(stat -c %s "$WORK/data.bin")" -lt $((SIZE_MIB * 1048576)) ]; do cat "$WORK/block.sql" >>"$WORK/data.bin"; done
+		truncate -s $((SIZE_MIB * 1048576)) "$WORK/data.bin"
+	else
+		echo "generating $SIZE_MIB MiB of incompressible data..." >&2
+		head -c $((SIZE_MIB * 1048576)) /dev/urandom >"$WORK/data.bin"
+	fi
+}
+
+# ---- the configurations
+printf '%s\n' "$SECRET" >"$WORK/s3.secret"
 chmod 600 "$WORK/s3.secret"
 "$BIN" keygen --out "$WORK/dr" >/dev/null
 cat >"$WORK/drbackup.conf" <<EOF
@@ -95,7 +124,7 @@ repo bench {
   endpoint = "$ENDPOINT"
   bucket = "bench"
   prefix = "drb"
-  access_key_id = "S3RVER"
+  access_key_id = "$KEY"
   secret_access_key_file = "$WORK/s3.secret"
   part_size = $PART
   upload_parallel = $PARALLEL
@@ -106,8 +135,8 @@ cat >"$WORK/rclone.conf" <<EOF
 [bench]
 type = s3
 provider = Other
-access_key_id = S3RVER
-secret_access_key = S3RVER
+access_key_id = $KEY
+secret_access_key = $SECRET
 endpoint = $ENDPOINT
 region = us-east-1
 EOF
@@ -124,11 +153,11 @@ cat >"$WORK/s3put.c" <<'EOF'
 #include "s3/s3.h"
 int main(int argc, char **argv)
 {
-	if (argc != 7)
+	if (argc != 8)
 		return 2;
 	drb_repo_config c = {.name = "bench", .type = "s3", .endpoint = argv[1],
 			     .region = "us-east-1", .bucket = "bench", .prefix = "raw",
-			     .access_key_id = "S3RVER", .secret_access_key_file = argv[2],
+			     .access_key_id = argv[7], .secret_access_key_file = argv[2],
 			     .uri_style = "path", .part_size = atol(argv[4]),
 			     .upload_parallel = atol(argv[5]), .timeout = 60, .retries = 3};
 	drb_repo *r = NULL;
@@ -169,7 +198,7 @@ run() {
 	n=0
 	while [ $n -lt "$REPEAT" ]; do
 		n=$((n + 1))
-		rm -rf "$WORK/s3/bench/"* 2>/dev/null || true
+		[ "$SERVER" = rgw ] || rm -rf "$WORK/s3/bench/"* 2>/dev/null || true
 		sync # the previous run's writeback must not land in this one's time
 		sleep 1
 		if ! /usr/bin/time -v -o "$WORK/time.txt" sh -c "$*" >"$WORK/$name.out" 2>&1; then
@@ -190,31 +219,36 @@ run() {
 	echo "$name $best $best_rss" >>"$WORK/results"
 }
 
-AWSENV="env -u AWS_CA_BUNDLE -u AWS_PROFILE AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER \
+AWSENV="env -u AWS_CA_BUNDLE -u AWS_PROFILE AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$SECRET \
 AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
 AWS_EC2_METADATA_DISABLED=true"
 SIZE=$((SIZE_MIB * 1048576))
 
-echo "uploading $SIZE_MIB MiB with each tool (repeat $REPEAT)..." >&2
-run drbackup "'$BIN' -c '$WORK/drbackup.conf' repo put data.bin < '$WORK/data.bin'"
-run driver "'$WORK/s3put' '$ENDPOINT' '$WORK/s3.secret' data.bin $PART $PARALLEL $SIZE < '$WORK/data.bin'"
-run awscli "$AWSENV $AWS --endpoint-url '$ENDPOINT' s3 cp '$WORK/data.bin' s3://bench/aws.bin"
-run rclone "env -u AWS_CA_BUNDLE RCLONE_CONFIG='$WORK/rclone.conf' rclone copyto '$WORK/data.bin' bench:bench/rclone.bin"
+for kind in $KINDS; do
+	gen_data "$kind"
+	: >"$WORK/results"
+	echo "uploading $SIZE_MIB MiB ($kind) with each tool (repeat $REPEAT)..." >&2
+	run drbackup "'$BIN' -c '$WORK/drbackup.conf' repo put $kind/data.bin < '$WORK/data.bin'"
+	run driver "'$WORK/s3put' '$ENDPOINT' '$WORK/s3.secret' $kind/data.bin $PART $PARALLEL $SIZE '$KEY' < '$WORK/data.bin'"
+	run awscli "$AWSENV $AWS --endpoint-url '$ENDPOINT' s3 cp '$WORK/data.bin' s3://bench/$kind/aws.bin"
+	run rclone "env -u AWS_CA_BUNDLE RCLONE_CONFIG='$WORK/rclone.conf' rclone copyto '$WORK/data.bin' bench:bench/$kind/rclone.bin"
 
-# ---- report
-awk -v size="$SIZE_MIB" -v part="$PART" -v par="$PARALLEL" '
-	{ t[$1] = $2; r[$1] = $3 }
-	END {
-		printf "S3 upload of %d MiB to s3rver on 127.0.0.1 (drbackup: part_size %d, upload_parallel %d)\n",
-			size, part, par
-		printf "%-10s %9s %10s %12s\n", "tool", "seconds", "MiB/s", "peak RSS MiB"
-		split("drbackup driver awscli rclone", order, " ")
-		for (i = 1; i <= 4; i++) {
-			k = order[i]
-			printf "%-10s %9.2f %10.1f %12.1f\n", k, t[k], size / t[k], r[k] / 1024
-		}
-		printf "drbackup / awscli: %.2fx   drbackup / rclone: %.2fx\n", t["awscli"] / t["drbackup"],
-			t["rclone"] / t["drbackup"]
-		printf "driver   / awscli: %.2fx   driver   / rclone: %.2fx\n", t["awscli"] / t["driver"],
-			t["rclone"] / t["driver"]
-	}' "$WORK/results"
+	# ---- report
+	awk -v size="$SIZE_MIB" -v part="$PART" -v par="$PARALLEL" -v kind="$kind" -v srv="$SERVER_NAME" '
+		{ t[$1] = $2; r[$1] = $3 }
+		END {
+			printf "S3 upload of %d MiB of %s to %s on 127.0.0.1 (drbackup: part_size %d, upload_parallel %d)\n",
+				size, kind == "sql" ? "dump text" : "incompressible bytes", srv, part, par
+			printf "%-10s %9s %10s %12s\n", "tool", "seconds", "MiB/s", "peak RSS MiB"
+			split("drbackup driver awscli rclone", order, " ")
+			for (i = 1; i <= 4; i++) {
+				k = order[i]
+				printf "%-10s %9.2f %10.1f %12.1f\n", k, t[k], size / t[k], r[k] / 1024
+			}
+			printf "drbackup / awscli: %.2fx   drbackup / rclone: %.2fx\n", t["awscli"] / t["drbackup"],
+				t["rclone"] / t["drbackup"]
+			printf "driver   / awscli: %.2fx   driver   / rclone: %.2fx\n", t["awscli"] / t["driver"],
+				t["rclone"] / t["driver"]
+		}' "$WORK/results"
+	rm -f "$WORK/data.bin"
+done

@@ -27,16 +27,154 @@
 #include "s3/s3.h"
 #include "tests/integration/test_s3_support.h"
 
+/* ---------------------------------------------------------------- Ceph RGW */
+
+#define MAX_CLUSTERS 4
+
+static s3t_rgw *clusters[MAX_CLUSTERS]; /* stopped at exit, whatever the tests did */
+
+static void stop_all(void)
+{
+	for (int i = 0; i < MAX_CLUSTERS; i++)
+		if (clusters[i])
+			s3t_rgw_stop(clusters[i]);
+}
+
+/* Gone, or a zombie its (adoptive) parent has not reaped yet. */
+static bool running(pid_t pid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	const char *rp = strrchr(buf, ')');
+	return !(rp && rp[1] == ' ' && rp[2] == 'Z');
+}
+
+/* Run tests/rgw.sh with args; its stdout lines go to line(ud, text). */
+static int rgw_script(const char *args, void (*line)(void *, char *), void *ud)
+{
+	char cmd[PATH_MAX * 3], buf[512];
+	snprintf(cmd, sizeof cmd, "'%s/tests/rgw.sh' %s", drbt_srcdir(), args);
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof buf, f))
+		if (line)
+			line(ud, buf);
+	int st = pclose(f);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static void gateway_line(void *ud, char *text)
+{
+	s3t_rgw *g = ud;
+	char name[8];
+	int port, pid;
+	if (sscanf(text, "%7s %d %d", name, &port, &pid) != 3 || name[1] || name[0] < 'a' ||
+	    name[0] >= 'a' + S3T_GATEWAYS)
+		return;
+	int i = name[0] - 'a';
+	g->port[i] = port;
+	g->pid[i] = pid;
+	snprintf(g->endpoint[i], sizeof g->endpoint[i], "http://127.0.0.1:%d", port);
+}
+
+int s3t_rgw_start(s3t_rgw *g, const char *buckets)
+{
+	char args[PATH_MAX * 2], *dir = drbt_tmpdir("rgw");
+	FILE *f;
+	memset(g, 0, sizeof *g);
+	if (!dir)
+		return -1;
+	snprintf(g->dir, sizeof g->dir, "%s", dir);
+	free(dir);
+	snprintf(g->access_key, sizeof g->access_key, "DRBTESTKEY");
+	snprintf(g->secret_file, sizeof g->secret_file, "%s/secret", g->dir);
+	/* rgw.sh reads these: every gateway a region, the buckets made through the first */
+	setenv("RGW_GATEWAYS", "a b", 1);
+	setenv("RGW_BUCKETS", buckets, 1);
+	setenv("RGW_ACCESS_KEY", g->access_key, 1);
+	snprintf(args, sizeof args, "start '%s' %d", g->dir, (int)getpid());
+	for (int i = 0; i < MAX_CLUSTERS; i++)
+		if (!clusters[i]) {
+			static bool registered;
+			if (!registered && atexit(stop_all) == 0)
+				registered = true;
+			clusters[i] = g;
+			break;
+		}
+	int rc = rgw_script(args, gateway_line, g);
+	for (int i = 0; i < S3T_GATEWAYS; i++)
+		if (!g->pid[i])
+			rc = -1;
+	if (rc == 0 && (f = fopen(g->secret_file, "r"))) {
+		if (!fgets(g->secret, sizeof g->secret, f))
+			rc = -1;
+		g->secret[strcspn(g->secret, "\n")] = 0;
+		fclose(f);
+	} else {
+		rc = -1;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "Ceph RGW did not start: see the lines above and %s/log\n", g->dir);
+		s3t_rgw_stop(g);
+	}
+	return rc;
+}
+
+void s3t_rgw_kill(s3t_rgw *g, int i)
+{
+	if (g->pid[i] <= 0)
+		return;
+	kill(g->pid[i], SIGKILL);
+	for (int n = 0; n < 500 && running(g->pid[i]); n++)
+		usleep(10000);
+	g->pid[i] = 0;
+}
+
+static void pid_line(void *ud, char *text)
+{
+	*(pid_t *)ud = (pid_t)atoi(text);
+}
+
+int s3t_rgw_restart(s3t_rgw *g, int i)
+{
+	char args[PATH_MAX + 32];
+	pid_t pid = 0;
+	s3t_rgw_kill(g, i);
+	snprintf(args, sizeof args, "gw '%s' %c", g->dir, 'a' + i);
+	if (rgw_script(args, pid_line, &pid) < 0 || pid <= 0) {
+		fprintf(stderr, "radosgw %c did not start again: see %s/log\n", 'a' + i, g->dir);
+		return -1;
+	}
+	g->pid[i] = pid;
+	return 0;
+}
+
+void s3t_rgw_stop(s3t_rgw *g)
+{
+	char args[PATH_MAX + 16];
+	for (int i = 0; i < MAX_CLUSTERS; i++)
+		if (clusters[i] == g)
+			clusters[i] = NULL;
+	if (!g->dir[0])
+		return;
+	snprintf(args, sizeof args, "stop '%s'", g->dir);
+	rgw_script(args, NULL, NULL);
+	memset(g->pid, 0, sizeof g->pid);
+	g->dir[0] = 0;
+}
+
 /* ---------------------------------------------------------------- server, config, data */
 
 void s3t_setup(s3t *t)
 {
 	memset(t, 0, sizeof *t);
-	if (!drbt_s3_available()) {
-		fprintf(stderr,
-		        "s3rver is not installed (cd tests && npm install): S3 tests skip\n");
-		return;
-	}
 	/* nothing of this suite may leave the machine: no proxy from the environment */
 	unsetenv("http_proxy");
 	unsetenv("https_proxy");
@@ -46,12 +184,12 @@ void s3t_setup(s3t *t)
 	unsetenv("all_proxy");
 	t->dir = drbt_tmpdir("s3test");
 	snprintf(t->secret, sizeof t->secret, "%s/s3.secret", t->dir);
-	if (drbt_write_file(t->secret, "S3RVER\n", 0600) < 0 ||
-	    drbt_s3_start(&t->srv, S3T_BUCKETS) < 0) {
-		fprintf(stderr, "s3rver did not start\n");
-		t->broken = true;
+	if (s3t_rgw_start(&t->rgw, S3T_BUCKETS) < 0)
 		return;
-	}
+	char text[160];
+	snprintf(text, sizeof text, "%s\n", t->rgw.secret);
+	if (drbt_write_file(t->secret, text, 0600) < 0)
+		return;
 	drb_repo_register(&drb_s3_driver);
 	if (getenv("DRBT_S3_DEBUG")) /* every retry and resume, on stderr */
 		drb_log_init(1);
@@ -60,7 +198,7 @@ void s3t_setup(s3t *t)
 
 void s3t_teardown(s3t *t)
 {
-	drbt_s3_stop(&t->srv);
+	s3t_rgw_stop(&t->rgw);
 	if (t->dir && !getenv("DRBT_KEEP"))
 		drbt_rmtree(t->dir);
 	free(t->dir);
@@ -71,11 +209,11 @@ drb_repo_config s3t_config(s3t *t, const char *endpoint, const char *prefix)
 {
 	drb_repo_config c = {.name = "s3test",
 	                     .type = "s3",
-	                     .endpoint = endpoint ? endpoint : t->srv.endpoint,
+	                     .endpoint = endpoint ? endpoint : t->rgw.endpoint[0],
 	                     .region = "us-east-1",
 	                     .bucket = "bucket1",
 	                     .prefix = prefix,
-	                     .access_key_id = "S3RVER",
+	                     .access_key_id = t->rgw.access_key,
 	                     .secret_access_key_file = t->secret,
 	                     .uri_style = "path",
 	                     .part_size = 5L * 1024 * 1024,
@@ -157,57 +295,6 @@ void s3t_sha(uint64_t seed, uint64_t size, char sha[65])
 	snprintf(sha, 65, "%s", drb_hash_filter_hex(h));
 	drb_sink_free(h);
 	free(buf);
-}
-
-pid_t s3t_vhost_start(s3t *t, char *endpoint, size_t len)
-{
-	char js[PATH_MAX], dir[PATH_MAX], port[16], probe[128];
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &l) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	close(fd);
-	snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
-	snprintf(js, sizeof js, "%s/tests/node_modules/s3rver/bin/s3rver.js", drbt_srcdir());
-	snprintf(dir, sizeof dir, "%s/vhost", t->dir);
-	mkdir(dir, 0700);
-	pid_t pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDWR);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		setpgid(0, 0);
-		execlp("node", "node", "--openssl-legacy-provider", js, "-d", dir, "-a",
-		       "127.0.0.1", "-p", port, "-s", "--service-endpoint", "localhost",
-		       "--configure-bucket", "bucket1", (char *)NULL);
-		_exit(127);
-	}
-	if (pid < 0)
-		return 0;
-	snprintf(probe, sizeof probe, "curl -s -o /dev/null --noproxy '*' http://127.0.0.1:%s/",
-	         port);
-	for (int i = 0; i < 200; i++) {
-		if (system(probe) == 0) {
-			snprintf(endpoint, len, "http://s3.localhost:%s", port);
-			return pid;
-		}
-		usleep(50000);
-	}
-	s3t_vhost_stop(pid);
-	return 0;
-}
-
-void s3t_vhost_stop(pid_t pid)
-{
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
 }
 
 const char *s3t_error(void)
