@@ -50,6 +50,9 @@ typedef struct drb_repo_driver {
 	/* Optional: a recursive listing of the objects after the path after (S3 start-after). */
 	int (*list_after)(void *impl, const char *prefix, const char *after, drb_repo_list_fn fn,
 			  void *ud);
+	/* Optional: re-read credentials that were rotated (their files changed, or the store said
+	 * they expired). Called between operations, never while one is in flight. */
+	int (*refresh)(void *impl);
 } drb_repo_driver;
 
 typedef struct drb_repo {
@@ -98,6 +101,10 @@ typedef struct drb_repo_set {
 /* Open every repository of the configuration, or only the one called only_name when set. */
 int drb_repo_set_open(const drb_config *c, const char *only_name, drb_repo_set **out);
 void drb_repo_set_close(drb_repo_set *set);
+/* Let every driver re-read rotated credentials (a long-running process, between operations);
+ * a repository whose new credentials cannot be read keeps the old ones, with a warning. */
+int drb_repo_refresh(drb_repo *r);
+void drb_repo_set_refresh(drb_repo_set *set);
 
 /* A sink that writes the same bytes to path in every repository of the set. A repository that
  * fails is dropped (its copy aborted, its error kept) while at least one goes on; the sink fails
