@@ -30,11 +30,16 @@ int drb_state_save(const drb_config *c, const drb_ship_state *s);
 /* The generation shipped from server_id, or NULL (caller frees). */
 char *drb_state_generation(const drb_config *c, long server_id);
 
-/* A repository missed a copy: the next run compares all repositories. */
+/* A repository missed a copy: the next run compares all repositories. Safe across processes
+ * that share spool_dir (full, binlog, a follower): the state is read and changed under a lock,
+ * and every note raises a counter. */
 void drb_state_note_heal(const drb_config *c);
 bool drb_state_heal_due(const drb_config *c, int64_t now);
 /* Only: did a run record a missing copy that no heal has copied since? */
 bool drb_state_heal_pending(const drb_config *c);
-void drb_state_heal_done(const drb_config *c, int64_t now);
+/* The counter when a heal begins; done clears the flag only when no note came since begun
+ * (true when it did). */
+uint64_t drb_state_heal_begin(const drb_config *c);
+bool drb_state_heal_done(const drb_config *c, uint64_t begun, int64_t now);
 
 #endif
