@@ -47,6 +47,8 @@ int drb_state_load(const drb_config *c, drb_ship_state *s)
 	copy_str(s->last_gtid_pos, sizeof s->last_gtid_pos, j, "last_gtid_pos");
 	copy_str(s->index_path, sizeof s->index_path, j, "index_path");
 	copy_str(s->compacted_day, sizeof s->compacted_day, j, "compacted_day");
+	copy_str(s->fork_file, sizeof s->fork_file, j, "fork_file");
+	s->fork_at = (int64_t)json_integer_value(json_object_get(j, "fork_at"));
 	s->gaps = (int64_t)json_integer_value(json_object_get(j, "gaps"));
 	s->server_id = (long)json_integer_value(json_object_get(j, "server_id"));
 	s->end = (uint64_t)json_integer_value(json_object_get(j, "end"));
@@ -65,13 +67,14 @@ int drb_state_save(const drb_config *c, const drb_ship_state *s)
 		return rc;
 	state_path(c, "binlog-state.json", path, sizeof path);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	json_t *j = json_pack("{s:s, s:I, s:s, s:I, s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:I}",
+	json_t *j = json_pack("{s:s, s:I, s:s, s:I, s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:s, s:I}",
 			      "generation", s->generation, "server_id", (json_int_t)s->server_id,
 			      "file", s->file, "end", (json_int_t)s->end, "closed", s->closed,
 			      "end_gtid", s->end_gtid, "file_created", (json_int_t)s->file_created,
 			      "last_event", (json_int_t)s->last_event, "last_gtid_pos",
 			      s->last_gtid_pos, "index_path", s->index_path, "compacted_day",
-			      s->compacted_day, "gaps", (json_int_t)s->gaps);
+			      s->compacted_day, "gaps", (json_int_t)s->gaps, "fork_file", s->fork_file,
+			      "fork_at", (json_int_t)s->fork_at);
 	if (!j)
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	if (json_dump_file(j, tmp, JSON_SORT_KEYS | JSON_INDENT(1)) != 0) {
@@ -87,6 +90,20 @@ int drb_state_save(const drb_config *c, const drb_ship_state *s)
 	if (rename(tmp, path) < 0)
 		return drb_error_errno(0, errno, "writing %s", path);
 	return 0;
+}
+
+int64_t drb_state_now(void)
+{
+	const char *f = getenv("DRB_TEST_CLOCK_FILE");
+	int64_t now = time(NULL);
+	char buf[32] = "";
+	FILE *in = f && *f ? fopen(f, "re") : NULL;
+	if (in) {
+		if (fgets(buf, sizeof buf, in))
+			now += strtoll(buf, NULL, 10);
+		fclose(in);
+	}
+	return now;
 }
 
 char *drb_state_generation(const drb_config *c, long server_id)

@@ -22,9 +22,14 @@ typedef struct drb_ship_state {
 	char index_path[1024];    /* the server's binlog index, to follow it while it is down */
 	char compacted_day[9];    /* the newest UTC day whose catalog was written */
 	int64_t gaps;             /* gaps seen since this generation began */
+	char fork_file[256];      /* a restore into the server: a new generation starts here */
+	int64_t fork_at;          /* ... and when that restore ended */
 } drb_ship_state;
 
 int drb_state_load(const drb_config *c, drb_ship_state *s); /* DRB_ERR_NOT_FOUND when none */
+/* The agent's clock, UTC seconds: time(NULL), moved by the whole seconds written in the file
+ * that $DRB_TEST_CLOCK_FILE names. Tests only: it lets days close in seconds. */
+int64_t drb_state_now(void);
 int drb_state_save(const drb_config *c, const drb_ship_state *s);
 
 /* The generation shipped from server_id, or NULL (caller frees). */
