@@ -10,7 +10,8 @@ unit_common = \
 integration_common = \
 	tests/integration/test_cli \
 	tests/integration/test_check \
-	tests/integration/test_backup_restore
+	tests/integration/test_backup_restore \
+	tests/integration/test_agent
 
 check_PROGRAMS += $(unit_common) $(integration_common)
 TESTS += $(unit_common) $(integration_common)
@@ -35,6 +36,8 @@ tests_integration_test_check_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_check_LDADD = $(TEST_LIBS)
 tests_integration_test_backup_restore_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_backup_restore_LDADD = $(TEST_LIBS)
+tests_integration_test_agent_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_agent_LDADD = $(TEST_LIBS)
 
 EXTRA_DIST += tests/fuzz tests/bench
 
