@@ -316,6 +316,17 @@ out:
 	return 0;
 }
 
+drb_manifest *drb_manifest_copy(const drb_manifest *m)
+{
+	char *text = NULL;
+	drb_manifest *c = NULL;
+	if (drb_manifest_to_json(m, &text) == 0 &&
+	    drb_manifest_from_json(text, strlen(text), "manifest", &c) < 0)
+		c = NULL;
+	free(text);
+	return c;
+}
+
 const drb_db_entry *drb_manifest_db(const drb_manifest *m, const char *name)
 {
 	for (size_t i = 0; i < m->n_dbs; i++)
@@ -440,6 +451,37 @@ int64_t drb_segment_covered_until(const drb_segment *s)
 	return s->complete_until > s->last_event ? s->complete_until : s->last_event;
 }
 
+long drb_binlog_number(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	char *end = NULL;
+	if (!dot || !dot[1])
+		return -1;
+	long n = strtol(dot + 1, &end, 10);
+	return *end ? -1 : n;
+}
+
+bool drb_segment_gtids_continue(const drb_segment *a, const drb_segment *b)
+{
+	/* names can line up across a history that was reset or rebuilt: the GTIDs cannot */
+	if (a->end_gtid && a->end_gtid[0] && b->start_gtid && b->start_gtid[0])
+		return drb_gtid_equal(a->end_gtid, b->start_gtid);
+	return true;
+}
+
+bool drb_segment_continues(const drb_segment *a, const drb_segment *b)
+{
+	if (strcmp(a->file, b->file) == 0) {
+		if (b->start != a->end)
+			return false;
+	} else {
+		long na = drb_binlog_number(a->file), nb = drb_binlog_number(b->file);
+		if (!a->closed || b->start != 0 || na < 0 || nb != na + 1)
+			return false;
+	}
+	return drb_segment_gtids_continue(a, b);
+}
+
 int drb_segment_from_json(const char *text, size_t len, const char *what, drb_segment *out)
 {
 	json_t *j = load_json(text, len, what);
@@ -477,6 +519,14 @@ int drb_restore_test_from_json(const char *text, size_t len, drb_restore_test *t
 	t->error = get_str(j, "error", false, &bad);
 	if (get_time(j, "finished", &t->finished) < 0 || get_time(j, "reached", &t->reached) < 0)
 		bad = 1;
+	json_t *pitr = json_object_get(j, "point_in_time");
+	if (json_is_object(pitr)) {
+		t->pitr_tested = true;
+		t->pitr_ok = json_is_true(json_object_get(pitr, "ok"));
+		t->pitr_segment = get_str(pitr, "segment", false, &bad);
+		if (get_time(pitr, "target", &t->pitr_target) < 0)
+			bad = 1;
+	}
 	json_decref(j);
 	if (bad) {
 		drb_restore_test_clear(t);
@@ -491,6 +541,7 @@ void drb_restore_test_clear(drb_restore_test *t)
 	free(t->backup_id);
 	free(t->reached_gtid);
 	free(t->error);
+	free(t->pitr_segment);
 	memset(t, 0, sizeof *t);
 }
 
@@ -529,6 +580,30 @@ static bool ends_with(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* A manifest must name the folder it lies in and a time that has come: a copied or mis-dated
+ * one would otherwise be taken for the newest backup and hide every real one. */
+#define FUTURE_SLACK 900 /* seconds of clock difference tolerated, as S3 does */
+
+static bool backup_id_sane(drb_repo *r, const char *folder /* "<id>/" */, const drb_manifest *m)
+{
+	int64_t t = 0;
+	size_t n = strlen(m->backup_id);
+	if (strncmp(folder, m->backup_id, n) != 0 || folder[n] != '/') {
+		drb_log_warn("repository %s: the manifest in %s/full/%.*s names backup %s: ignored",
+			     r->name, m->host_id, (int)strcspn(folder, "/"), folder, m->backup_id);
+		return false;
+	}
+	if (drb_time_parse(m->backup_id, &t) < 0 || t > (int64_t)time(NULL) + FUTURE_SLACK ||
+	    m->snapshot_time > (int64_t)time(NULL) + FUTURE_SLACK) {
+		drb_error_clear();
+		drb_log_warn("repository %s: full backup %s of %s is dated in the future (or not "
+			     "dated): ignored; check the clock of the host that wrote it",
+			     r->name, m->backup_id, m->host_id);
+		return false;
+	}
+	return true;
+}
+
 static int load_fulls(drb_repo *r, drb_catalog *c)
 {
 	names dirs = {0};
@@ -560,6 +635,8 @@ static int load_fulls(drb_repo *r, drb_catalog *c)
 		} else if (drb_manifest_from_json(text, len, path, &m) < 0) {
 			drb_log_warn("repository %s: %s is damaged and is ignored", r->name, path);
 			drb_error_clear();
+		} else if (!backup_id_sane(r, dirs.v[i] + strlen(prefix), m)) {
+			drb_manifest_free(m);
 		} else {
 			drb_manifest **v = realloc(c->fulls, (c->n_fulls + 1) * sizeof *v);
 			if (!v) {
@@ -977,6 +1054,11 @@ bool drb_gtid_reached(const char *a, const char *b)
 			return false;
 	}
 	return true;
+}
+
+bool drb_gtid_equal(const char *a, const char *b)
+{
+	return drb_gtid_reached(a, b) && drb_gtid_reached(b, a);
 }
 
 bool drb_gtid_not_past(const char *a, const char *b)

@@ -71,6 +71,14 @@ typedef struct drb_segment {
 /* The last second a restore can reach through segment s (every commit before it is in s or
  * earlier): its complete_until, never before its last event. */
 int64_t drb_segment_covered_until(const drb_segment *s);
+/* The binlog file number of a name like mysql-bin.000012 (-1 when it has none). */
+long drb_binlog_number(const char *name);
+/* Does b continue a without a hole: the next byte range of the same file, or the start of the
+ * next file after a closed one, and (where both are recorded) the GTID state where a ends is
+ * the state where b begins. */
+bool drb_segment_continues(const drb_segment *a, const drb_segment *b);
+/* The GTID half of that alone. */
+bool drb_segment_gtids_continue(const drb_segment *a, const drb_segment *b);
 
 typedef struct drb_generation {
 	char *name;
@@ -89,6 +97,9 @@ typedef struct drb_restore_test {
 	int64_t reached; /* the point in time restored to */
 	char *reached_gtid;
 	char *error;
+	bool pitr_tested, pitr_ok; /* the point-in-time restore inside the newest segment */
+	int64_t pitr_target;
+	char *pitr_segment;
 } drb_restore_test;
 
 typedef struct drb_catalog {
@@ -119,6 +130,7 @@ char *drb_path_segment(const char *host, const char *gen, const char *file, uint
 int drb_manifest_to_json(const drb_manifest *m, char **text);
 int drb_manifest_from_json(const char *text, size_t len, const char *what, drb_manifest **out);
 void drb_manifest_free(drb_manifest *m);
+drb_manifest *drb_manifest_copy(const drb_manifest *m);
 const drb_db_entry *drb_manifest_db(const drb_manifest *m, const char *name);
 
 int drb_segment_to_json(const drb_segment *s, char **text);
@@ -147,6 +159,8 @@ int drb_catalog_compact(drb_repo *r, const char *host_id, const drb_generation *
 /* ---- GTID states ("0-1-25,1-2-7": one domain-server-seq per domain) ---- */
 /* True when state a has reached b in every domain of b. */
 bool drb_gtid_reached(const char *a, const char *b);
+/* True when a and b hold the same position in every domain. */
+bool drb_gtid_equal(const char *a, const char *b);
 /* True when state a has gone past b in none of b's domains (a may lack some of them). */
 bool drb_gtid_not_past(const char *a, const char *b);
 /* Apply one GTID (domain-server-seq) to a state; the result is sorted by domain. */

@@ -155,6 +155,8 @@ int drb_err_from_errno(int errnum)
 		return DRB_ERR_PERMISSION;
 	case ENOMEM:
 		return DRB_ERR_NOMEM;
+	case EPIPE:
+		return DRB_ERR_CLOSED;
 	default:
 		return DRB_ERR_IO;
 	}
@@ -185,6 +187,7 @@ const char *drb_err_name(int code)
 	case DRB_ERR_NO_SPACE: return "no-space";
 	case DRB_ERR_CHILD: return "child";
 	case DRB_ERR_REFUSED: return "refused";
+	case DRB_ERR_CLOSED: return "closed";
 	default: return "failed";
 	}
 }

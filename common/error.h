@@ -31,6 +31,7 @@ typedef enum drb_err {
 	DRB_ERR_NO_SPACE = -20,
 	DRB_ERR_CHILD = -21,          /* a child process failed */
 	DRB_ERR_REFUSED = -22,        /* a safety check said no */
+	DRB_ERR_CLOSED = -23,         /* the reading end of a pipe went away (EPIPE) */
 } drb_err;
 
 #define DRB_ERROR_DEPTH 10

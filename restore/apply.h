@@ -53,6 +53,11 @@ typedef struct drb_restore_result {
 	char replayed_gtid[1024]; /* the GTIDs the replay actually carried, per domain */
 	int64_t millis_fetch, millis_load, millis_replay, millis_total;
 	drb_manifest *manifest; /* a copy of the chosen backup's manifest */
+	struct {
+		int64_t time; /* a point inside the newest segment that spans seconds; 0: none */
+		char segment[300];
+		char start_gtid[1024], end_gtid[1024];
+	} probe;
 } drb_restore_result;
 
 int drb_restore_run(const drb_restore_opts *o, drb_restore_result *r);

@@ -39,7 +39,7 @@ static size_t windows(const drb_catalog *c, window *w, size_t max)
 		const drb_manifest *m = c->fulls[i];
 		drb_plan_from(c, m, &latest, &p); /* a gap ends the reach; the plan says where */
 		drb_error_clear();
-		int64_t to = p.reached_time > m->snapshot_time ? p.reached_time : m->snapshot_time;
+		int64_t to = p.covered_until > m->snapshot_time ? p.covered_until : m->snapshot_time;
 		bool merged = false;
 		for (size_t k = 0; k < n; k++)
 			if (m->snapshot_time <= w[k].to && to >= w[k].from) {
@@ -60,14 +60,6 @@ static size_t windows(const drb_catalog *c, window *w, size_t max)
 		drb_plan_free(&p);
 	}
 	return n;
-}
-
-static bool continues(const drb_segment *a, const drb_segment *b)
-{
-	if (strcmp(a->file, b->file) == 0)
-		return b->start == a->end;
-	return a->closed && b->start == 0 &&
-	       drb_binlog_number(b->file) == drb_binlog_number(a->file) + 1;
 }
 
 static uint64_t fulls_bytes(const drb_manifest *m)
@@ -122,7 +114,7 @@ static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *a
 				first = s->first_event;
 			if (s->last_event > last)
 				last = s->last_event;
-			if (k && !continues(&gen->segs[k - 1], s))
+			if (k && !drb_segment_continues(&gen->segs[k - 1], s))
 				json_array_append_new(
 					gaps, json_pack("{s:s, s:I, s:s, s:I, s:o}", "after_file",
 							gen->segs[k - 1].file, "after_pos",
@@ -162,13 +154,19 @@ static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *a
 	for (size_t i = 0; i < c->n_incomplete; i++)
 		json_array_append_new(incomplete, json_string(c->incomplete[i]));
 	json_t *test = json_null();
-	if (c->last_test)
+	if (c->last_test) {
 		test = json_pack("{s:s, s:b, s:o, s:s?, s:I, s:o, s:s?, s:s?}", "report",
 				 c->last_test->name, "ok", c->last_test->ok, "finished",
 				 iso(c->last_test->finished), "backup_id", c->last_test->backup_id,
 				 "rto_seconds", (json_int_t)c->last_test->rto_seconds, "reached",
 				 iso(c->last_test->reached), "reached_gtid", c->last_test->reached_gtid,
 				 "error", c->last_test->error && *c->last_test->error ? c->last_test->error : NULL);
+		if (c->last_test->pitr_tested)
+			json_object_set_new(test, "point_in_time",
+					    json_pack("{s:b, s:o, s:s?}", "ok", c->last_test->pitr_ok,
+						      "target", iso(c->last_test->pitr_target),
+						      "segment", c->last_test->pitr_segment));
+	}
 	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "name", r->name, "where",
 			 r->where, "full_backups", fulls, "binlog", gens, "recoverable", wins,
 			 "missing_copies", missing, "incomplete_backups", incomplete,
@@ -247,6 +245,13 @@ static void print_text(const char *host, json_t *repos)
 			       json_is_string(json_object_get(t, "error")) ? str(t, "error") : "");
 		else
 			printf("  last restore-test: none\n");
+		json_t *pt = json_is_object(t) ? json_object_get(t, "point_in_time") : NULL;
+		if (json_is_object(pt))
+			printf("    point in time inside segment %s: %s (to %s)\n", str(pt, "segment"),
+			       json_is_true(json_object_get(pt, "ok")) ? "passed" : "FAILED",
+			       str(pt, "target"));
+		else if (json_is_object(t))
+			printf("    point in time inside a segment: not tested\n");
 	}
 }
 

@@ -3,6 +3,8 @@ libdrbackup_a_SOURCES += \
 	restore/restore.h \
 	restore/plan.c restore/plan.h \
 	restore/apply.c restore/apply.h \
+	restore/fetch.c restore/fetch.h \
+	restore/replay.c restore/replay.h \
 	restore/load.c restore/load.h \
 	restore/restore.c \
 	restore/list.c \

@@ -73,24 +73,14 @@ void drb_target_describe(const drb_target *t, char *buf, size_t len)
 	}
 }
 
-long drb_binlog_number(const char *name)
-{
-	const char *dot = strrchr(name, '.');
-	if (!dot || !dot[1])
-		return -1;
-	for (const char *p = dot + 1; *p; p++)
-		if (!isdigit((unsigned char)*p))
-			return -1;
-	return atol(dot + 1);
-}
-
 /* Usable when the snapshot has gone past the target in none of the target's domains. */
 static bool full_precedes_gtid(const drb_manifest *m, const char *target)
 {
 	return !m->gtid[0] || drb_gtid_not_past(m->gtid, target);
 }
 
-static const drb_manifest *pick_full(const drb_catalog *c, const drb_target *t)
+/* The newest full backup usable for t, older than older_than when it is set. */
+static const drb_manifest *pick_full(const drb_catalog *c, const drb_target *t, const char *older_than)
 {
 	const drb_manifest *best = NULL;
 	for (size_t i = 0; i < c->n_fulls; i++) {
@@ -98,6 +88,8 @@ static const drb_manifest *pick_full(const drb_catalog *c, const drb_target *t)
 		/* a snapshot taken during second S holds commits of S: usable for targets after S */
 		bool ok = t->kind == DRB_TO_LATEST || (t->kind == DRB_TO_TIME && m->snapshot_time < t->time) ||
 			  (t->kind == DRB_TO_GTID && full_precedes_gtid(m, t->gtid));
+		if (older_than && strcmp(m->backup_id, older_than) >= 0)
+			ok = false;
 		if (ok && (!best || strcmp(m->backup_id, best->backup_id) > 0))
 			best = m;
 	}
@@ -142,17 +134,6 @@ static const drb_generation *find_generation(const drb_catalog *c, const drb_man
 	return g;
 }
 
-/* Does b continue a without a hole? */
-static bool continues(const drb_segment *a, const drb_segment *b)
-{
-	if (strcmp(a->file, b->file) == 0)
-		return b->start == a->end;
-	if (!a->closed || b->start != 0)
-		return false;
-	long na = drb_binlog_number(a->file), nb = drb_binlog_number(b->file);
-	return na >= 0 && nb == na + 1;
-}
-
 static int add_seg(drb_plan *p, const drb_segment *s)
 {
 	drb_plan_file *f = p->n_files ? &p->files[p->n_files - 1] : NULL;
@@ -185,10 +166,20 @@ static void point(char *buf, size_t len, int64_t t, const char *gtid)
 
 int drb_plan_make(const drb_catalog *c, const drb_target *t, drb_plan *p)
 {
+	return drb_plan_make_older(c, t, NULL, p);
+}
+
+int drb_plan_make_older(const drb_catalog *c, const drb_target *t, const char *older_than,
+			drb_plan *p)
+{
 	char want[300];
 	memset(p, 0, sizeof *p);
 	drb_target_describe(t, want, sizeof want);
-	const drb_manifest *m = pick_full(c, t);
+	const drb_manifest *m = pick_full(c, t, older_than);
+	if (!m && older_than)
+		return drb_error(DRB_ERR_NOT_FOUND,
+				 "no full backup of %s older than %s can serve %s", c->host_id,
+				 older_than, want);
 	if (!m) {
 		if (c->n_fulls == 0)
 			return drb_error(DRB_ERR_NOT_FOUND, "there is no complete full backup of %s",
@@ -209,6 +200,7 @@ int drb_plan_from(const drb_catalog *c, const drb_manifest *m, const drb_target 
 	drb_target_describe(t, want, sizeof want);
 	p->full = m;
 	p->reached_time = m->snapshot_time;
+	p->covered_until = m->snapshot_time;
 	snprintf(p->reached_gtid, sizeof p->reached_gtid, "%s", m->gtid);
 
 	if (t->kind == DRB_TO_GTID && drb_gtid_reached(m->gtid, t->gtid))
@@ -269,18 +261,21 @@ int drb_plan_from(const drb_catalog *c, const drb_manifest *m, const drb_target 
 	bool done = false;
 	for (; i < g->n && !done; i++) {
 		const drb_segment *s = &g->segs[i];
-		if (prev && !continues(prev, s)) {
-			/* a hole: fatal only when the target lies past it */
-			point(where, sizeof where, prev->last_event ? prev->last_event : p->reached_time,
-			      prev->end_gtid);
-			if (t->kind == DRB_TO_TIME && t->time <= p->reached_time)
+		if (prev && !drb_segment_continues(prev, s)) {
+			/* a hole: fatal only when the target lies past what the chain covers */
+			point(where, sizeof where, p->covered_until, prev->end_gtid);
+			if (t->kind == DRB_TO_TIME && t->time <= p->covered_until)
 				break;
 			return drb_error(DRB_ERR_GAP,
 					 "gap in the binlog chain of generation %s after %s:%llu (next "
-					 "shipped: %s:%llu): %s cannot be reached; the last point reachable "
-					 "is %s",
+					 "shipped: %s:%llu%s): %s cannot be reached; the last point "
+					 "reachable is %s",
 					 g->name, prev->file, (unsigned long long)prev->end, s->file,
-					 (unsigned long long)s->start, want, where);
+					 (unsigned long long)s->start,
+					 !drb_segment_gtids_continue(prev, s)
+						 ? ", whose GTID state does not continue the one before"
+						 : "",
+					 want, where);
 		}
 		int rc = add_seg(p, s);
 		if (rc < 0)
@@ -288,25 +283,35 @@ int drb_plan_from(const drb_catalog *c, const drb_manifest *m, const drb_target 
 		prev = s;
 		if (s->last_event > p->reached_time)
 			p->reached_time = s->last_event;
+		if (drb_segment_covered_until(s) > p->covered_until)
+			p->covered_until = drb_segment_covered_until(s);
 		if (s->end_gtid && s->end_gtid[0])
 			snprintf(p->reached_gtid, sizeof p->reached_gtid, "%s", s->end_gtid);
-		/* does this segment reach the target? */
-		if (t->kind == DRB_TO_TIME && s->last_event >= t->time) {
-			p->stop_in_chain = true;
+		/* does this segment reach the target? A time after its last event but before the
+		 * moment it was known complete is reached too: nothing was committed in between */
+		if (t->kind == DRB_TO_TIME && p->covered_until >= t->time) {
+			p->stop_in_chain = s->last_event >= t->time;
 			p->reached_time = t->time;
 			done = true;
 		} else if (t->kind == DRB_TO_GTID && s->end_gtid && drb_gtid_reached(s->end_gtid, t->gtid)) {
-			p->stop_in_chain = true;
+			p->stop_in_chain = !drb_gtid_equal(s->end_gtid, t->gtid);
 			snprintf(p->reached_gtid, sizeof p->reached_gtid, "%s", t->gtid);
 			done = true;
 		}
 	}
-	if (!done && t->kind != DRB_TO_LATEST && !(t->kind == DRB_TO_TIME && t->time <= p->reached_time)) {
+	if (!done && t->kind == DRB_TO_TIME && t->time <= p->covered_until) {
+		p->reached_time = t->time; /* reached before the chain or at a hole */
+		done = true;
+	}
+	if (!done && t->kind != DRB_TO_LATEST) {
+		char until[21];
 		point(where, sizeof where, p->reached_time, p->reached_gtid);
+		drb_time_iso(p->covered_until, until);
 		return drb_error(DRB_ERR_REFUSED,
-				 "%s is beyond the end of coverage: the last shipped event is %s "
-				 "(use --to latest, or an earlier point)",
-				 want, where);
+				 "%s is beyond the end of coverage: the last shipped event is %s, and "
+				 "the shipped binlog is complete until %s (use --to latest, or an "
+				 "earlier point)",
+				 want, where, until);
 	}
 	if (p->n_files && !from_next_file && strcmp(p->files[0].name, m->binlog_file) == 0)
 		p->files[0].start_pos = m->binlog_pos;

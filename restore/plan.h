@@ -36,7 +36,8 @@ typedef struct drb_plan {
 	drb_plan_file *files;
 	size_t n_files;
 	uint64_t bytes;         /* stored bytes to fetch */
-	int64_t reached_time;   /* the last event that will be replayed (0: the snapshot) */
+	int64_t reached_time;   /* the last event that will be replayed, or the target time */
+	int64_t covered_until;  /* the chain holds every commit before this (UTC seconds) */
 	char reached_gtid[1024];
 	bool stop_in_chain;     /* the target cuts the last file: pass a stop option */
 } drb_plan;
@@ -44,11 +45,11 @@ typedef struct drb_plan {
 /* Plan from one catalog. On DRB_ERR_GAP the plan's reached_time and reached_gtid still say
  * the last point that can be reached. */
 int drb_plan_make(const drb_catalog *c, const drb_target *t, drb_plan *out);
+/* The same from the newest usable full backup older than older_than (a backup id). */
+int drb_plan_make_older(const drb_catalog *c, const drb_target *t, const char *older_than,
+			drb_plan *out);
 /* The same from a given full backup. */
 int drb_plan_from(const drb_catalog *c, const drb_manifest *m, const drb_target *t, drb_plan *out);
 void drb_plan_free(drb_plan *p);
-
-/* The binlog file number of a name like mysql-bin.000012 (-1 when it has none). */
-long drb_binlog_number(const char *name);
 
 #endif

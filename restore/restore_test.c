@@ -45,6 +45,10 @@ static int count_rows(drb_db *db, const char *dbname, const char *table, uint64_
 static int prepare(void *ud, uint64_t need, drb_db_target *dest)
 {
 	checks *k = ud;
+	if (k->scratch->pid > 0) { /* the second restore of the test reuses it */
+		*dest = k->target;
+		return 0;
+	}
 	drb_log_info("starting a scratch server");
 	int rc = drb_scratch_start(k->cfg, need, k->scratch);
 	if (rc < 0)
@@ -165,6 +169,42 @@ static int check_tables(const drb_db_target *target, const drb_manifest *m, int 
 	return rc;
 }
 
+/* A point-in-time restore into the same scratch server, to a time inside the newest segment that
+ * spans seconds: the replay must stop there, on purpose and without error, at a GTID within
+ * that segment. */
+static int pitr_probe(const drb_restore_opts *base, const drb_restore_result *latest, json_t **out)
+{
+	drb_restore_opts o = *base;
+	drb_restore_result r = {0};
+	char iso[21], err[DRB_ERROR_LINE] = "";
+	drb_time_iso(latest->probe.time, iso);
+	o.target = (drb_target){.kind = DRB_TO_TIME, .time = latest->probe.time};
+	o.force = true;
+	o.after_load = NULL;
+	drb_log_info("restore-test: point in time %s, inside segment %s", iso, latest->probe.segment);
+	int rc = drb_restore_run(&o, &r);
+	if (rc == 0 && latest->probe.start_gtid[0] &&
+	    !drb_gtid_reached(r.replayed_gtid, latest->probe.start_gtid))
+		rc = drb_error(DRB_ERR_INTEGRITY, "the replay stopped at GTID %s, before segment %s "
+						  "(which begins at %s)",
+			       r.replayed_gtid, latest->probe.segment, latest->probe.start_gtid);
+	if (rc == 0 && latest->probe.end_gtid[0] &&
+	    !drb_gtid_not_past(r.replayed_gtid, latest->probe.end_gtid))
+		rc = drb_error(DRB_ERR_INTEGRITY, "the replay went past %s, the end of segment %s",
+			       latest->probe.end_gtid, latest->probe.segment);
+	if (rc < 0) {
+		drb_error_wrap(0, "point-in-time restore to %s (inside segment %s)", iso,
+			       latest->probe.segment);
+		drb_error_line(err, sizeof err);
+	}
+	*out = json_pack("{s:b, s:s, s:s, s:s, s:I}", "ok", rc == 0, "target", iso, "segment",
+			 latest->probe.segment, "replayed_gtid", r.replayed_gtid, "rto_seconds",
+			 (json_int_t)((r.millis_total + 999) / 1000));
+	json_object_set_new(*out, "error", err[0] ? json_string(err) : json_null());
+	drb_restore_result_free(&r);
+	return rc;
+}
+
 static void store_report(drb_repo_set *set, const char *host, json_t *report, int64_t started)
 {
 	char id[17], *path = NULL;
@@ -190,6 +230,7 @@ int drb_cmd_restore_test(drb_ctx *ctx, int argc, char **argv)
 	drb_restore_opts o = {0};
 	drb_restore_result r = {0};
 	checks k = {.tables = json_array()};
+	json_t *pitr = json_null();
 	int opt, rc, n_checked = 0;
 	int64_t started = time(NULL);
 	char iso_started[21], iso_finished[21], iso_reached[21] = "";
@@ -238,6 +279,13 @@ int drb_cmd_restore_test(drb_ctx *ctx, int argc, char **argv)
 			       "the replay stopped at GTID %s, short of %s recorded for the newest "
 			       "segment",
 			       r.replayed_gtid[0] ? r.replayed_gtid : "(none)", r.reached_gtid);
+	if (rc == 0 && r.probe.time) {
+		json_decref(pitr);
+		rc = pitr_probe(&o, &r, &pitr);
+	} else if (rc == 0) {
+		drb_log_warn("restore-test: no replayed segment spans more than one second; the "
+			     "point-in-time restore inside a segment is not tested this time");
+	}
 report:;
 	drb_scratch_stop(&scratch);
 	char err[DRB_ERROR_LINE] = "";
@@ -264,6 +312,7 @@ report:;
 		(json_int_t)r.millis_fetch, "load", (json_int_t)r.millis_load, "replay",
 		(json_int_t)r.millis_replay);
 	json_object_set_new(report, "error", err[0] ? json_string(err) : json_null());
+	json_object_set_new(report, "point_in_time", pitr);
 	if (o.set)
 		store_report(o.set, o.host_id, report, started);
 	drb_metric met[] = {
@@ -282,10 +331,12 @@ report:;
 		putchar('\n');
 	} else if (rc == 0) {
 		drb_log_info("restore-test passed: backup %s and %zu segment%s restored in %.1f s, %d "
-			     "table%s checked, reached %s (GTID %s)",
+			     "table%s checked, reached %s (GTID %s)%s%s",
 			     r.backup_id, r.n_segments, r.n_segments == 1 ? "" : "s",
 			     r.millis_total / 1000.0, n_checked, n_checked == 1 ? "" : "s",
-			     iso_reached[0] ? iso_reached : "-", r.reached_gtid[0] ? r.reached_gtid : "none");
+			     iso_reached[0] ? iso_reached : "-", r.reached_gtid[0] ? r.reached_gtid : "none",
+			     json_is_object(pitr) ? "; point in time inside segment " : "",
+			     json_is_object(pitr) ? json_string_value(json_object_get(pitr, "segment")) : "");
 	}
 	json_decref(report);
 	if (rc < 0) {

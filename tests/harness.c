@@ -504,3 +504,32 @@ int drbt_write_config(const char *path, const char *dir, const drbt_mariadb *m, 
 		 extra ? extra : "");
 	return drbt_write_file(path, text, 0600);
 }
+
+void drbt_fingerprint(drbt_mariadb *m, char *buf, size_t len, const char *only)
+{
+	char list[8192] = "", sql[16384];
+	char where[256], pattern[128];
+	if (only)
+		snprintf(pattern, sizeof pattern, "= '%s'", only);
+	else
+		snprintf(pattern, sizeof pattern, "LIKE 'practice\\_%%'");
+	snprintf(where, sizeof where, "TABLE_SCHEMA %s", pattern);
+	snprintf(sql, sizeof sql,
+		 "SELECT GROUP_CONCAT(CONCAT('`', TABLE_SCHEMA, '`.`', TABLE_NAME, '`') ORDER BY "
+		 "TABLE_SCHEMA, TABLE_NAME SEPARATOR ', ') FROM information_schema.TABLES WHERE %s "
+		 "AND TABLE_TYPE = 'BASE TABLE'",
+		 where);
+	drbt_sql(m, list, sizeof list, "%s", sql);
+	char sums[32768] = "", objs[8192] = "";
+	if (list[0] && strcmp(list, "NULL") != 0)
+		drbt_sql(m, sums, sizeof sums, "CHECKSUM TABLE %s EXTENDED", list);
+	drbt_sql(m, objs, sizeof objs,
+		 "SELECT CONCAT((SELECT GROUP_CONCAT(CONCAT(TRIGGER_SCHEMA, '.', TRIGGER_NAME) ORDER "
+		 "BY 1) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA %s), '|', (SELECT "
+		 "GROUP_CONCAT(CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) ORDER BY 1) FROM "
+		 "information_schema.VIEWS WHERE TABLE_SCHEMA %s), '|', (SELECT "
+		 "GROUP_CONCAT(CONCAT(ROUTINE_SCHEMA, '.', ROUTINE_NAME) ORDER BY 1) FROM "
+		 "information_schema.ROUTINES WHERE ROUTINE_SCHEMA %s))",
+		 pattern, pattern, pattern);
+	snprintf(buf, len, "%s\n%s", sums, objs);
+}

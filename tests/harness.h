@@ -56,6 +56,10 @@ void drbt_s3_stop(drbt_s3 *s);
 void drbt_s3_kill(drbt_s3 *s);
 bool drbt_s3_available(void);
 
+/* CHECKSUM TABLE ... EXTENDED of every base table of the databases named practice_* (or only
+ * the one named), then their triggers, views and routines: equal texts, equal data. */
+void drbt_fingerprint(drbt_mariadb *m, char *buf, size_t len, const char *only);
+
 /* A key pair and a configuration file in dir; repos is the text of the repo sections. */
 int drbt_keygen(const char *dir);
 int drbt_write_config(const char *path, const char *dir, const drbt_mariadb *m, const char *repos,

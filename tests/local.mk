@@ -6,11 +6,13 @@ unit_common = \
 	tests/unit/test_drb1 \
 	tests/unit/test_repo_posix \
 	tests/unit/test_plan \
+	tests/unit/test_replay \
 	tests/unit/test_binlog_scan
 integration_common = \
 	tests/integration/test_cli \
 	tests/integration/test_check \
 	tests/integration/test_backup_restore \
+	tests/integration/test_pitr \
 	tests/integration/test_agent
 
 check_PROGRAMS += $(unit_common) $(integration_common)
@@ -28,6 +30,8 @@ tests_unit_test_repo_posix_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_repo_posix_LDADD = $(TEST_LIBS)
 tests_unit_test_plan_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_plan_LDADD = $(TEST_LIBS)
+tests_unit_test_replay_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_replay_LDADD = $(TEST_LIBS)
 tests_unit_test_binlog_scan_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_binlog_scan_LDADD = $(TEST_LIBS)
 tests_integration_test_cli_CFLAGS = $(TEST_CFLAGS)
@@ -36,6 +40,8 @@ tests_integration_test_check_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_check_LDADD = $(TEST_LIBS)
 tests_integration_test_backup_restore_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_backup_restore_LDADD = $(TEST_LIBS)
+tests_integration_test_pitr_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_pitr_LDADD = $(TEST_LIBS)
 tests_integration_test_agent_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_agent_LDADD = $(TEST_LIBS)
 

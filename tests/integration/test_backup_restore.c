@@ -64,34 +64,9 @@ static void contains(const char *text, const char *what)
 	}
 }
 
-/* Checksums of every base table of the practices, and their triggers, views and routines. */
 static void fingerprint(drbt_mariadb *m, char *buf, size_t len, const char *only)
 {
-	char list[8192] = "", sql[16384];
-	char where[256], pattern[128];
-	if (only)
-		snprintf(pattern, sizeof pattern, "= '%s'", only);
-	else
-		snprintf(pattern, sizeof pattern, "LIKE 'practice\\_%%'");
-	snprintf(where, sizeof where, "TABLE_SCHEMA %s", pattern);
-	snprintf(sql, sizeof sql,
-		 "SELECT GROUP_CONCAT(CONCAT('`', TABLE_SCHEMA, '`.`', TABLE_NAME, '`') ORDER BY "
-		 "TABLE_SCHEMA, TABLE_NAME SEPARATOR ', ') FROM information_schema.TABLES WHERE %s "
-		 "AND TABLE_TYPE = 'BASE TABLE'",
-		 where);
-	drbt_sql(m, list, sizeof list, "%s", sql);
-	char sums[32768] = "", objs[8192] = "";
-	if (list[0] && strcmp(list, "NULL") != 0)
-		drbt_sql(m, sums, sizeof sums, "CHECKSUM TABLE %s EXTENDED", list);
-	drbt_sql(m, objs, sizeof objs,
-		 "SELECT CONCAT((SELECT GROUP_CONCAT(CONCAT(TRIGGER_SCHEMA, '.', TRIGGER_NAME) ORDER "
-		 "BY 1) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA %s), '|', (SELECT "
-		 "GROUP_CONCAT(CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) ORDER BY 1) FROM "
-		 "information_schema.VIEWS WHERE TABLE_SCHEMA %s), '|', (SELECT "
-		 "GROUP_CONCAT(CONCAT(ROUTINE_SCHEMA, '.', ROUTINE_NAME) ORDER BY 1) FROM "
-		 "information_schema.ROUTINES WHERE ROUTINE_SCHEMA %s))",
-		 pattern, pattern, pattern);
-	snprintf(buf, len, "%s\n%s", sums, objs);
+	drbt_fingerprint(m, buf, len, only);
 }
 
 /* Start cmd in the background; its pid, without the newline. */
@@ -797,7 +772,10 @@ static void test_forged_dump_is_refused(void **state)
 			"SET GLOBAL general_log_file = '/tmp/drbackup-forged.log';\n"
 			"CREATE TABLE `t` (a int);\n",
 			0600);
-	const char *fid = "29991231T000000Z";
+	/* newer than every real backup, and not in the future (those are ignored) */
+	char fid[32];
+	time_t soon = time(NULL) + 60;
+	strftime(fid, sizeof fid, "%Y%m%dT%H%M%SZ", gmtime(&soon));
 	assert_int_equal(run("repo put testhost/full/%s/practice_a.sql.drb < %s", fid, text_path), 0);
 	snprintf(obj, sizeof obj, "%s/r1/testhost/full/%s/practice_a.sql.drb", dir, fid);
 	char sha[128];

@@ -297,6 +297,123 @@ static void test_multi_domain_gtid_target(void **state)
 	cat = saved;
 }
 
+/* A time after a segment's last event but before it was known complete (the rotation, the read
+ * of the active file) is reached, as the state after that event; past it, refused. */
+static void test_coverage_to_complete_until(void **state)
+{
+	drb_plan p;
+	char line[DRB_ERROR_LINE];
+	drb_target t = {.kind = DRB_TO_TIME, .time = T0 + 310};
+	(void)state;
+	drb_generation *g = &cat->gens[0];
+	drb_segment *last = &g->segs[g->n - 1];
+	assert_int_equal(drb_plan_make(cat, &t, &p), DRB_ERR_REFUSED); /* old description */
+	drb_plan_free(&p);
+	last->complete_until = T0 + 320;
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_false(p.stop_in_chain); /* the whole chain, no stop option */
+	assert_int_equal(p.reached_time, T0 + 310);
+	assert_int_equal(p.n_files, 3);
+	drb_plan_free(&p);
+	t.time = T0 + 321;
+	assert_int_equal(drb_plan_make(cat, &t, &p), DRB_ERR_REFUSED);
+	drb_error_line(line, sizeof line);
+	assert_non_null(strstr(line, "complete until"));
+	drb_plan_free(&p);
+	/* latest reaches the last event; the covered window runs to complete_until */
+	t.kind = DRB_TO_LATEST;
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_int_equal(p.reached_time, T0 + 300);
+	assert_int_equal(p.covered_until, T0 + 320);
+	drb_plan_free(&p);
+	/* a point inside a segment's span stops there, in that segment's file */
+	t.kind = DRB_TO_TIME;
+	t.time = T0 + 100;
+	g->segs[2].complete_until = T0 + 125;
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_true(p.stop_in_chain);
+	assert_string_equal(p.files[p.n_files - 1].name, "mysql-bin.000003");
+	assert_int_equal(p.files[p.n_files - 1].n, 1);
+	drb_plan_free(&p);
+	/* between that segment's last event and its completion: no stop, no later segment */
+	t.time = T0 + 124;
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_false(p.stop_in_chain);
+	assert_int_equal(p.files[p.n_files - 1].n, 1);
+	drb_plan_free(&p);
+	last->complete_until = 0;
+	g->segs[2].complete_until = 0;
+}
+
+/* A point just before a gap, covered by what was shipped before it, is reachable. */
+static void test_point_before_gap(void **state)
+{
+	drb_plan p;
+	drb_target t = {.kind = DRB_TO_TIME, .time = T0 + 305};
+	(void)state;
+	drb_generation *g = &cat->gens[0];
+	seg(g, "mysql-bin.000006", 0, 500, true, T0 + 400, T0 + 450, "0-1-33", "0-1-36");
+	g->segs[g->n - 2].complete_until = T0 + 310; /* 000004 rotated at T0+310 */
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_false(p.stop_in_chain);
+	drb_plan_free(&p);
+	t.time = T0 + 311;
+	assert_int_equal(drb_plan_make(cat, &t, &p), DRB_ERR_GAP);
+	drb_plan_free(&p);
+	g->segs[g->n - 2].complete_until = 0;
+	g->n--;
+	drb_segment_clear(&g->segs[g->n]);
+}
+
+/* Names and offsets that continue are not enough: the GTID state must continue too. */
+static void test_gtid_break_is_a_gap(void **state)
+{
+	drb_plan p;
+	char line[DRB_ERROR_LINE];
+	drb_target t = {.kind = DRB_TO_LATEST};
+	(void)state;
+	drb_generation *g = &cat->gens[0];
+	char *saved = g->segs[3].start_gtid; /* 000003:700 begins where 000003:0 ends, 0-1-20 */
+	g->segs[3].start_gtid = strdup("0-1-19");
+	assert_int_equal(drb_plan_make(cat, &t, &p), DRB_ERR_GAP);
+	drb_error_line(line, sizeof line);
+	assert_non_null(strstr(line, "mysql-bin.000003:700"));
+	assert_non_null(strstr(line, "GTID state does not continue"));
+	drb_plan_free(&p);
+	/* across files as well */
+	free(g->segs[3].start_gtid);
+	g->segs[3].start_gtid = saved;
+	saved = g->segs[4].start_gtid;
+	g->segs[4].start_gtid = strdup("0-1-27");
+	assert_int_equal(drb_plan_make(cat, &t, &p), DRB_ERR_GAP);
+	drb_plan_free(&p);
+	free(g->segs[4].start_gtid);
+	g->segs[4].start_gtid = saved;
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	drb_plan_free(&p);
+}
+
+/* When the newest full cannot be used, the next older one with the longer chain. */
+static void test_older_full(void **state)
+{
+	drb_plan p;
+	drb_target t = {.kind = DRB_TO_LATEST};
+	(void)state;
+	add_full(full("F2", T0 + 205, "mysql-bin.000004", 300, "0-1-28", "1-G"));
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_string_equal(p.full->backup_id, "F2");
+	assert_int_equal(p.n_files, 1);
+	drb_plan_free(&p);
+	assert_int_equal(drb_plan_make_older(cat, &t, "F2", &p), 0);
+	assert_string_equal(p.full->backup_id, "F1");
+	assert_int_equal(p.n_files, 3);
+	assert_string_equal(p.reached_gtid, "0-1-30");
+	drb_plan_free(&p);
+	assert_int_equal(drb_plan_make_older(cat, &t, "F1", &p), DRB_ERR_NOT_FOUND);
+	drb_plan_free(&p);
+	drb_manifest_free(cat->fulls[--cat->n_fulls]);
+}
+
 static void test_target_parsing(void **state)
 {
 	drb_target t;
@@ -348,6 +465,10 @@ int main(void)
 		cmocka_unit_test(test_unshipped_snapshot_file),
 		cmocka_unit_test(test_reused_names_after_reset),
 		cmocka_unit_test(test_multi_domain_gtid_target),
+		cmocka_unit_test(test_coverage_to_complete_until),
+		cmocka_unit_test(test_point_before_gap),
+		cmocka_unit_test(test_gtid_break_is_a_gap),
+		cmocka_unit_test(test_older_full),
 		cmocka_unit_test(test_target_parsing),
 		cmocka_unit_test(test_gtid_states),
 	};
