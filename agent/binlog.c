@@ -30,6 +30,7 @@
 #include "common/drb1.h"
 #include "common/error.h"
 #include "common/fault.h"
+#include "common/fork.h"
 #include "common/keys.h"
 #include "common/lock.h"
 #include "common/log.h"
@@ -59,6 +60,10 @@ typedef struct shipper {
 	bool degraded;
 	int gaps;
 	bool follow;
+	bool damaged;           /* the last pass refused a damaged range */
+	char damage_seen[600];  /* ... which one: said once, not on every pass */
+	bool damage_quiet;
+	uint64_t torn_bytes;    /* left out as torn by a crash, this run */
 } shipper;
 
 /* ------------------------------------------------------------------ the server's files */
@@ -174,9 +179,12 @@ static int ship_range(shipper *s, const binfile *f, uint64_t from, uint64_t to, 
 		goto out;
 	}
 	int64_t created = 0;
-	if ((rc = drb_binlog_file_created(fd, &created)) < 0)
+	uint8_t checksum = 0;
+	if ((rc = drb_binlog_file_info(fd, &created, &checksum)) < 0)
 		goto out;
 	drb_binlog_scan_init(&scan, from, from ? s->st.end_gtid : "");
+	if (from)
+		scan.checksum = checksum;
 	drb_object_params p = {.keys = s->keys,
 			       .kind = DRB1_KIND_BINLOG,
 			       .level = (int)s->c->compression.level,
@@ -230,7 +238,7 @@ static int ship_range(shipper *s, const binfile *f, uint64_t from, uint64_t to, 
 	seg.server_id = s->server_id;
 	seg.file_created = created;
 	seg.events = scan.events;
-	seg.shipped = time(NULL);
+	seg.shipped = drb_state_now();
 	seg.complete_until = scan.closed_at ? scan.closed_at : until;
 	if (seg.complete_until < seg.last_event)
 		seg.complete_until = seg.last_event;
@@ -276,6 +284,79 @@ out:
 	free(buf);
 	free(path);
 	return rc;
+}
+
+/* Read f from offset from to its end through the scanner: where its last complete transaction
+ * ends, whether the file is closed, damage (DRB_ERR_FORMAT, scan stopped before it). */
+static int scan_file(shipper *s, const binfile *f, uint64_t from, drb_binlog_scan *scan)
+{
+	uint8_t *buf = malloc(READ_CHUNK);
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC), rc = 0;
+	drb_binlog_scan_init(scan, from, from ? s->st.end_gtid : "");
+	if (!buf) {
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (fd < 0) {
+		rc = drb_error_errno(0, errno, "binlog %s", f->path);
+		goto out;
+	}
+	if (from) {
+		int64_t created;
+		if ((rc = drb_binlog_file_info(fd, &created, &scan->checksum)) < 0)
+			goto out;
+	}
+	for (uint64_t at = from;;) {
+		ssize_t n = pread(fd, buf, READ_CHUNK, (off_t)at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = drb_error_errno(0, errno, "reading %s", f->path);
+			break;
+		}
+		if (n == 0 || (rc = drb_binlog_scan_feed(scan, buf, (size_t)n)) < 0)
+			break;
+		at += (uint64_t)n;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
+/* A damaged event (bad CRC32, impossible size): what is whole before it still goes out, the
+ * rest never does. One line says so (once per place in --follow), the metric stays up. */
+static int refuse_damaged(shipper *s, const binfile *f, uint64_t from, const drb_binlog_scan *scan)
+{
+	char why[DRB_ERROR_LINE], seen[600];
+	drb_error_line(why, sizeof why);
+	drb_error_clear();
+	int rc = 0;
+	if (scan->safe_end > from && scan->events > 0)
+		rc = ship_range(s, f, from, scan->safe_end, false, 0);
+	s->damaged = true;
+	snprintf(seen, sizeof seen, "%s@%llu", f->name, (unsigned long long)scan->safe_end);
+	s->damage_quiet = strcmp(seen, s->damage_seen) == 0;
+	snprintf(s->damage_seen, sizeof s->damage_seen, "%s", seen);
+	if (rc < 0)
+		return rc;
+	return drb_error(DRB_ERR_FORMAT,
+			 "REFUSED: %s is not shipped from offset %llu on (%s); restores cannot pass "
+			 "this point: keep the file, take a full backup now ('drbackup full')",
+			 f->name, (unsigned long long)scan->safe_end, why);
+}
+
+static int64_t file_created_at(const binfile *f)
+{
+	int64_t t = 0;
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (drb_binlog_file_created(fd, &t) < 0)
+			drb_error_clear();
+		close(fd);
+	}
+	return t;
 }
 
 /* ------------------------------------------------------------------ where to start */
@@ -361,8 +442,82 @@ static void new_generation(shipper *s, const char *why)
 		drb_log_info("starting binlog generation %s", s->st.generation);
 }
 
+/* A restore into this server left its marker: from its file on, a new generation. */
+static void take_fork(shipper *s)
+{
+	char file[256];
+	int64_t at = 0;
+	int rc = drb_fork_read(s->c, file, sizeof file, &at);
+	if (rc == DRB_ERR_NOT_FOUND)
+		return;
+	if (rc < 0) {
+		drb_log_current_error("binlog");
+		drb_error_clear();
+		return;
+	}
+	snprintf(s->st.fork_file, sizeof s->st.fork_file, "%s", file);
+	s->st.fork_at = at;
+	if (drb_state_save(s->c, &s->st) == 0)
+		drb_fork_taken(s->c);
+	else
+		drb_error_clear();
+}
+
+static void start_fork(shipper *s)
+{
+	char why[600], when[21];
+	drb_time_iso(s->st.fork_at, when);
+	snprintf(why, sizeof why,
+		 "a restore into this server (%s) forked its history at %s; take a full backup "
+		 "now, restores past the fork start from one",
+		 when, s->st.fork_file);
+	s->st.fork_file[0] = 0;
+	new_generation(s, why);
+}
+
+/* The old history up to the fork file goes out in the old generation; from it, the new. */
+static void fork_start(shipper *s, long *idx, uint64_t *off)
+{
+	if (!s->st.fork_file[0])
+		return;
+	long fi = file_index(s, s->st.fork_file);
+	if (fi < 0) {
+		if (number(s->st.fork_file) > number(s->files[s->n - 1].name))
+			return; /* not written yet */
+		fi = 0;         /* gone already: the new history is what the server holds */
+	}
+	if (*idx < fi)
+		return; /* ship_pass switches when it reaches the fork file */
+	start_fork(s);
+	*idx = fi;
+	*off = 0;
+}
+
+/* The server's GTID state behind what was shipped: restored or rebuilt under the same names. */
+static bool gtid_went_back(shipper *s)
+{
+	char pos[1024];
+	if (!s->db || !s->st.end_gtid[0])
+		return false;
+	if (drb_db_value(s->db, "SELECT @@gtid_binlog_pos", pos, sizeof pos) < 0) {
+		drb_error_clear();
+		return false;
+	}
+	return !drb_gtid_reached(pos, s->st.end_gtid);
+}
+
+static int resolve_from(shipper *s, long *idx, uint64_t *off);
+
 /* Decide the first file to ship (*idx) and the offset in it (*off). */
 static int resolve_start(shipper *s, long *idx, uint64_t *off)
+{
+	int rc = resolve_from(s, idx, off);
+	if (rc == 0)
+		fork_start(s, idx, off);
+	return rc;
+}
+
+static int resolve_from(shipper *s, long *idx, uint64_t *off)
 {
 	*idx = 0;
 	*off = 0;
@@ -397,9 +552,15 @@ static int resolve_start(shipper *s, long *idx, uint64_t *off)
 			new_generation(s, why);
 			return 0;
 		}
+		if (gtid_went_back(s)) {
+			new_generation(s, "the server's GTID state is behind what was shipped (it was "
+					  "restored or rebuilt)");
+			return 0;
+		}
 		*idx = i;
 		*off = s->st.end;
-		if (s->st.closed || (*off >= s->files[i].size && i + 1 < (long)s->n)) {
+		/* a file left open and not written since (a crash) is closed by ship_pass */
+		if (s->st.closed) {
 			*idx = i + 1;
 			*off = 0;
 		}
@@ -433,11 +594,14 @@ static int resolve_start(shipper *s, long *idx, uint64_t *off)
 /* ------------------------------------------------------------------ a pass */
 
 /* Ship every closed file from the start point, and in --follow the active file up to its last
- * complete transaction. */
+ * complete transaction. A file the server no longer writes goes out up to its last complete
+ * transaction and is closed there: a tail torn by a crash never committed and is not shipped. */
 static int ship_pass(shipper *s, bool include_active, bool final)
 {
 	long idx;
 	uint64_t off;
+	s->damaged = false;
+	take_fork(s);
 	int rc = read_index(s);
 	if (rc < 0 || (rc = resolve_start(s, &idx, &off)) < 0)
 		return rc;
@@ -445,42 +609,41 @@ static int ship_pass(shipper *s, bool include_active, bool final)
 		binfile *f = &s->files[i];
 		bool active = i == (long)s->n - 1;
 		uint64_t from = i == idx ? off : 0;
-		if (!active) {
-			/* no commit reached this file after the next one began */
-			int64_t next_created = 0;
-			int nfd = open(s->files[i + 1].path, O_RDONLY | O_CLOEXEC);
-			if (nfd >= 0) {
-				if (drb_binlog_file_created(nfd, &next_created) < 0)
-					drb_error_clear();
-				close(nfd);
-			}
-			if (from < f->size || from == 0)
-				rc = ship_range(s, f, from, f->size, true, next_created);
-			continue;
+		if (s->st.fork_file[0] && strcmp(f->name, s->st.fork_file) == 0) {
+			start_fork(s);
+			from = 0;
 		}
-		if (!include_active)
+		if (active && !include_active)
 			break;
-		/* the active file: only complete transactions; a commit timed in the second before
-		 * this read may still be on its way, so the cut is complete until the second before */
+		/* a commit timed in the second before this read may still be on its way to the
+		 * active file, so a cut of it is complete until the second before */
 		int64_t read_at = time(NULL) - 1;
 		drb_binlog_scan scan;
-		int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return drb_error_errno(0, errno, "binlog %s", f->path);
-		drb_binlog_scan_init(&scan, from, from ? s->st.end_gtid : "");
-		uint8_t *buf = malloc(READ_CHUNK);
-		for (uint64_t at = from; buf && rc == 0;) {
-			ssize_t n = pread(fd, buf, READ_CHUNK, (off_t)at);
-			if (n <= 0)
-				break;
-			rc = drb_binlog_scan_feed(&scan, buf, (size_t)n);
-			at += (uint64_t)n;
+		rc = scan_file(s, f, from, &scan);
+		if (rc == DRB_ERR_FORMAT) {
+			rc = refuse_damaged(s, f, from, &scan);
+			break; /* nothing after it: that would be a gap */
 		}
-		free(buf);
-		close(fd);
-		if (rc == 0 && scan.safe_end > from && (scan.events > 0 || from == 0)) {
-			/* a transaction may be half written: the segment stops before it */
-			/* a transaction being written past the cut may be timed before the read */
+		if (rc < 0)
+			break;
+		if (!active) {
+			uint64_t torn = drb_binlog_scan_torn(&scan);
+			if (torn) {
+				drb_log_warn("%s ends with %llu bytes of a transaction that never "
+					     "committed (the server stopped while writing it, from offset "
+					     "%llu): not shipped",
+					     f->name, (unsigned long long)torn,
+					     (unsigned long long)scan.safe_end);
+				s->torn_bytes += torn;
+			}
+			/* no commit reached this file after the next one began; an empty range
+			 * only closes a file whose end was shipped while it was still open */
+			rc = ship_range(s, f, from, scan.safe_end, true, file_created_at(&s->files[i + 1]));
+			continue;
+		}
+		if (scan.safe_end > from && (scan.events > 0 || from == 0)) {
+			/* a transaction may be half written: the segment stops before it, and a
+			 * transaction being written past the cut may be timed before the read */
 			rc = ship_range(s, f, from, scan.safe_end, scan.closed,
 					scan.pos > scan.safe_end ? 0 : read_at);
 		}
@@ -525,27 +688,38 @@ static int purge(shipper *s)
 	return rc;
 }
 
+/* Day catalogs for the days that are over, at most once a day; a repository that could not be
+ * read is tried again on a later call. */
 static void compact(shipper *s)
 {
 	char today[9];
-	time_t now = time(NULL);
+	int64_t now = drb_state_now();
+	time_t t = (time_t)now;
 	struct tm tm;
-	gmtime_r(&now, &tm);
+	bool all = true;
+	gmtime_r(&t, &tm);
 	strftime(today, sizeof today, "%Y%m%d", &tm);
 	if (strcmp(s->st.compacted_day, today) == 0)
-		return; /* at most once a day */
+		return;
 	for (size_t i = 0; i < s->set->n; i++) {
 		drb_catalog *cat = NULL;
 		if (drb_catalog_load(s->set->repos[i], s->c->host_id, &cat) == 0) {
 			const drb_generation *g = drb_catalog_generation(cat, s->st.generation);
-			if (g && drb_catalog_compact(s->set->repos[i], s->c->host_id, g, now) < 0)
+			if (g && drb_catalog_compact(s->set->repos[i], s->c->host_id, g, now) < 0) {
 				drb_log_current_error("compacting the binlog catalog");
+				all = false;
+			}
+		} else {
+			all = false;
 		}
 		drb_error_clear();
 		drb_catalog_free(cat);
 	}
+	if (!all)
+		return;
 	snprintf(s->st.compacted_day, sizeof s->st.compacted_day, "%s", today);
-	drb_state_save(s->c, &s->st);
+	if (drb_state_save(s->c, &s->st) < 0)
+		drb_error_clear();
 }
 
 static void metrics(shipper *s, int64_t ms, bool ok)
@@ -559,6 +733,12 @@ static void metrics(shipper *s, int64_t ms, bool ok)
 		 s->st.last_event ? (double)(now - s->st.last_event) : 0},
 		{"drbackup_binlog_gaps", NULL, "binlog gaps the last run found (purged before shipped)",
 		 (double)s->gaps},
+		{"drbackup_binlog_damaged", NULL,
+		 "1 when the last pass refused a damaged binlog range (bad event checksum)",
+		 s->damaged ? 1 : 0},
+		{"drbackup_binlog_torn_bytes", NULL,
+		 "bytes of uncommitted transactions cut by a crash, left out by this run",
+		 (double)s->torn_bytes},
 		{"drbackup_degraded", "command=\"binlog\"",
 		 "1 when the last run left a repository without its copy", s->degraded ? 1 : 0},
 		{"drbackup_duration_seconds", "command=\"binlog\"", "how long the last run took",
@@ -570,7 +750,7 @@ static void metrics(shipper *s, int64_t ms, bool ok)
 		 "when the command last succeeded in every repository", (double)now},
 	};
 	int n = (int)(sizeof m / sizeof *m);
-	drb_metrics_update(s->c, m, ok && !s->degraded ? n : ok ? n - 1 : 4);
+	drb_metrics_update(s->c, m, ok && !s->degraded ? n : ok ? n - 1 : 6);
 }
 
 static int64_t now_ms(void)
@@ -580,25 +760,83 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A repository that missed copies is healed inside the loop, retried with a growing pause while
+ * it stays down. */
+typedef struct schedule {
+	int64_t next_heal, heal_wait; /* monotonic ms */
+	int64_t next_compact;
+} schedule;
+
+static void follow_heal(shipper *s, schedule *w, int64_t now, long period_ms)
+{
+	long base = period_ms < 1000 ? 1000 : period_ms > 60000 ? 60000 : period_ms;
+	long cap = period_ms * 16 < 30000 ? 30000 : period_ms * 16 > 900000 ? 900000 : period_ms * 16;
+	if (s->set->n < 2 || now < w->next_heal || !drb_state_heal_due(s->c, drb_state_now()))
+		return;
+	int rc = drb_heal(s->c, s->set);
+	if (rc == 0) {
+		if (s->degraded)
+			drb_log_info("every repository holds every copy again");
+		s->degraded = false;
+		w->heal_wait = 0;
+		return;
+	}
+	if (rc != DRB_ERR_DEGRADED)
+		drb_log_current_error("heal");
+	drb_error_clear();
+	s->degraded = true;
+	w->heal_wait = w->heal_wait ? (w->heal_wait * 2 > cap ? cap : w->heal_wait * 2) : base;
+	w->next_heal = now + w->heal_wait;
+	drb_log_debug("heal: next try in %lld s", (long long)(w->heal_wait / 1000));
+}
+
+/* What a timer run does after shipping, on the follower's own schedule. */
+static void follow_upkeep(shipper *s, schedule *w, int64_t now, long period_ms, bool shipped_ok)
+{
+	follow_heal(s, w, now, period_ms);
+	if (shipped_ok && s->db) {
+		if (purge(s) < 0)
+			drb_log_current_error("purging shipped binary logs");
+		drb_error_clear();
+	}
+	if (now >= w->next_compact) {
+		compact(s);
+		w->next_compact = now + (period_ms > 30000 ? period_ms : 30000);
+		char today[9];
+		time_t t = (time_t)drb_state_now();
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(today, sizeof today, "%Y%m%d", &tm);
+		if (strcmp(today, s->st.compacted_day) == 0)
+			w->next_compact = now + period_ms; /* done for today: cheap to look again */
+	}
+}
+
 static int follow(shipper *s)
 {
 	int64_t last_ship = 0;
 	long period_ms = s->c->binlog.segment_seconds * 1000;
 	long poll_ms = period_ms / 4 < 1000 ? (period_ms / 4 > 100 ? period_ms / 4 : 100) : 1000;
 	bool server_away = false;
+	schedule w = {0};
 	drb_log_info("following the binary log of server %ld, a segment every %ld s", s->server_id,
 		     s->c->binlog.segment_seconds);
 	while (!drb_stop_requested()) {
 		int64_t now = now_ms();
 		bool due = now - last_ship >= period_ms;
+		/* rotated credentials are picked up between passes, never inside one */
+		drb_repo_set_refresh(s->set);
 		/* closed files always; the active one when its period is up */
 		int rc = ship_pass(s, due, false);
 		if (rc < 0) {
-			drb_log_current_error("binlog follow");
+			if (!(s->damaged && s->damage_quiet))
+				drb_log_current_error("binlog follow");
 			drb_error_clear();
-		} else if (due) {
+		}
+		if (due) {
 			last_ship = now;
-			metrics(s, 0, true);
+			follow_upkeep(s, &w, now, period_ms, rc == 0);
+			metrics(s, 0, rc == 0);
 		}
 		/* the server's connection is only needed for its id; keep trying quietly */
 		if (s->db && drb_db_exec(s->db, "DO 1") < 0) {
@@ -620,7 +858,7 @@ static int follow(shipper *s)
 				server_away = false;
 			}
 		}
-		for (long w = 0; w < poll_ms && !drb_stop_requested(); w += 50)
+		for (long t = 0; t < poll_ms && !drb_stop_requested(); t += 50)
 			usleep(50000);
 	}
 	/* stopping: what is complete goes out before we leave */

@@ -8,9 +8,13 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define MAX_EVENT (1024u * 1024u * 1024u + 4096u) /* events stay under max_allowed_packet (1G) */
 #define QUERY_POST_HEADER 13
+#define FLAGS_OFFSET 17
+#define LOG_EVENT_BINLOG_IN_USE_F 0x1
+#define FDE_VERSION_LEN 50
 
 static uint32_t le16(const uint8_t *p)
 {
@@ -35,6 +39,13 @@ void drb_binlog_scan_init(drb_binlog_scan *s, uint64_t start, const char *state)
 	s->head_want = s->magic_done ? DRB_BINLOG_HEADER : 4;
 	snprintf(s->state, sizeof s->state, "%s", state ? state : "");
 	snprintf(s->start_state, sizeof s->start_state, "%s", s->state);
+	/* a whole file says it in its first event; a continuation is told by the caller */
+	s->checksum = DRB_BINLOG_CRC_UNKNOWN;
+}
+
+uint64_t drb_binlog_scan_torn(const drb_binlog_scan *s)
+{
+	return s->pos > s->safe_end ? s->pos - s->safe_end : 0;
 }
 
 static int damaged(const drb_binlog_scan *s, const char *what)
@@ -66,6 +77,9 @@ static size_t body_wanted(uint8_t type, uint32_t size)
 		break;
 	case DRB_EV_QUERY:
 		want = 4 + 16 * 64; /* post-header, status variables, db name, the query's start */
+		break;
+	case DRB_EV_FORMAT_DESCRIPTION:
+		want = 4 + 16 * 64; /* all of it (about 250 bytes): the checksum byte is near its end */
 		break;
 	default:
 		want = 0;
@@ -105,6 +119,63 @@ static int gtid_list(drb_binlog_scan *s, const uint8_t *b, size_t have)
 	return 0;
 }
 
+/* The checksum algorithm a format description event announces. Every server that can write
+ * checksums (MySQL 5.6.1, MariaDB 5.3 and later) ends this event with the algorithm byte and a
+ * CRC32 of its own (computed with the in-use flag clear), whatever binlog_checksum says (seen on
+ * 10.11 with NONE); files of older servers are not read. */
+static int format_description(drb_binlog_scan *s, const uint8_t *b, size_t have)
+{
+	size_t body = s->event_size - DRB_BINLOG_HEADER;
+	if (have != body || have < 2 + FDE_VERSION_LEN + 4 + 1 + 5)
+		return damaged(s, "a format description event is cut or too short");
+	uint8_t alg = b[have - 5];
+	if (alg != DRB_BINLOG_CRC_OFF && alg != DRB_BINLOG_CRC32 && alg != DRB_BINLOG_CRC_UNKNOWN)
+		return damaged(s, "unknown binlog checksum algorithm");
+	s->checksum = alg == DRB_BINLOG_CRC32 ? DRB_BINLOG_CRC32 : DRB_BINLOG_CRC_OFF;
+	return 0;
+}
+
+/* The event's own CRC32, when its file carries them: damage is refused before it is used. */
+static int check_crc(drb_binlog_scan *s, uint8_t type, bool own_crc)
+{
+	if (s->checksum != DRB_BINLOG_CRC32 && !own_crc)
+		return 0;
+	if (s->event_size < DRB_BINLOG_HEADER + 4)
+		return damaged(s, "an event is too short for its checksum");
+	uint32_t stored = le32(s->crc_tail);
+	if (stored != s->crc) {
+		char what[160];
+		snprintf(what, sizeof what,
+			 "event checksum mismatch (type %u, CRC32 stored %08x, computed %08x)", type,
+			 stored, s->crc);
+		return damaged(s, what);
+	}
+	s->checked++;
+	return 0;
+}
+
+/* Every byte of the current event, in order: all but the last four go into its CRC32. */
+static void crc_take(drb_binlog_scan *s, const uint8_t *p, size_t n, bool need)
+{
+	uint64_t crc_end = s->event_size >= 4 ? s->event_size - 4 : 0;
+	if (s->event_seen < crc_end) {
+		size_t k = crc_end - s->event_seen < n ? (size_t)(crc_end - s->event_seen) : n;
+		if (need)
+			s->crc = (uint32_t)crc32(s->crc, p, (uInt)k);
+		p += k;
+		n -= k;
+		s->event_seen += k;
+	}
+	for (; n; p++, n--, s->event_seen++)
+		if (s->event_seen - crc_end < 4)
+			s->crc_tail[s->event_seen - crc_end] = *p;
+}
+
+static bool crc_needed(const drb_binlog_scan *s)
+{
+	return s->checksum != DRB_BINLOG_CRC_OFF || s->head[4] == DRB_EV_FORMAT_DESCRIPTION;
+}
+
 static int event_done(drb_binlog_scan *s)
 {
 	const uint8_t *h = s->head, *b = s->head + DRB_BINLOG_HEADER;
@@ -112,6 +183,14 @@ static int event_done(drb_binlog_scan *s)
 	uint8_t type = h[4];
 	uint32_t when = le32(h);
 	int rc = 0;
+	bool own_crc = type == DRB_EV_FORMAT_DESCRIPTION;
+	if (own_crc && (rc = format_description(s, b, have)) < 0)
+		return rc;
+	if (s->checksum == DRB_BINLOG_CRC_UNKNOWN)
+		return damaged(s, "no format description event comes first (its checksum algorithm is "
+				  "unknown)");
+	if ((rc = check_crc(s, type, own_crc)) < 0)
+		return rc;
 	s->events_pending++;
 	switch (type) {
 	case DRB_EV_FORMAT_DESCRIPTION:
@@ -187,6 +266,8 @@ int drb_binlog_scan_feed(drb_binlog_scan *s, const uint8_t *buf, size_t len)
 			/* gather the header, then the body bytes we parse */
 			size_t take = s->head_want - s->head_len < len ? s->head_want - s->head_len : len;
 			memcpy(s->head + s->head_len, buf, take);
+			if (s->in_event)
+				crc_take(s, buf, take, crc_needed(s));
 			s->head_len += take;
 			buf += take;
 			len -= take;
@@ -202,6 +283,13 @@ int drb_binlog_scan_feed(drb_binlog_scan *s, const uint8_t *buf, size_t len)
 							 (unsigned long long)(s->pos - DRB_BINLOG_HEADER),
 							 size);
 				s->in_event = true;
+				uint8_t h[DRB_BINLOG_HEADER];
+				memcpy(h, s->head, sizeof h);
+				if (h[4] == DRB_EV_FORMAT_DESCRIPTION)
+					h[FLAGS_OFFSET] &= (uint8_t)~LOG_EVENT_BINLOG_IN_USE_F;
+				s->event_seen = 0;
+				s->crc = (uint32_t)crc32(0L, Z_NULL, 0);
+				crc_take(s, h, sizeof h, crc_needed(s));
 				s->head_want = DRB_BINLOG_HEADER + body_wanted(s->head[4], size);
 				s->event_left = size - DRB_BINLOG_HEADER;
 				s->event_left -= s->head_want - DRB_BINLOG_HEADER;
@@ -211,6 +299,7 @@ int drb_binlog_scan_feed(drb_binlog_scan *s, const uint8_t *buf, size_t len)
 		}
 		/* skip the rest of the event */
 		size_t skip = s->event_left < len ? (size_t)s->event_left : len;
+		crc_take(s, buf, skip, crc_needed(s));
 		buf += skip;
 		len -= skip;
 		s->pos += skip;
@@ -224,6 +313,29 @@ int drb_binlog_scan_feed(drb_binlog_scan *s, const uint8_t *buf, size_t len)
 			s->head_want = DRB_BINLOG_HEADER;
 		}
 	}
+	return 0;
+}
+
+int drb_binlog_file_info(int fd, int64_t *created, uint8_t *checksum)
+{
+	uint8_t b[4 + DRB_BINLOG_HEADER + 4 + 16 * 64];
+	ssize_t n = pread(fd, b, sizeof b, 0);
+	drb_binlog_scan s;
+	if (n < 0)
+		return drb_error_errno(0, errno, "reading a binlog header");
+	if (n < 4 + DRB_BINLOG_HEADER || memcmp(b, DRB_BINLOG_MAGIC, 4) != 0 ||
+	    b[4 + 4] != DRB_EV_FORMAT_DESCRIPTION)
+		return drb_error(DRB_ERR_FORMAT, "not a binlog file");
+	uint32_t size = le32(b + 4 + 9);
+	if (size > (size_t)n - 4)
+		return drb_error(DRB_ERR_FORMAT, "a binlog's format description is cut or too long");
+	/* the scanner reads it as it would in a whole file, checksum included */
+	drb_binlog_scan_init(&s, 0, "");
+	int rc = drb_binlog_scan_feed(&s, b, 4 + (size_t)size);
+	if (rc < 0)
+		return rc;
+	*created = le32(b + 4);
+	*checksum = s.checksum;
 	return 0;
 }
 

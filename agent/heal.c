@@ -134,21 +134,23 @@ static bool data_present(drb_repo_set *set, listing *ls, size_t src, size_t dst,
 	return !strstr(path, "/catalog/");
 }
 
-/* Copy path to dst from the first repository that has it intact. */
+/* Copy path to dst from the first repository that has it intact. 1 when no repository holds
+ * its metadata (part of something unfinished: not worth a copy, not missing either). */
 static int heal_one(drb_repo_set *set, listing *ls, size_t dst, const char *path)
 {
 	int rc = DRB_ERR_NOT_FOUND;
+	bool data = ends_with(path, ".drb"), tried = false;
 	for (size_t s = 0; s < set->n; s++) {
 		char sha[65];
 		if (s == dst || !ls[s].ok || !find(&ls[s], path))
 			continue;
-		bool data = ends_with(path, ".drb");
 		if (data && (rc = recorded_hash(set->repos[s], path, sha)) < 0) {
 			if (rc != DRB_ERR_NOT_FOUND)
 				return rc; /* the metadata could not be read: try again next time */
 			drb_error_clear();
-			return 0; /* no metadata: part of something unfinished, not worth a copy */
+			continue; /* this source lacks the description; another may hold it */
 		}
+		tried = true;
 		drb_put_opts o = {.immutable = data};
 		rc = drb_repo_copy(set->repos[s], set->repos[dst], path, &o, data ? sha : NULL);
 		if (rc == 0) {
@@ -158,7 +160,7 @@ static int heal_one(drb_repo_set *set, listing *ls, size_t dst, const char *path
 		}
 		drb_log_current_error("heal");
 	}
-	return rc;
+	return tried ? rc : 1;
 }
 
 /* A segment healed into a repository may belong to a day its catalog already summarised
@@ -190,6 +192,7 @@ int drb_heal(const drb_config *c, drb_repo_set *set)
 	bool degraded = false;
 	if (set->n < 2 || !drb_state_heal_due(c, now))
 		return 0;
+	uint64_t begun = drb_state_heal_begin(c);
 	listing *ls = calloc(set->n, sizeof *ls);
 	if (!ls)
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
@@ -219,10 +222,11 @@ int drb_heal(const drb_config *c, drb_repo_set *set)
 							degraded = true; /* its data is still missing */
 						continue;
 					}
-					if (heal_one(set, ls, d, p) < 0) {
+					int rc = heal_one(set, ls, d, p);
+					if (rc < 0)
 						degraded = true;
+					if (rc != 0)
 						continue;
-					}
 					if (add(&ls[d], p, NULL) == 0)
 						qsort(ls[d].v, ls[d].n, sizeof *ls[d].v, by_path);
 					if (strstr(p, "/binlog/"))
@@ -240,6 +244,8 @@ int drb_heal(const drb_config *c, drb_repo_set *set)
 		drb_state_note_heal(c);
 		return drb_error(DRB_ERR_DEGRADED, "some repositories are still missing copies");
 	}
-	drb_state_heal_done(c, now);
+	if (!drb_state_heal_done(c, begun, now))
+		drb_log_info("heal: another run noted a missing copy while this one compared; the "
+			     "next heal looks again (nothing is purged until then)");
 	return 0;
 }

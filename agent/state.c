@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,8 @@ int drb_state_load(const drb_config *c, drb_ship_state *s)
 	copy_str(s->last_gtid_pos, sizeof s->last_gtid_pos, j, "last_gtid_pos");
 	copy_str(s->index_path, sizeof s->index_path, j, "index_path");
 	copy_str(s->compacted_day, sizeof s->compacted_day, j, "compacted_day");
+	copy_str(s->fork_file, sizeof s->fork_file, j, "fork_file");
+	s->fork_at = (int64_t)json_integer_value(json_object_get(j, "fork_at"));
 	s->gaps = (int64_t)json_integer_value(json_object_get(j, "gaps"));
 	s->server_id = (long)json_integer_value(json_object_get(j, "server_id"));
 	s->end = (uint64_t)json_integer_value(json_object_get(j, "end"));
@@ -64,13 +67,14 @@ int drb_state_save(const drb_config *c, const drb_ship_state *s)
 		return rc;
 	state_path(c, "binlog-state.json", path, sizeof path);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	json_t *j = json_pack("{s:s, s:I, s:s, s:I, s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:I}",
+	json_t *j = json_pack("{s:s, s:I, s:s, s:I, s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:s, s:I}",
 			      "generation", s->generation, "server_id", (json_int_t)s->server_id,
 			      "file", s->file, "end", (json_int_t)s->end, "closed", s->closed,
 			      "end_gtid", s->end_gtid, "file_created", (json_int_t)s->file_created,
 			      "last_event", (json_int_t)s->last_event, "last_gtid_pos",
 			      s->last_gtid_pos, "index_path", s->index_path, "compacted_day",
-			      s->compacted_day, "gaps", (json_int_t)s->gaps);
+			      s->compacted_day, "gaps", (json_int_t)s->gaps, "fork_file", s->fork_file,
+			      "fork_at", (json_int_t)s->fork_at);
 	if (!j)
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	if (json_dump_file(j, tmp, JSON_SORT_KEYS | JSON_INDENT(1)) != 0) {
@@ -88,6 +92,20 @@ int drb_state_save(const drb_config *c, const drb_ship_state *s)
 	return 0;
 }
 
+int64_t drb_state_now(void)
+{
+	const char *f = getenv("DRB_TEST_CLOCK_FILE");
+	int64_t now = time(NULL);
+	char buf[32] = "";
+	FILE *in = f && *f ? fopen(f, "re") : NULL;
+	if (in) {
+		if (fgets(buf, sizeof buf, in))
+			now += strtoll(buf, NULL, 10);
+		fclose(in);
+	}
+	return now;
+}
+
 char *drb_state_generation(const drb_config *c, long server_id)
 {
 	drb_ship_state s;
@@ -98,21 +116,93 @@ char *drb_state_generation(const drb_config *c, long server_id)
 	return strdup(s.generation);
 }
 
-void drb_state_note_heal(const drb_config *c)
+/* The heal state, spool_dir/heal-state.json: whether some repository misses a copy, and a
+ * counter that every note raises. Read and written under spool_dir/heal.lock (flock), so the
+ * full, binlog and follower runs that share a spool_dir see one state: a heal clears the flag
+ * only when no run noted a miss since it began. A "heal-needed" file of older versions counts
+ * as a noted miss. */
+typedef struct heal_state {
+	bool needed;
+	uint64_t generation;
+} heal_state;
+
+static int heal_lock(const drb_config *c)
 {
 	char path[PATH_MAX];
-	state_path(c, "heal-needed", path, sizeof path);
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd >= 0)
+	if (drb_spool_ready(c->spool_dir) < 0) {
+		drb_error_clear();
+		return -1;
+	}
+	state_path(c, "heal.lock", path, sizeof path);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
 		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void heal_unlock(int fd)
+{
+	if (fd >= 0) {
+		flock(fd, LOCK_UN);
+		close(fd);
+	}
+}
+
+static heal_state heal_read(const drb_config *c)
+{
+	char path[PATH_MAX];
+	heal_state h = {0};
+	state_path(c, "heal-state.json", path, sizeof path);
+	json_t *j = json_load_file(path, 0, NULL);
+	if (j) {
+		h.needed = json_is_true(json_object_get(j, "needed"));
+		h.generation = (uint64_t)json_integer_value(json_object_get(j, "generation"));
+		json_decref(j);
+	} else if (access(path, F_OK) == 0) {
+		h.needed = true; /* unreadable: assume the worst, nothing is purged */
+	}
+	state_path(c, "heal-needed", path, sizeof path);
+	if (access(path, F_OK) == 0)
+		h.needed = true;
+	return h;
+}
+
+static int heal_write(const drb_config *c, const heal_state *h)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	state_path(c, "heal-state.json", path, sizeof path);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	json_t *j = json_pack("{s:b, s:I}", "needed", h->needed, "generation",
+			      (json_int_t)h->generation);
+	int rc = j && json_dump_file(j, tmp, JSON_SORT_KEYS) == 0 && rename(tmp, path) == 0 ? 0 : -1;
+	json_decref(j);
+	return rc;
+}
+
+void drb_state_note_heal(const drb_config *c)
+{
+	int fd = heal_lock(c);
+	heal_state h = heal_read(c);
+	h.needed = true;
+	h.generation++;
+	if (heal_write(c, &h) < 0) {
+		/* the flag must not be lost: the old form is enough to stop a purge */
+		char path[PATH_MAX];
+		state_path(c, "heal-needed", path, sizeof path);
+		int f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (f >= 0)
+			close(f);
+	}
+	heal_unlock(fd);
 }
 
 bool drb_state_heal_due(const drb_config *c, int64_t now)
 {
 	char path[PATH_MAX];
 	struct stat st;
-	state_path(c, "heal-needed", path, sizeof path);
-	if (access(path, F_OK) == 0)
+	if (drb_state_heal_pending(c))
 		return true;
 	state_path(c, "heal-last", path, sizeof path);
 	return stat(path, &st) < 0 || now - st.st_mtime >= HEAL_EVERY;
@@ -120,19 +210,41 @@ bool drb_state_heal_due(const drb_config *c, int64_t now)
 
 bool drb_state_heal_pending(const drb_config *c)
 {
-	char path[PATH_MAX];
-	state_path(c, "heal-needed", path, sizeof path);
-	return access(path, F_OK) == 0;
+	int fd = heal_lock(c);
+	heal_state h = heal_read(c);
+	heal_unlock(fd);
+	return h.needed;
 }
 
-void drb_state_heal_done(const drb_config *c, int64_t now)
+uint64_t drb_state_heal_begin(const drb_config *c)
+{
+	int fd = heal_lock(c);
+	heal_state h = heal_read(c);
+	heal_unlock(fd);
+	return h.generation;
+}
+
+bool drb_state_heal_done(const drb_config *c, uint64_t begun, int64_t now)
 {
 	char path[PATH_MAX];
+	bool cleared = false;
 	(void)now;
-	state_path(c, "heal-needed", path, sizeof path);
-	unlink(path);
-	state_path(c, "heal-last", path, sizeof path);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		close(fd);
+	int fd = heal_lock(c);
+	heal_state h = heal_read(c);
+	if (h.generation == begun) {
+		h.needed = false;
+		if (heal_write(c, &h) == 0) {
+			state_path(c, "heal-needed", path, sizeof path);
+			unlink(path);
+			cleared = true;
+		}
+	}
+	if (cleared) {
+		state_path(c, "heal-last", path, sizeof path);
+		int f = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (f >= 0)
+			close(f);
+	}
+	heal_unlock(fd);
+	return cleared;
 }

@@ -17,6 +17,7 @@ libdrbackup_a_SOURCES += \
 	common/fault.c common/fault.h \
 	common/catalog.c common/catalog.h \
 	common/lock.c common/lock.h \
+	common/fork.c common/fork.h \
 	common/metrics.c common/metrics.h \
 	common/proc.c common/proc.h \
 	common/pool.c common/pool.h

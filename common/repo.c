@@ -1,6 +1,7 @@
 #include "config.h"
 #include "common/repo.h"
 #include "common/error.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +266,23 @@ int drb_repo_set_open(const drb_config *c, const char *only_name, drb_repo_set *
 fail:
 	drb_repo_set_close(set);
 	return rc;
+}
+
+int drb_repo_refresh(drb_repo *r)
+{
+	if (!r->driver->refresh)
+		return 0;
+	int rc = r->driver->refresh(r->impl);
+	return rc < 0 ? drb_error_wrap(0, "repository %s", r->name) : rc;
+}
+
+void drb_repo_set_refresh(drb_repo_set *set)
+{
+	for (size_t i = 0; set && i < set->n; i++)
+		if (drb_repo_refresh(set->repos[i]) < 0) {
+			drb_log_current_error("re-reading credentials");
+			drb_error_clear();
+		}
 }
 
 void drb_repo_set_close(drb_repo_set *set)

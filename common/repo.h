@@ -51,6 +51,9 @@ typedef struct drb_repo_driver {
 	/* Optional: a recursive listing of the objects after the path after (S3 start-after). */
 	int (*list_after)(void *impl, const char *prefix, const char *after, drb_repo_list_fn fn,
 			  void *ud);
+	/* Optional: re-read credentials that were rotated (their files changed, or the store said
+	 * they expired). Called between operations, never while one is in flight. */
+	int (*refresh)(void *impl);
 } drb_repo_driver;
 
 typedef struct drb_repo {
@@ -108,6 +111,10 @@ int drb_repo_set_open(const drb_config *c, const char *only_name, drb_repo_set *
 void drb_repo_set_close(drb_repo_set *set);
 /* Accept metadata without a signature (backups from before signing), with a warning. */
 void drb_repo_set_allow_unsigned(drb_repo_set *set, bool allow);
+/* Let every driver re-read rotated credentials (a long-running process, between operations);
+ * a repository whose new credentials cannot be read keeps the old ones, with a warning. */
+int drb_repo_refresh(drb_repo *r);
+void drb_repo_set_refresh(drb_repo_set *set);
 
 /* A sink that writes the same bytes to path in every repository of the set. A repository that
  * fails is dropped (its copy aborted, its error kept) while at least one goes on; the sink fails

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/fork.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "restore/apply.h"
@@ -163,6 +164,18 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 		goto out;
 	drb_repo_set_allow_unsigned(o.set, allow_unsigned);
 	rc = drb_restore_run(&o, &r);
+	if (rc == 0 && !o.dry_run && drb_fork_is_source(c, &o.dest)) {
+		/* the server being backed up went back in time: its binlog history forks here */
+		if (drb_fork_note(c, &o.dest) < 0) {
+			drb_log_current_error("marking the restore for the binlog agent");
+			drb_error_clear();
+		} else {
+			drb_log_warn("this restore went into the server that is backed up: the next "
+				     "'drbackup binlog' starts a new binlog generation, and restores past "
+				     "this point need a full backup taken after it: run 'drbackup "
+				     "binlog' then 'drbackup full' now");
+		}
+	}
 	if (rc == 0 || (o.dry_run && r.backup_id[0] && rc == 0))
 		print_plan(&o, &r, ctx->json);
 	if (rc < 0)

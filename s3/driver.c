@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <time.h>
 
@@ -87,10 +88,20 @@ out:
 	return rc;
 }
 
+static int64_t mtime_of(const char *path)
+{
+	struct stat st;
+	if (!path || !*path || stat(path, &st) < 0)
+		return 0;
+	return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
 static int read_credentials(drb_s3 *s3, const drb_repo_config *cfg)
 {
 	char *secret = NULL, *token = NULL;
 	int rc;
+	int64_t secret_mtime = mtime_of(cfg->secret_access_key_file),
+		token_mtime = mtime_of(cfg->session_token_file);
 	if ((rc = drb_secret_read(cfg->secret_access_key_file, &secret, NULL)) < 0) {
 		rc = drb_error_wrap(0, "repo %s: the secret access key", cfg->name);
 		goto out;
@@ -105,11 +116,29 @@ static int read_credentials(drb_s3 *s3, const drb_repo_config *cfg)
 		               cfg->secret_access_key_file);
 		goto out;
 	}
-	rc = drb_s3_signer_init(&s3->signer, cfg->access_key_id, secret, token, cfg->region, "s3");
+	/* the files read: only now is the old signer replaced (it holds a mutex: not copied) */
+	if (s3->signer.access_key_id)
+		drb_s3_signer_free(&s3->signer);
+	if ((rc = drb_s3_signer_init(&s3->signer, cfg->access_key_id, secret, token, cfg->region,
+				     "s3")) < 0)
+		goto out;
+	s3->cfg = cfg;
+	s3->secret_mtime = secret_mtime;
+	s3->token_mtime = token_mtime;
+	s3->creds_stale = 0;
 out:
 	drb_secret_free(secret);
 	drb_secret_free(token);
 	return rc;
+}
+
+int drb_s3_refresh(drb_s3 *s3)
+{
+	const drb_repo_config *cfg = s3->cfg;
+	if (!cfg || (!s3->creds_stale && mtime_of(cfg->secret_access_key_file) == s3->secret_mtime &&
+		     mtime_of(cfg->session_token_file) == s3->token_mtime))
+		return 0;
+	return read_credentials(s3, cfg); /* on failure the old signer stays */
 }
 
 int drb_s3_new(const drb_repo_config *cfg, drb_s3 **out)
@@ -232,6 +261,11 @@ static int s3_open(const drb_repo_config *cfg, void **impl)
 	return rc;
 }
 
+static int s3_refresh(void *impl)
+{
+	return drb_s3_refresh(impl);
+}
+
 static void s3_close(void *impl)
 {
 	drb_s3_free(impl);
@@ -252,6 +286,7 @@ const drb_repo_driver drb_s3_driver = {
     .get = drb_s3_get,
     .list = drb_s3_list,
     .list_after = drb_s3_list_after,
+    .refresh = s3_refresh,
     .stat = drb_s3_stat,
     .remove = drb_s3_remove,
     .describe = s3_describe,

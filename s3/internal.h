@@ -107,6 +107,10 @@ typedef struct drb_s3 {
 	long timeout; /* seconds without progress; 0: none */
 	unsigned retries;
 	drb_s3_signer signer;
+	/* where the credentials come from, to re-read them when they rotate */
+	const drb_repo_config *cfg;
+	int64_t secret_mtime, token_mtime;
+	volatile int creds_stale; /* the store said the token expired */
 
 	/* Idle easy handles, each keeping its connection alive for the next request. */
 	pthread_mutex_t pool_lock;
@@ -118,6 +122,8 @@ typedef struct drb_s3 {
 } drb_s3;
 
 int drb_s3_new(const drb_repo_config *cfg, drb_s3 **out);
+/* Re-read secret_access_key_file and session_token_file when they changed or expired. */
+int drb_s3_refresh(drb_s3 *s3);
 /* The connection pool (request.c). */
 int drb_s3_conns_init(drb_s3 *s3);
 void drb_s3_conns_free(drb_s3 *s3);

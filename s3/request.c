@@ -639,6 +639,9 @@ int drb_s3_fail(drb_s3 *s3, const drb_s3_req *req, const drb_s3_resp *resp,
 {
 	char where[600], what[600], hint[160] = "";
 	drb_s3_where(s3, req->key, where, sizeof where);
+	if (resp && (strcmp(resp->code, "ExpiredToken") == 0 ||
+		     strcmp(resp->code, "TokenRefreshRequired") == 0))
+		s3->creds_stale = 1; /* the next refresh re-reads them, changed or not */
 	if (a && a->n > 1)
 		attempts_render(a, what, sizeof what);
 	else if (a && a->n == 1)
