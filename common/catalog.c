@@ -2,6 +2,7 @@
 #include "common/catalog.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/layout.h"
 #include "common/pool.h"
 #include "common/sign.h"
 
@@ -47,47 +48,6 @@ int drb_time_parse(const char *s, int64_t *t)
 		return drb_error(DRB_ERR_FORMAT, "\"%s\" is not a UTC time", s);
 	*t = (int64_t)timegm(&tm);
 	return 0;
-}
-
-char *drb_path_component(const char *name)
-{
-	char *e = curl_easy_escape(NULL, name, 0);
-	if (!e)
-		return NULL;
-	size_t n = strlen(e);
-	char *copy = malloc(n + 3);
-	/* a leading '.' would make a hidden file (listings skip them) or "..": encode it too */
-	if (copy && e[0] == '.') {
-		memcpy(copy, "%2E", 3);
-		memcpy(copy + 3, e + 1, n); /* with the NUL */
-	} else if (copy) {
-		memcpy(copy, e, n + 1);
-	}
-	curl_free(e);
-	return copy;
-}
-
-char *drb_path_full_dir(const char *host, const char *backup_id)
-{
-	char *p = NULL;
-	if (asprintf(&p, "%s/full/%s", host, backup_id) < 0)
-		return NULL;
-	return p;
-}
-
-char *drb_path_segment(const char *host, const char *gen, const char *file, uint64_t start,
-		       const char *ext)
-{
-	char *f = drb_path_component(file);
-	if (!f)
-		return NULL;
-	size_t len = strlen(host) + strlen(gen) + strlen(f) + strlen(ext) + 40;
-	char *path = malloc(len);
-	if (path)
-		snprintf(path, len, "%s/binlog/%s/%s-%012llu.%s", host, gen, f,
-			 (unsigned long long)start, ext);
-	free(f);
-	return path;
 }
 
 /* ------------------------------------------------------------------ JSON helpers */
@@ -253,6 +213,7 @@ void drb_manifest_free(drb_manifest *m)
 		drb_db_entry *d = &m->dbs[i];
 		free(d->name);
 		free(d->object);
+		free(d->expired_why);
 		for (size_t k = 0; k < d->n_tables; k++)
 			free(d->tables[k].name);
 		free(d->tables);
@@ -387,7 +348,7 @@ const drb_db_entry *drb_manifest_db(const drb_manifest *m, const char *name)
 
 int drb_manifest_put(drb_repo *r, const drb_manifest *m)
 {
-	char *text = NULL, *dir = drb_path_full_dir(m->host_id, m->backup_id), *path = NULL;
+	char *text = NULL, *path = drb_path_manifest(m->host_id, m->backup_id);
 	drb_manifest *back = NULL;
 	int rc = drb_manifest_to_json(m, &text);
 	/* what a restore will read must read: a manifest that does not parse back is a failure
@@ -395,12 +356,11 @@ int drb_manifest_put(drb_repo *r, const drb_manifest *m)
 	if (rc == 0 && (rc = drb_manifest_from_json(text, strlen(text), "the new manifest", &back)) < 0)
 		drb_error_wrap(0, "full backup %s", m->backup_id);
 	drb_manifest_free(back);
-	if (rc == 0 && (!dir || asprintf(&path, "%s/manifest.json", dir) < 0))
+	if (rc == 0 && !path)
 		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 	if (rc == 0)
 		rc = drb_meta_put(r, path, "full", text);
 	free(text);
-	free(dir);
 	free(path);
 	return rc;
 }
@@ -959,6 +919,219 @@ static int load_last_test(drb_repo *r, drb_catalog *c)
 	return rc;
 }
 
+/* ------------------------------------------------------------------ holds and tombstones */
+
+int drb_hold_to_json(const drb_hold *h, char **text)
+{
+	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:b, s:o}", "format", DRB_META_FORMAT,
+			      "kind", "hold", "practice", h->practice, "reason", h->reason ? h->reason : "",
+			      "by", h->by ? h->by : "", "since", jtime(h->since), "released", h->released,
+			      "released_at", jtime(h->released_at));
+	if (!j)
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	return dump_json(j, text);
+}
+
+static int hold_from(const char *text, size_t len, const char *what, drb_hold *h)
+{
+	json_t *j = load_json(text, len, what);
+	int bad = 0;
+	memset(h, 0, sizeof *h);
+	if (!j)
+		return drb_error_code();
+	json_t *kind = json_object_get(j, "kind");
+	if (!json_is_string(kind) || strcmp(json_string_value(kind), "hold") != 0)
+		bad = 1;
+	h->practice = get_str(j, "practice", true, &bad);
+	h->reason = get_str(j, "reason", false, &bad);
+	h->by = get_str(j, "by", false, &bad);
+	h->released = json_is_true(json_object_get(j, "released"));
+	if (get_time(j, "since", &h->since) < 0 || get_time(j, "released_at", &h->released_at) < 0)
+		bad = 1;
+	json_decref(j);
+	if (bad) {
+		free(h->practice);
+		free(h->reason);
+		free(h->by);
+		memset(h, 0, sizeof *h);
+		return drb_error(DRB_ERR_FORMAT, "%s: not a valid hold", what);
+	}
+	return 0;
+}
+
+bool drb_catalog_on_hold(const drb_catalog *c, const char *practice)
+{
+	for (size_t i = 0; i < c->n_holds; i++)
+		if (!c->holds[i].released && strcmp(c->holds[i].practice, practice) == 0)
+			return true;
+	return false;
+}
+
+int drb_tombstone_to_json(const drb_tombstone *t, char **text)
+{
+	json_t *pr = json_object();
+	for (size_t i = 0; i < t->n_practices; i++)
+		json_object_set_new(pr, t->practices[i], json_string(t->whys[i] ? t->whys[i] : ""));
+	json_t *j = json_pack("{s:i, s:s, s:s?, s:b, s:o, s:s?, s:s?, s:o}", "format",
+			      DRB_META_FORMAT, "kind", "expired", "backup_id", t->backup_id, "whole",
+			      t->whole, "practices", pr, "generation", t->generation, "before",
+			      t->before, "at", jtime(time(NULL)));
+	if (!j)
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	return dump_json(j, text);
+}
+
+void drb_tombstone_clear(drb_tombstone *t)
+{
+	for (size_t i = 0; i < t->n_practices; i++) {
+		free(t->practices[i]);
+		free(t->whys[i]);
+	}
+	free(t->practices);
+	free(t->whys);
+	free(t->backup_id);
+	free(t->generation);
+	free(t->before);
+	memset(t, 0, sizeof *t);
+}
+
+static int tombstone_from(const char *text, size_t len, const char *what, drb_tombstone *t)
+{
+	json_t *j = load_json(text, len, what);
+	int bad = 0;
+	memset(t, 0, sizeof *t);
+	if (!j)
+		return drb_error_code();
+	json_t *kind = json_object_get(j, "kind"), *pr = json_object_get(j, "practices");
+	if (!json_is_string(kind) || strcmp(json_string_value(kind), "expired") != 0)
+		bad = 1;
+	json_t *b = json_object_get(j, "backup_id"), *g = json_object_get(j, "generation");
+	t->backup_id = json_is_string(b) ? strdup(json_string_value(b)) : NULL;
+	t->generation = json_is_string(g) ? strdup(json_string_value(g)) : NULL;
+	t->before = json_is_string(json_object_get(j, "before"))
+			    ? strdup(json_string_value(json_object_get(j, "before")))
+			    : NULL;
+	t->whole = json_is_true(json_object_get(j, "whole"));
+	if (!t->backup_id == !t->generation || (t->generation && !t->before))
+		bad = 1;
+	if (json_is_object(pr) && json_object_size(pr)) {
+		const char *k;
+		json_t *v;
+		t->practices = calloc(json_object_size(pr), sizeof *t->practices);
+		t->whys = calloc(json_object_size(pr), sizeof *t->whys);
+		json_object_foreach(pr, k, v)
+		{
+			if (!t->practices || !t->whys)
+				break;
+			t->practices[t->n_practices] = strdup(k);
+			t->whys[t->n_practices++] = strdup(json_is_string(v) ? json_string_value(v) : "");
+		}
+	}
+	json_decref(j);
+	if (bad) {
+		drb_tombstone_clear(t);
+		return drb_error(DRB_ERR_FORMAT, "%s: not a valid expiry record", what);
+	}
+	return 0;
+}
+
+/* Holds and tombstones: small objects, each verified like every other metadata object. */
+static int load_small(drb_repo *r, drb_catalog *c, const char *area, const char *kind)
+{
+	names objs = {0};
+	char prefix[512];
+	snprintf(prefix, sizeof prefix, "%s/%s/", c->host_id, area);
+	int rc = drb_repo_list(r, prefix, true, collect, &objs);
+	for (size_t i = 0; i < objs.n && rc == 0; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		if (!ends_with(objs.v[i], ".json"))
+			continue;
+		if ((rc = drb_repo_get_buf(r, objs.v[i], 1 << 20, &text, &len)) < 0) {
+			if (rc == DRB_ERR_NOT_FOUND) {
+				drb_error_clear();
+				rc = 0;
+			}
+			free(text);
+			continue;
+		}
+		if ((len = meta_accept(r, c, objs.v[i], kind, text, len))) {
+			if (strcmp(kind, "hold") == 0) {
+				drb_hold h;
+				drb_hold *v = realloc(c->holds, (c->n_holds + 1) * sizeof *v);
+				if (v)
+					c->holds = v;
+				if (!v)
+					rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+				else if (hold_from(text, len, objs.v[i], &h) == 0)
+					c->holds[c->n_holds++] = h;
+				else
+					drb_error_clear();
+			} else {
+				drb_tombstone t;
+				drb_tombstone *v = realloc(c->tombstones, (c->n_tombstones + 1) * sizeof *v);
+				if (v)
+					c->tombstones = v;
+				if (!v)
+					rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+				else if (tombstone_from(text, len, objs.v[i], &t) == 0)
+					c->tombstones[c->n_tombstones++] = t;
+				else
+					drb_error_clear();
+			}
+		}
+		free(text);
+	}
+	names_free(&objs);
+	return rc;
+}
+
+/* What expire deleted is not planned from, even where a copy is still there (a repository that
+ * was down while it ran; the next expire deletes it there too). */
+static void apply_tombstones(drb_catalog *c)
+{
+	for (size_t t = 0; t < c->n_tombstones; t++) {
+		const drb_tombstone *ts = &c->tombstones[t];
+		for (size_t i = 0; ts->backup_id && i < c->n_fulls; i++) {
+			drb_manifest *m = c->fulls[i];
+			if (strcmp(m->backup_id, ts->backup_id) != 0)
+				continue;
+			if (ts->whole) {
+				drb_manifest_free(m);
+				memmove(&c->fulls[i], &c->fulls[i + 1], (c->n_fulls - i - 1) * sizeof *c->fulls);
+				c->n_fulls--;
+				break;
+			}
+			for (size_t p = 0; p < ts->n_practices; p++)
+				for (size_t d = 0; d < m->n_dbs; d++)
+					if (strcmp(m->dbs[d].name, ts->practices[p]) == 0 && !m->dbs[d].expired) {
+						m->dbs[d].expired = true;
+						m->dbs[d].expired_why = strdup(ts->whys[p]);
+					}
+		}
+		for (size_t g = 0; ts->generation && g < c->n_gens; g++) {
+			drb_generation *gen = &c->gens[g];
+			if (strcmp(gen->name, ts->generation) != 0)
+				continue;
+			size_t kept = 0, below = 0;
+			for (size_t k = 0; k < gen->n; k++) {
+				char *key = drb_path_segment(c->host_id, gen->name, gen->segs[k].file,
+							     gen->segs[k].start, "json");
+				bool gone = key && strcmp(key, ts->before) < 0;
+				free(key);
+				if (gone) {
+					drb_segment_clear(&gen->segs[k]);
+					below += k < gen->compacted;
+					continue;
+				}
+				gen->segs[kept++] = gen->segs[k];
+			}
+			gen->n = kept;
+			gen->compacted -= below;
+		}
+	}
+}
+
 int drb_catalog_load(drb_repo *r, const char *host_id, drb_catalog **out)
 {
 	drb_catalog *c = calloc(1, sizeof *c);
@@ -968,10 +1141,12 @@ int drb_catalog_load(drb_repo *r, const char *host_id, drb_catalog **out)
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	}
 	if ((rc = load_fulls(r, c)) < 0 || (rc = load_generations(r, c)) < 0 ||
-	    (rc = load_last_test(r, c)) < 0) {
+	    (rc = load_last_test(r, c)) < 0 || (rc = load_small(r, c, "holds", "hold")) < 0 ||
+	    (rc = load_small(r, c, "expired", "expired")) < 0) {
 		drb_catalog_free(c);
 		return drb_error_wrap(0, "reading the catalog of %s", host_id);
 	}
+	apply_tombstones(c);
 	*out = c;
 	return 0;
 }
@@ -991,6 +1166,15 @@ void drb_catalog_free(drb_catalog *c)
 		free(c->untrusted[i].why);
 	}
 	free(c->untrusted);
+	for (size_t i = 0; i < c->n_holds; i++) {
+		free(c->holds[i].practice);
+		free(c->holds[i].reason);
+		free(c->holds[i].by);
+	}
+	free(c->holds);
+	for (size_t i = 0; i < c->n_tombstones; i++)
+		drb_tombstone_clear(&c->tombstones[i]);
+	free(c->tombstones);
 	for (size_t i = 0; i < c->n_gens; i++) {
 		for (size_t k = 0; k < c->gens[i].n; k++)
 			drb_segment_clear(&c->gens[i].segs[k]);
@@ -1036,6 +1220,33 @@ static void day_of(int64_t t, char out[9])
 	strftime(out, 9, "%Y%m%d", &tm);
 }
 
+int drb_catalog_write_day(drb_repo *r, const char *host, const drb_generation *g, size_t from,
+			  size_t to)
+{
+	char day[9];
+	day_of(g->segs[from].shipped, day);
+	json_t *arr = json_array();
+	for (size_t k = from; k < to; k++)
+		json_array_append_new(arr, segment_json(&g->segs[k]));
+	char *first = drb_path_segment(host, g->name, g->segs[from].file, g->segs[from].start, "json");
+	char *last = drb_path_segment(host, g->name, g->segs[to - 1].file, g->segs[to - 1].start,
+				      "json");
+	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o}", "format", DRB_META_FORMAT,
+			      "generation", g->name, "day", day, "first", first ? first : "", "last",
+			      last ? last : "", "segments", arr);
+	char *text = NULL, *path = NULL;
+	int rc = j ? dump_json(j, &text) : drb_error(DRB_ERR_NOMEM, "out of memory");
+	if (rc == 0 && !(path = drb_path_day_catalog(host, g->name, day)))
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = drb_meta_put(r, path, "catalog", text);
+	free(first);
+	free(last);
+	free(text);
+	free(path);
+	return rc;
+}
+
 int drb_catalog_compact(drb_repo *r, const char *host, const drb_generation *g, int64_t now)
 {
 	char today[9];
@@ -1047,31 +1258,14 @@ int drb_catalog_compact(drb_repo *r, const char *host, const drb_generation *g, 
 		if (strcmp(day, today) >= 0)
 			break; /* the current day is still growing */
 		size_t k = i;
-		json_t *arr = json_array();
 		while (k < g->n) {
 			char d[9];
 			day_of(g->segs[k].shipped, d);
 			if (strcmp(d, day) != 0)
 				break;
-			json_array_append_new(arr, segment_json(&g->segs[k]));
 			k++;
 		}
-		char *first = drb_path_segment(host, g->name, g->segs[i].file, g->segs[i].start, "json");
-		char *last = drb_path_segment(host, g->name, g->segs[k - 1].file, g->segs[k - 1].start,
-					      "json");
-		json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o}", "format", DRB_META_FORMAT,
-				      "generation", g->name, "day", day, "first", first ? first : "",
-				      "last", last ? last : "", "segments", arr);
-		char *text = NULL, *path = NULL;
-		int rc = j ? dump_json(j, &text) : drb_error(DRB_ERR_NOMEM, "out of memory");
-		if (rc == 0 && asprintf(&path, "%s/catalog/%s/%s.json", host, g->name, day) < 0)
-			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
-		if (rc == 0)
-			rc = drb_meta_put(r, path, "catalog", text);
-		free(first);
-		free(last);
-		free(text);
-		free(path);
+		int rc = drb_catalog_write_day(r, host, g, i, k);
 		if (rc < 0)
 			return rc;
 		i = k;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/layout.h"
 #include "common/repo.h"
 
 #define DRB_META_FORMAT 1
@@ -28,6 +29,8 @@ typedef struct drb_db_entry {
 	size_t n_tables;
 	uint64_t rows;
 	int64_t millis; /* time to dump and store */
+	bool expired;   /* retention deleted this practice's object (a tombstone says so) */
+	char *expired_why;
 } drb_db_entry;
 
 typedef struct drb_manifest {
@@ -109,6 +112,29 @@ typedef struct drb_untrusted {
 	bool unsigned_only; /* no signature at all (an older backup); --allow-unsigned takes it */
 } drb_untrusted;
 
+/* A legal hold on everything of one practice. */
+typedef struct drb_hold {
+	char *practice;
+	char *reason;
+	char *by; /* user@host that placed it */
+	int64_t since;
+	bool released;
+	int64_t released_at;
+} drb_hold;
+
+/* What expire deleted, kept so a repository that was down is completed and heal never brings
+ * it back: a whole full backup or some of its practices, or a generation's segments before a
+ * key. */
+typedef struct drb_tombstone {
+	char *backup_id;    /* a full backup, or NULL */
+	bool whole;
+	char **practices;   /* practices of that backup deleted */
+	char **whys;
+	size_t n_practices;
+	char *generation;   /* a binlog tombstone, or NULL */
+	char *before;       /* segment descriptions whose key sorts before this are deleted */
+} drb_tombstone;
+
 typedef struct drb_catalog {
 	char *host_id;
 	drb_manifest **fulls; /* complete backups, oldest first */
@@ -120,6 +146,10 @@ typedef struct drb_catalog {
 	drb_restore_test *last_test; /* NULL when none */
 	size_t n_day_catalogs;      /* compacted days read */
 	size_t n_segment_reads;     /* segment descriptions read one by one */
+	drb_hold *holds;            /* active and released */
+	size_t n_holds;
+	drb_tombstone *tombstones;
+	size_t n_tombstones;
 	drb_untrusted *untrusted;   /* ignored for planning, shown by list */
 	size_t n_untrusted;
 	size_t n_unsigned;          /* used without a signature (--allow-unsigned) */
@@ -130,12 +160,6 @@ typedef struct drb_catalog {
 void drb_time_id(int64_t t, char out[17]);
 void drb_time_iso(int64_t t, char out[21]);
 int drb_time_parse(const char *s, int64_t *t);
-/* A database or binlog name made safe as one path component (percent-encoding). */
-char *drb_path_component(const char *name);
-char *drb_path_full_dir(const char *host, const char *backup_id);
-char *drb_path_segment(const char *host, const char *gen, const char *file, uint64_t start,
-		       const char *ext);
-
 /* ---- JSON ---- */
 int drb_manifest_to_json(const drb_manifest *m, char **text);
 int drb_manifest_from_json(const char *text, size_t len, const char *what, drb_manifest **out);
@@ -162,6 +186,13 @@ const drb_manifest *drb_catalog_full_before(const drb_catalog *c, int64_t t);
  * signing key, its signature line follow. */
 int drb_meta_put(drb_repo *r, const char *path, const char *kind, const char *json);
 
+/* Holds and tombstones as JSON, for hold and expire. */
+int drb_hold_to_json(const drb_hold *h, char **text);
+int drb_tombstone_to_json(const drb_tombstone *t, char **text);
+void drb_tombstone_clear(drb_tombstone *t);
+/* Is practice under an active hold in c? */
+bool drb_catalog_on_hold(const drb_catalog *c, const char *practice);
+
 /* Store a manifest or segment description in one repository. */
 int drb_manifest_put(drb_repo *r, const drb_manifest *m);
 int drb_segment_put(drb_repo *r, const char *host, const drb_segment *s);
@@ -169,6 +200,9 @@ int drb_segment_put(drb_repo *r, const char *host, const drb_segment *s);
 /* ---- day catalogs: a finished day's segment descriptions in one object ---- */
 /* Write catalog/<gen>/<day>.json for every finished UTC day of gen not compacted yet. */
 int drb_catalog_compact(drb_repo *r, const char *host_id, const drb_generation *g, int64_t now);
+/* Write the day catalog of segs[from, to) of g (one UTC day of them, by shipped time). */
+int drb_catalog_write_day(drb_repo *r, const char *host, const drb_generation *g, size_t from,
+			  size_t to);
 
 /* ---- GTID states ("0-1-25,1-2-7": one domain-server-seq per domain) ---- */
 /* True when state a has reached b in every domain of b. */

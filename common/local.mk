@@ -16,6 +16,7 @@ libdrbackup_a_SOURCES += \
 	common/db.c common/db.h \
 	common/fault.c common/fault.h \
 	common/catalog.c common/catalog.h \
+	common/layout.c common/layout.h \
 	common/lock.c common/lock.h \
 	common/fork.c common/fork.h \
 	common/metrics.c common/metrics.h \

@@ -210,7 +210,7 @@ static void store_report(drb_repo_set *set, const char *host, json_t *report, in
 	char id[17], *path = NULL;
 	char *text = json_dumps(report, JSON_INDENT(1) | JSON_SORT_KEYS);
 	drb_time_id(started, id);
-	if (text && asprintf(&path, "%s/restore-tests/%s.json", host, id) >= 0)
+	if (text && (path = drb_path_restore_test(host, id)))
 		for (size_t i = 0; i < set->n; i++)
 			if (drb_meta_put(set->repos[i], path, "restore-test", text) < 0) {
 				drb_log_current_error("storing the restore-test report");

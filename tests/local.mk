@@ -8,6 +8,7 @@ unit_common = \
 	tests/unit/test_plan \
 	tests/unit/test_replay \
 	tests/unit/test_sign \
+	tests/unit/test_retention \
 	tests/unit/test_binlog_scan
 integration_common = \
 	tests/integration/test_cli \
@@ -32,6 +33,8 @@ tests_unit_test_repo_posix_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_repo_posix_LDADD = $(TEST_LIBS)
 tests_unit_test_plan_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_plan_LDADD = $(TEST_LIBS)
+tests_unit_test_retention_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_retention_LDADD = $(TEST_LIBS)
 tests_unit_test_sign_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_sign_LDADD = $(TEST_LIBS)
 tests_unit_test_replay_CFLAGS = $(TEST_CFLAGS)
@@ -46,6 +49,7 @@ tests_integration_test_check_LDADD = $(TEST_LIBS)
 tests_integration_test_backup_restore_SOURCES = tests/integration/test_backup_restore.c $(s3_support)
 tests_integration_test_backup_restore_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_backup_restore_LDADD = $(TEST_LIBS)
+tests_integration_test_pitr_SOURCES = tests/integration/test_pitr.c $(s3_support)
 tests_integration_test_pitr_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_pitr_LDADD = $(TEST_LIBS)
 tests_integration_test_signing_CFLAGS = $(TEST_CFLAGS)

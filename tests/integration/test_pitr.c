@@ -22,12 +22,13 @@
 #include <cmocka.h>
 
 #include "tests/harness.h"
+#include "tests/integration/test_s3_support.h"
 
 #define SEGMENT_MIN (4u << 20) /* the fixture's segments are at least this big */
 
 static char *dir;
 static drbt_mariadb src, dst, strict;
-static drbt_s3 s3;
+static s3t_rgw s3; /* a real S3 (Ceph RGW), which checks signatures and part sizes */
 static char conf[4300];
 static char out[1 << 18], err[1 << 18];
 static MYSQL *writer;
@@ -207,31 +208,27 @@ static const char schema[] =
 static int setup(void **state)
 {
 	(void)state;
-	char p[4300], repos[9000], secret[4300];
+	char p[4300], repos[9000];
 	dir = drbt_tmpdir("pitr");
 	if (!dir || drbt_keygen(dir) != 0 || drbt_mariadb_start(&src, "--sync-binlog=1") != 0 ||
 	    drbt_mariadb_start(&dst, NULL) != 0 ||
 	    drbt_mariadb_start(&strict, "--gtid-strict-mode=1 --server-id=7") != 0)
 		return -1;
-	if (!drbt_s3_available()) {
-		fprintf(stderr, "the S3 test server is not installed (cd tests && npm ci)\n");
+	if (s3t_rgw_start(&s3, "ehr-pitr") != 0) {
+		fprintf(stderr, "Ceph RGW did not start (./quickstart test installs it)\n");
 		return -1;
 	}
-	if (drbt_s3_start(&s3, "ehr-pitr") != 0)
-		return -1;
 	snprintf(p, sizeof p, "%s/r1", dir);
 	mkdir(p, 0700);
 	snprintf(p, sizeof p, "%s/r2", dir);
 	mkdir(p, 0700);
-	snprintf(secret, sizeof secret, "%s/s3.secret", dir);
-	drbt_write_file(secret, "S3RVER\n", 0600);
 	snprintf(repos, sizeof repos,
 		 "repo primary {\n type = \"posix\"\n path = \"%s/r1\"\n}\n"
 		 "repo dr {\n type = \"posix\"\n path = \"%s/r2\"\n}\n"
 		 "repo s3 {\n type = \"s3\"\n endpoint = \"%s\"\n bucket = \"ehr-pitr\"\n"
-		 " prefix = \"drbackup\"\n access_key_id = \"S3RVER\"\n secret_access_key_file = \"%s\"\n"
+		 " prefix = \"drbackup\"\n access_key_id = \"%s\"\n secret_access_key_file = \"%s\"\n"
 		 " retries = 1\n timeout = 10\n}\n",
-		 dir, dir, s3.endpoint, secret);
+		 dir, dir, s3.endpoint[0], s3.access_key, s3.secret_file);
 	snprintf(conf, sizeof conf, "%s/drbackup.conf", dir);
 	char text[16384];
 	snprintf(text, sizeof text,
@@ -263,7 +260,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	mysql_close(writer);
-	drbt_s3_stop(&s3);
+	s3t_rgw_stop(&s3);
 	drbt_mariadb_stop(&src);
 	drbt_mariadb_stop(&dst);
 	drbt_mariadb_stop(&strict);
