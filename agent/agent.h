@@ -8,5 +8,7 @@
 int drb_cmd_check(drb_ctx *ctx, int argc, char **argv);
 int drb_cmd_full(drb_ctx *ctx, int argc, char **argv);
 int drb_cmd_binlog(drb_ctx *ctx, int argc, char **argv);
+int drb_cmd_expire(drb_ctx *ctx, int argc, char **argv);
+int drb_cmd_hold(drb_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -103,7 +103,17 @@ static int recorded_hash(drb_repo *src, const char *path, char out[65])
 }
 
 /* Metadata makes data visible: it goes only where everything it describes already is. */
-static bool data_present(drb_repo_set *set, listing *ls, size_t src, size_t dst, const char *path)
+static bool covered(const drb_tombstone *tombs, size_t n, const char *path)
+{
+	for (size_t t = 0; t < n; t++)
+		if (drb_tombstone_covers(&tombs[t], path))
+			return true;
+	return false;
+}
+
+/* Is the data a metadata object makes visible in dst (what expire deleted does not count)? */
+static bool data_present(drb_repo_set *set, listing *ls, size_t src, size_t dst, const char *path,
+			 const drb_tombstone *tombs, size_t n_tombs)
 {
 	size_t n = strlen(path);
 	if (strstr(path, "/binlog/") && ends_with(path, ".json")) {
@@ -122,7 +132,7 @@ static bool data_present(drb_repo_set *set, listing *ls, size_t src, size_t dst,
 			for (size_t i = 0; i < m->n_dbs && all; i++) {
 				char obj[2048];
 				snprintf(obj, sizeof obj, "%.*s/%s", (int)(n - 14), path, m->dbs[i].object);
-				all = find(&ls[dst], obj) != NULL;
+				all = find(&ls[dst], obj) != NULL || covered(tombs, n_tombs, obj);
 			}
 		}
 		drb_error_clear();
@@ -204,6 +214,33 @@ int drb_heal(const drb_config *c, drb_repo_set *set)
 			degraded = true;
 		}
 	}
+	/* what expire deleted is never brought back from a repository that was down meanwhile */
+	drb_tombstone *tombs = NULL;
+	size_t n_tombs = 0;
+	for (size_t i = 0; i < set->n; i++)
+		for (size_t k = 0; ls[i].ok && k < ls[i].n; k++) {
+			drb_key key;
+			drb_key_parse(ls[i].v[k].path, &key);
+			char *text = NULL;
+			size_t len = 0;
+			drb_tombstone t;
+			if (key.kind != DRB_KEY_TOMBSTONE ||
+			    drb_repo_get_buf(set->repos[i], ls[i].v[k].path, 1 << 20, &text, &len) < 0 ||
+			    drb_tombstone_from_json(text, drb_meta_body_len(text, len), ls[i].v[k].path,
+						    &t) < 0) {
+				drb_error_clear();
+				free(text);
+				continue;
+			}
+			free(text);
+			drb_tombstone *v = realloc(tombs, (n_tombs + 1) * sizeof *v);
+			if (!v) {
+				drb_tombstone_clear(&t);
+				continue;
+			}
+			tombs = v;
+			tombs[n_tombs++] = t;
+		}
 	/* data first, then the metadata that makes it visible */
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t d = 0; d < set->n; d++) {
@@ -217,7 +254,9 @@ int drb_heal(const drb_config *c, drb_repo_set *set)
 					bool meta = ends_with(p, ".json");
 					if (meta != (pass == 1) || strstr(p, "/check/") || find(&ls[d], p))
 						continue;
-					if (meta && !data_present(set, ls, s, d, p)) {
+					if (covered(tombs, n_tombs, p))
+						continue;
+					if (meta && !data_present(set, ls, s, d, p, tombs, n_tombs)) {
 						if (!strstr(p, "/catalog/"))
 							degraded = true; /* its data is still missing */
 						continue;
@@ -240,6 +279,9 @@ int drb_heal(const drb_config *c, drb_repo_set *set)
 		free(ls[i].v);
 	}
 	free(ls);
+	for (size_t t = 0; t < n_tombs; t++)
+		drb_tombstone_clear(&tombs[t]);
+	free(tombs);
 	if (degraded) {
 		drb_state_note_heal(c);
 		return drb_error(DRB_ERR_DEGRADED, "some repositories are still missing copies");

@@ -7,7 +7,9 @@ libdrbackup_a_SOURCES += \
 	agent/heal.c agent/heal.h \
 	agent/state.c agent/state.h \
 	agent/binlog.c \
-	agent/binlog_scan.c agent/binlog_scan.h
+	agent/binlog_scan.c agent/binlog_scan.h \
+	agent/expire.c \
+	agent/hold.c
 EXTRA_DIST += agent/systemd
 
 # systemd units and timers: installed with the path of the installed binary in ExecStart=

@@ -100,7 +100,26 @@ static const command commands[] = {
 	 "\n"
 	 "  --host ID          test another host's backups (default: this configuration's host_id)\n"
 	 "  --allow-unsigned   accept metadata without a signature (backups from before signing)\n"},
-	{"expire", NULL, "expire [--dry-run]", "apply the retention policy", ""},
+	{"expire", drb_cmd_expire, "expire [--dry-run] [--now TIME]", "apply the retention policy",
+	 "Plans from the verified catalog of each repository, the retention { } policy (and each\n"
+	 "practice's own rules), the holds and now: what is kept and why, what goes. Deletes in\n"
+	 "a crash-safe order (a signed tombstone, the manifest, the objects); the next run\n"
+	 "finishes what a killed one began and completes repositories that were down. Runs\n"
+	 "neither beside another expire nor beside a full backup. Locked objects are kept and\n"
+	 "reported. Exit 3 when a repository could not be expired.\n"
+	 "\n"
+	 "  --dry-run    print the plan (kept and why; deleted and bytes freed); change nothing\n"
+	 "  --now TIME   evaluate the policy at another time (UTC)\n"},
+	{"hold", drb_cmd_hold,
+	 "hold --practice NAME --reason TEXT | hold --release --practice NAME [--host ID]",
+	 "put a practice on legal hold, or release it",
+	 "While a hold stands, expire deletes nothing of that practice and keeps the binlog its\n"
+	 "backups need. The hold is a signed object in every repository; list shows it.\n"
+	 "\n"
+	 "  --practice NAME   the practice (its database name)\n"
+	 "  --reason TEXT     why (a case number, a letter)\n"
+	 "  --release         lift the hold\n"
+	 "  --host ID         another host's practice (default: this configuration's host_id)\n"},
 	{"export", NULL, "export --practice NAME [--out FILE] [--url]",
 	 "export one practice's data, encrypted", ""},
 	{"repo", drb_cmd_repo, "repo ls [PREFIX] | repo get PATH | repo put PATH",

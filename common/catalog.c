@@ -995,7 +995,7 @@ void drb_tombstone_clear(drb_tombstone *t)
 	memset(t, 0, sizeof *t);
 }
 
-static int tombstone_from(const char *text, size_t len, const char *what, drb_tombstone *t)
+int drb_tombstone_from_json(const char *text, size_t len, const char *what, drb_tombstone *t)
 {
 	json_t *j = load_json(text, len, what);
 	int bad = 0;
@@ -1033,6 +1033,32 @@ static int tombstone_from(const char *text, size_t len, const char *what, drb_to
 		return drb_error(DRB_ERR_FORMAT, "%s: not a valid expiry record", what);
 	}
 	return 0;
+}
+
+bool drb_tombstone_covers(const drb_tombstone *t, const char *path)
+{
+	drb_key k;
+	drb_key_parse(path, &k);
+	if (t->backup_id && (k.kind == DRB_KEY_DUMP || k.kind == DRB_KEY_MANIFEST) &&
+	    strcmp(k.backup_id, t->backup_id) == 0) {
+		if (t->whole)
+			return true;
+		for (size_t i = 0; i < t->n_practices; i++) {
+			char *name = drb_path_component(t->practices[i]), obj[600];
+			snprintf(obj, sizeof obj, "%s.sql.drb", name ? name : "");
+			bool hit = name && strcmp(k.name, obj) == 0;
+			free(name);
+			if (hit)
+				return true;
+		}
+		return false;
+	}
+	if (t->generation && k.kind == DRB_KEY_SEGMENT && strcmp(k.generation, t->generation) == 0) {
+		char key[1200];
+		snprintf(key, sizeof key, "%s/binlog/%s/%s.json", k.host, k.generation, k.name);
+		return strcmp(key, t->before) < 0;
+	}
+	return false;
 }
 
 /* Holds and tombstones: small objects, each verified like every other metadata object. */
@@ -1074,7 +1100,7 @@ static int load_small(drb_repo *r, drb_catalog *c, const char *area, const char 
 					c->tombstones = v;
 				if (!v)
 					rc = drb_error(DRB_ERR_NOMEM, "out of memory");
-				else if (tombstone_from(text, len, objs.v[i], &t) == 0)
+				else if (drb_tombstone_from_json(text, len, objs.v[i], &t) == 0)
 					c->tombstones[c->n_tombstones++] = t;
 				else
 					drb_error_clear();

@@ -190,6 +190,9 @@ int drb_meta_put(drb_repo *r, const char *path, const char *kind, const char *js
 int drb_hold_to_json(const drb_hold *h, char **text);
 int drb_tombstone_to_json(const drb_tombstone *t, char **text);
 void drb_tombstone_clear(drb_tombstone *t);
+int drb_tombstone_from_json(const char *text, size_t len, const char *what, drb_tombstone *t);
+/* Does t say that path (a key of the repository) was deleted? */
+bool drb_tombstone_covers(const drb_tombstone *t, const char *path);
 /* Is practice under an active hold in c? */
 bool drb_catalog_on_hold(const drb_catalog *c, const char *practice);
 

@@ -286,6 +286,29 @@ static cfg_opt_t repo_opts[] = {
 	CFG_END(),
 };
 
+static cfg_opt_t retention_practice_opts[] = {
+	CFG_INT("keep_daily", -1, CFGF_NONE),
+	CFG_INT("keep_weekly", -1, CFGF_NONE),
+	CFG_INT("keep_monthly", -1, CFGF_NONE),
+	CFG_INT("keep_yearly", -1, CFGF_NONE),
+	CFG_INT("pitr_days", -1, CFGF_NONE),
+	CFG_INT("keep_min_days", -1, CFGF_NONE),
+	CFG_FUNC("include", cfg_include),
+	CFG_END(),
+};
+
+static cfg_opt_t retention_opts[] = {
+	CFG_INT("keep_daily", 7, CFGF_NONE),
+	CFG_INT("keep_weekly", 4, CFGF_NONE),
+	CFG_INT("keep_monthly", 12, CFGF_NONE),
+	CFG_INT("keep_yearly", 7, CFGF_NONE),
+	CFG_INT("pitr_days", 14, CFGF_NONE),
+	CFG_INT("keep_min_days", 2555, CFGF_NONE),
+	CFG_SEC("practice", retention_practice_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_FUNC("include", cfg_include),
+	CFG_END(),
+};
+
 static cfg_opt_t signing_opts[] = {
 	CFG_STR("key", "", CFGF_NONE),
 	CFG_END(),
@@ -319,6 +342,7 @@ static cfg_opt_t root_opts[] = {
 	CFG_SEC("restore_test", restore_test_opts, CFGF_NONE),
 	CFG_SEC("repo", repo_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("signing", signing_opts, CFGF_NONE),
+	CFG_SEC("retention", retention_opts, CFGF_NONE),
 	CFG_SEC("trust", trust_opts, CFGF_NONE),
 	CFG_END(),
 };
@@ -347,6 +371,11 @@ static void set_validators(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "repo|retries", check_nonneg);
 	cfg_set_validate_func(cfg, "repo", check_repo_section);
 	cfg_set_validate_func(cfg, "signing|key", check_secret_files);
+	static const char *const rk[] = {"retention|keep_daily", "retention|keep_weekly",
+					 "retention|keep_monthly", "retention|keep_yearly",
+					 "retention|pitr_days", "retention|keep_min_days"};
+	for (int k = 0; k < 6; k++)
+		cfg_set_validate_func(cfg, rk[k], check_nonneg);
 	cfg_set_validate_func(cfg, "trust|host|signing_keys", check_files_exist);
 	cfg_set_validate_func(cfg, "trust|host|revoked_keys", check_files_exist);
 	cfg_set_validate_func(cfg, "trust|host|retired|until", check_time);
@@ -414,6 +443,21 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 	c->restore_test.mariadbd = cfg_getstr(rt, "mariadbd");
 	c->restore_test.scratch_dir = nz(cfg_getstr(rt, "scratch_dir"));
 
+	cfg_t *ret = cfg_getsec(cfg, "retention");
+	static const char *const rkeys[] = {"keep_daily", "keep_weekly", "keep_monthly",
+					    "keep_yearly", "pitr_days", "keep_min_days"};
+	for (int k = 0; k < 6; k++)
+		c->retention.def[k] = cfg_getint(ret, rkeys[k]);
+	c->retention.n_practices = cfg_size(ret, "practice");
+	c->retention.practices = calloc(c->retention.n_practices + 1, sizeof *c->retention.practices);
+	for (size_t i = 0; c->retention.practices && i < c->retention.n_practices; i++) {
+		cfg_t *pr = cfg_getnsec(ret, "practice", (unsigned)i);
+		c->retention.practices[i].name = cfg_title(pr);
+		for (int k = 0; k < 6; k++) {
+			long v = cfg_getint(pr, rkeys[k]);
+			c->retention.practices[i].rules[k] = v >= 0 ? v : c->retention.def[k];
+		}
+	}
 	c->signing.key = nz(cfg_getstr(cfg_getsec(cfg, "signing"), "key"));
 	cfg_t *trust = cfg_getsec(cfg, "trust");
 	c->n_trust = cfg_size(trust, "host");
@@ -459,7 +503,7 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 		rc->retries = cfg_getint(r, "retries");
 	}
 	if (!c->db.databases || !c->enc.public_keys || !c->enc.secret_keys || !c->repos ||
-	    !c->trust) {
+	    !c->trust || !c->retention.practices) {
 		drb_config_free(c);
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	}
@@ -531,6 +575,7 @@ void drb_config_free(drb_config *c)
 		free(c->trust[i].retired);
 	}
 	free(c->trust);
+	free(c->retention.practices);
 	cfg_free(c->cfg);
 	free(c);
 }

@@ -94,6 +94,17 @@ typedef struct drb_config {
 	struct {
 		const char *key; /* this host's Ed25519 signing key (database hosts) */
 	} signing;
+
+	/* retention { }: keep_daily, keep_weekly, keep_monthly, keep_yearly, pitr_days,
+	 * keep_min_days, in that order; a practice section overrides what it sets */
+	struct {
+		long def[6];
+		struct {
+			const char *name;
+			long rules[6];
+		} *practices;
+		size_t n_practices;
+	} retention;
 	drb_trust_config *trust;
 	size_t n_trust;
 

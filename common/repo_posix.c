@@ -260,8 +260,13 @@ static int posix_remove(void *impl, const char *const *paths, size_t n)
 			return rc;
 		if (unlink(file) < 0 && errno != ENOENT)
 			return drb_error_errno(0, errno, "deleting %s", file);
+		/* folders left empty go too (an S3 prefix has no folder): listings then show no
+		 * empty backup folder, as S3 would not */
+		size_t root = strlen(p->root);
 		char *slash = strrchr(file, '/');
 		*slash = 0;
+		while (strlen(file) > root && rmdir(file) == 0 && (slash = strrchr(file, '/')))
+			*slash = 0;
 		(void)fsync_dir(file);
 	}
 	return 0;

@@ -350,7 +350,10 @@ static int objects_from_plan(job *j, drb_restore_result *r)
 	drb_restore_result_free(r);
 	for (size_t i = 0; i < j->plan.n_files; i++)
 		n_segs += j->plan.files[i].n;
-	j->n_dbs = o->dbs ? o->n_dbs : m->n_dbs;
+	size_t live = 0;
+	for (size_t i = 0; i < m->n_dbs; i++)
+		live += !m->dbs[i].expired;
+	j->n_dbs = o->dbs ? o->n_dbs : live;
 	j->dbs = calloc(j->n_dbs + 1, sizeof *j->dbs);
 	r->dbs = calloc(j->n_dbs + 1, sizeof *r->dbs);
 	j->objs = calloc(j->n_dbs + n_segs + 1, sizeof *j->objs);
@@ -363,11 +366,30 @@ static int objects_from_plan(job *j, drb_restore_result *r)
 	snprintf(r->repo, sizeof r->repo, "%s", o->set->repos[j->from]->name);
 	if (!(r->manifest = drb_manifest_copy(m)))
 		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
-	for (size_t i = 0; rc == 0 && i < j->n_dbs; i++) {
-		const drb_db_entry *e = o->dbs ? drb_manifest_db(m, o->dbs[i]) : &m->dbs[i];
+	for (size_t i = 0, next = 0; rc == 0 && i < j->n_dbs; i++) {
+		const drb_db_entry *e = NULL;
+		if (o->dbs) {
+			e = drb_manifest_db(m, o->dbs[i]);
+		} else {
+			while (next < m->n_dbs && m->dbs[next].expired) {
+				drb_log_warn("full backup %s: practice %s was deleted by retention (%s): "
+					     "not restored",
+					     m->backup_id, m->dbs[next].name,
+					     m->dbs[next].expired_why ? m->dbs[next].expired_why : "");
+				next++;
+			}
+			e = &m->dbs[next++];
+		}
 		if (!e) {
 			rc = drb_error(DRB_ERR_REFUSED, "full backup %s of %s has no database %s",
 				       m->backup_id, o->host_id, o->dbs[i]);
+			break;
+		}
+		if (e->expired) {
+			rc = drb_error(DRB_ERR_REFUSED,
+				       "practice %s of full backup %s was deleted by retention (%s): it "
+				       "cannot be restored from this backup",
+				       e->name, m->backup_id, e->expired_why ? e->expired_why : "");
 			break;
 		}
 		j->dbs[i] = strdup(e->name);

@@ -93,9 +93,14 @@ static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *a
 	json_t *fulls = json_array(), *gens = json_array(), *wins = json_array(), *missing = json_array();
 	for (size_t i = 0; i < c->n_fulls; i++) {
 		const drb_manifest *m = c->fulls[i];
-		json_t *names = json_array();
-		for (size_t k = 0; k < m->n_dbs; k++)
-			json_array_append_new(names, json_string(m->dbs[k].name));
+		json_t *names = json_array(), *gone = json_object();
+		for (size_t k = 0; k < m->n_dbs; k++) {
+			if (m->dbs[k].expired)
+				json_object_set_new(gone, m->dbs[k].name,
+						    json_string(m->dbs[k].expired_why ? m->dbs[k].expired_why : ""));
+			else
+				json_array_append_new(names, json_string(m->dbs[k].name));
+		}
 		json_array_append_new(
 			fulls, json_pack("{s:s, s:o, s:o, s:I, s:o, s:s, s:I, s:s}", "backup_id",
 					 m->backup_id, "snapshot_time", iso(m->snapshot_time),
@@ -103,6 +108,8 @@ static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *a
 					 (json_int_t)fulls_bytes(m), "databases", names, "binlog_file",
 					 m->binlog_file, "binlog_pos", (json_int_t)m->binlog_pos, "gtid",
 					 m->gtid));
+		json_object_set_new(json_array_get(fulls, json_array_size(fulls) - 1),
+				    "expired_practices", gone);
 	}
 	for (size_t g = 0; g < c->n_gens; g++) {
 		const drb_generation *gen = &c->gens[g];
@@ -152,6 +159,14 @@ static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *a
 			json_array_append_new(missing, json_pack("{s:I}", "segments",
 								 (json_int_t)(theirs - mine)));
 	}
+	json_t *holds = json_array();
+	for (size_t i = 0; i < c->n_holds; i++)
+		if (!c->holds[i].released)
+			json_array_append_new(holds, json_pack("{s:s, s:s, s:o, s:s}", "practice",
+							       c->holds[i].practice, "reason",
+							       c->holds[i].reason ? c->holds[i].reason : "",
+							       "since", iso(c->holds[i].since), "by",
+							       c->holds[i].by ? c->holds[i].by : ""));
 	json_t *untrusted = json_array();
 	for (size_t i = 0; i < c->n_untrusted; i++)
 		json_array_append_new(untrusted, json_pack("{s:s, s:s, s:b}", "path", c->untrusted[i].path,
@@ -174,11 +189,13 @@ static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *a
 						      "target", iso(c->last_test->pitr_target),
 						      "segment", c->last_test->pitr_segment));
 	}
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "name", r->name,
+	json_t *r_json = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "name", r->name,
 			 "where", r->where, "full_backups", fulls, "binlog", gens, "recoverable", wins,
 			 "missing_copies", missing, "incomplete_backups", incomplete,
 			 "last_restore_test", test, "untrusted", untrusted, "unsigned_used",
 			 (json_int_t)c->n_unsigned);
+	json_object_set_new(r_json, "holds", holds);
+	return r_json;
 }
 
 static const char *str(json_t *o, const char *k)
@@ -231,6 +248,18 @@ static void print_text(const char *host, json_t *repos)
 			printf("  recoverable: nothing (no complete full backup)\n");
 		json_array_foreach(wins, k, w)
 			printf("  recoverable: %s .. %s\n", str(w, "from"), str(w, "to"));
+		json_t *hl = json_object_get(r, "holds"), *hh;
+		json_array_foreach(hl, k, hh)
+			printf("  HOLD on practice %s since %s (%s; by %s): expire deletes nothing of it\n",
+			       str(hh, "practice"), str(hh, "since"), str(hh, "reason"), str(hh, "by"));
+		json_array_foreach(fulls, k, f)
+		{
+			const char *pn;
+			json_t *why;
+			json_object_foreach(json_object_get(f, "expired_practices"), pn, why)
+				printf("    %s: practice %s deleted by retention (%s)\n", str(f, "backup_id"),
+				       pn, json_string_value(why));
+		}
 		json_t *unt = json_object_get(r, "untrusted"), *u;
 		json_array_foreach(unt, k, u)
 		{

@@ -1,0 +1,129 @@
+/* drbackup hold: a legal hold on everything of one practice. The hold is a signed object in every
+ * repository (<host>/holds/<practice>.json); while it stands, expire deletes nothing of that
+ * practice and keeps the binlog its backups need. A release rewrites it as released, so a
+ * repository that missed the release keeps protecting (the safe side) until it is told. */
+#include "config.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "common/catalog.h"
+#include "common/context.h"
+#include "common/error.h"
+#include "common/layout.h"
+#include "common/log.h"
+
+int drb_cmd_hold(drb_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {{"practice", required_argument, NULL, 'p'},
+					     {"reason", required_argument, NULL, 'r'},
+					     {"release", no_argument, NULL, 'x'},
+					     {"host", required_argument, NULL, 'H'},
+					     {0, 0, 0, 0}};
+	const char *practice = NULL, *reason = NULL, *host = NULL;
+	bool release = false;
+	int opt, rc;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': practice = optarg; break;
+		case 'r': reason = optarg; break;
+		case 'x': release = true; break;
+		case 'H': host = optarg; break;
+		default:
+			return drb_error(DRB_ERR_USAGE, "unknown option '%s' (see 'drbackup hold --help')",
+					 argv[optind - 1]);
+		}
+	}
+	if (!practice || optind < argc || (!release && (!reason || !*reason)))
+		return drb_error(DRB_ERR_USAGE, "hold takes --practice NAME and --reason TEXT, or "
+						"--release --practice NAME");
+	drb_config *c;
+	drb_repo_set *set = NULL;
+	if ((rc = drb_ctx_config(ctx, &c)) < 0 || (rc = drb_repo_set_open(c, ctx->repo_name, &set)) < 0)
+		return rc;
+	if (!host)
+		host = c->host_id;
+	char who[300], hostname[128] = "?";
+	struct passwd *pw = getpwuid(geteuid());
+	gethostname(hostname, sizeof hostname - 1);
+	snprintf(who, sizeof who, "%s@%s (drbackup host %s)", pw ? pw->pw_name : "?", hostname,
+		 c->host_id);
+	drb_hold h = {.practice = (char *)practice, .reason = (char *)reason, .by = who,
+		      .since = time(NULL)};
+	if (release) {
+		/* keep the original reason and time: the record says what was released */
+		drb_catalog *cat = NULL;
+		for (size_t i = 0; i < set->n && !cat; i++)
+			if (drb_catalog_load(set->repos[i], host, &cat) < 0) {
+				drb_error_clear();
+				cat = NULL;
+			}
+		const drb_hold *old = NULL;
+		for (size_t i = 0; cat && i < cat->n_holds; i++)
+			if (strcmp(cat->holds[i].practice, practice) == 0 && !cat->holds[i].released)
+				old = &cat->holds[i];
+		if (!old) {
+			drb_catalog_free(cat);
+			drb_repo_set_close(set);
+			return drb_error(DRB_ERR_NOT_FOUND, "practice %s of %s has no hold to release",
+					 practice, host);
+		}
+		h.reason = old->reason;
+		h.since = old->since;
+		h.released = true;
+		h.released_at = time(NULL);
+		char *text = NULL, *path = drb_path_hold(host, practice);
+		size_t ok = 0;
+		if ((rc = drb_hold_to_json(&h, &text)) == 0 && path)
+			for (size_t i = 0; i < set->n; i++) {
+				if (drb_meta_put(set->repos[i], path, "hold", text) == 0)
+					ok++;
+				else
+					drb_log_current_error("hold --release");
+			}
+		free(text);
+		free(path);
+		drb_catalog_free(cat);
+		if (ok)
+			drb_log_info("the hold on practice %s of %s is released in %zu of %zu "
+				     "repositories",
+				     practice, host, ok, set->n);
+		rc = ok == set->n ? 0 : ok ? drb_error(DRB_ERR_DEGRADED, "a repository missed the release")
+					  : drb_error(DRB_ERR_FAILED, "no repository took the release");
+	} else {
+		char *text = NULL, *path = drb_path_hold(host, practice);
+		size_t ok = 0;
+		if ((rc = drb_hold_to_json(&h, &text)) == 0 && path)
+			for (size_t i = 0; i < set->n; i++) {
+				if (drb_meta_put(set->repos[i], path, "hold", text) == 0)
+					ok++;
+				else
+					drb_log_current_error("hold");
+			}
+		free(text);
+		free(path);
+		if (ok)
+			drb_log_info("practice %s of %s is on hold (%s): expire deletes nothing of it "
+				     "until it is released",
+				     practice, host, reason);
+		rc = ok == set->n ? 0 : ok ? drb_error(DRB_ERR_DEGRADED, "a repository missed the hold")
+					  : drb_error(DRB_ERR_FAILED, "no repository took the hold");
+	}
+	if (ctx->json && rc >= 0) {
+		json_t *j = json_pack("{s:s, s:s, s:b, s:s?}", "host_id", host, "practice", practice,
+				      "released", release, "reason", h.reason);
+		json_dumpf(j, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
+		putchar('\n');
+		json_decref(j);
+	}
+	drb_repo_set_close(set);
+	return rc;
+}
