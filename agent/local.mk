@@ -18,6 +18,7 @@ systemd_units = \
 	agent/systemd/drbackup-full.service agent/systemd/drbackup-full.timer \
 	agent/systemd/drbackup-binlog.service agent/systemd/drbackup-binlog.timer \
 	agent/systemd/drbackup-follow.service \
+	agent/systemd/drbackup-expire.service agent/systemd/drbackup-expire.timer \
 	agent/systemd/drbackup-restore-test.service agent/systemd/drbackup-restore-test.timer
 install-data-local: install-systemd-units
 install-systemd-units:
