@@ -92,6 +92,29 @@ static void check_keys(report *r, const drb_config *c)
 		     c->enc.secret_keys[i], id);
 		drb_seckey_free(sk);
 	}
+	/* the write key: without it, restore hosts cannot tell this host's backups from forged ones */
+	if (!c->signing.key) {
+		note(r, WARN, "signing",
+		     "drbackup keygen --sign --out /etc/drbackup/HOST.sign, set signing { key = "
+		     "\"/etc/drbackup/HOST.sign.key\" }, and pin HOST.sign.pub on restore hosts",
+		     "no signing key: this host's metadata is unsigned, and restore hosts accept it "
+		     "only with --allow-unsigned");
+	} else {
+		drb_signsec *k;
+		char id[17];
+		if (drb_signsec_load(c->signing.key, &k) < 0) {
+			error_note(r, FAIL, "signing", "chmod 600 the key file, or fix signing { key }");
+		} else {
+			drb_key_id_hex(k->id, id);
+			note(r, OK, "signing", NULL, "signing key %s (id %s): restore hosts pin its .pub "
+						     "for host %s",
+			     c->signing.key, id, c->host_id);
+			drb_signsec_free(k);
+		}
+	}
+	for (size_t i = 0; i < c->n_trust; i++)
+		note(r, OK, "trust", NULL, "host %s: %zu signing key%s pinned", c->trust[i].host_id,
+		     c->trust[i].n_signing_keys, c->trust[i].n_signing_keys == 1 ? "" : "s");
 }
 
 static void check_spool(report *r, const drb_config *c)
