@@ -112,7 +112,8 @@ static void test_wrong_files(void **state)
 	snprintf(p, sizeof p, "%s.key", prefix);
 	assert_int_equal(drb_pubkey_load(p, &pk), DRB_ERR_FORMAT);
 	drb_error_line(msg, sizeof msg);
-	assert_non_null(strstr(msg, "holds a secret key where a public key was expected"));
+	assert_non_null(
+		strstr(msg, "holds a secret sealing key where a public sealing key was expected"));
 	/* and the other way round (made 0600 so only the content is wrong) */
 	snprintf(p, sizeof p, "%s.pub", prefix);
 	chmod(p, 0600);
