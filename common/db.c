@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -269,6 +270,16 @@ int drb_db_tool(const drb_config *c, const char *name, char *buf, size_t len)
 	}
 	return drb_error(DRB_ERR_NOT_FOUND,
 			 "%s is not installed (Debian: apt-get install mariadb-client)", name);
+}
+
+bool drb_db_is_system(const char *name)
+{
+	static const char *const system[] = {"mysql", "information_schema", "performance_schema",
+					     "sys", NULL};
+	for (int i = 0; system[i]; i++)
+		if (strcasecmp(name, system[i]) == 0)
+			return true;
+	return false;
 }
 
 typedef struct names {

@@ -48,6 +48,10 @@ int drb_db_option_file(const drb_db_target *t, int *fd_out);
 /* The path of a client tool ("mariadb-dump"): bin_dir/name when set, else found in PATH. */
 int drb_db_tool(const drb_config *c, const char *name, char *buf, size_t len);
 
+/* mysql, information_schema, performance_schema, sys (in any case): never restored, never
+ * named by what a backup asks a restore to run. */
+bool drb_db_is_system(const char *name);
+
 /* The databases that are not system schemas, sorted. */
 int drb_db_user_databases(drb_db *db, char ***names, size_t *n);
 void drb_strv_free(char **v, size_t n);

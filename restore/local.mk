@@ -6,6 +6,7 @@ libdrbackup_a_SOURCES += \
 	restore/fetch.c restore/fetch.h \
 	restore/replay.c restore/replay.h \
 	restore/load.c restore/load.h \
+	restore/sqlcheck.c restore/sqlcheck.h \
 	restore/restore.c \
 	restore/list.c \
 	restore/scratch.c restore/scratch.h \

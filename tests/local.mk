@@ -7,12 +7,14 @@ unit_common = \
 	tests/unit/test_repo_posix \
 	tests/unit/test_plan \
 	tests/unit/test_replay \
+	tests/unit/test_sqlcheck \
 	tests/unit/test_binlog_scan
 integration_common = \
 	tests/integration/test_cli \
 	tests/integration/test_check \
 	tests/integration/test_backup_restore \
-	tests/integration/test_pitr
+	tests/integration/test_pitr \
+	tests/integration/test_fences
 
 check_PROGRAMS += $(unit_common) $(integration_common)
 TESTS += $(unit_common) $(integration_common)
@@ -31,6 +33,8 @@ tests_unit_test_plan_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_plan_LDADD = $(TEST_LIBS)
 tests_unit_test_replay_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_replay_LDADD = $(TEST_LIBS)
+tests_unit_test_sqlcheck_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_sqlcheck_LDADD = $(TEST_LIBS)
 tests_unit_test_binlog_scan_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_binlog_scan_LDADD = $(TEST_LIBS)
 tests_integration_test_cli_CFLAGS = $(TEST_CFLAGS)
@@ -41,6 +45,8 @@ tests_integration_test_backup_restore_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_backup_restore_LDADD = $(TEST_LIBS)
 tests_integration_test_pitr_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_pitr_LDADD = $(TEST_LIBS)
+tests_integration_test_fences_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_fences_LDADD = $(TEST_LIBS)
 
 EXTRA_DIST += tests/fuzz tests/bench
 
@@ -56,7 +62,8 @@ FUZZ_COMPILEFLAGS = $(AM_CFLAGS)
 FUZZ_LINKFLAGS = $(AM_LDFLAGS)
 endif
 FUZZ_LINKLIBS = libdrbackup.a $(DRB_LIBS)
-fuzz_targets = tests/fuzz/fuzz_drb1 tests/fuzz/fuzz_config tests/fuzz/fuzz_binlog
+fuzz_targets = tests/fuzz/fuzz_drb1 tests/fuzz/fuzz_config tests/fuzz/fuzz_binlog \
+	tests/fuzz/fuzz_sqlcheck
 tests_fuzz_fuzz_drb1_SOURCES = tests/fuzz/fuzz_drb1.c $(FUZZ_REPLAY)
 tests_fuzz_fuzz_drb1_CFLAGS = $(FUZZ_COMPILEFLAGS)
 tests_fuzz_fuzz_drb1_LDFLAGS = $(FUZZ_LINKFLAGS)
@@ -69,6 +76,10 @@ tests_fuzz_fuzz_binlog_SOURCES = tests/fuzz/fuzz_binlog.c $(FUZZ_REPLAY)
 tests_fuzz_fuzz_binlog_CFLAGS = $(FUZZ_COMPILEFLAGS)
 tests_fuzz_fuzz_binlog_LDFLAGS = $(FUZZ_LINKFLAGS)
 tests_fuzz_fuzz_binlog_LDADD = $(FUZZ_LINKLIBS)
+tests_fuzz_fuzz_sqlcheck_SOURCES = tests/fuzz/fuzz_sqlcheck.c $(FUZZ_REPLAY)
+tests_fuzz_fuzz_sqlcheck_CFLAGS = $(FUZZ_COMPILEFLAGS)
+tests_fuzz_fuzz_sqlcheck_LDFLAGS = $(FUZZ_LINKFLAGS)
+tests_fuzz_fuzz_sqlcheck_LDADD = $(FUZZ_LINKLIBS)
 if FUZZERS
 noinst_PROGRAMS = $(fuzz_targets) $(fuzz_more)
 else
