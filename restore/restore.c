@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/db.h"
 #include "common/error.h"
 #include "common/keys.h"
 #include "common/log.h"
@@ -86,6 +87,11 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 		case 't': to = optarg; break;
 		case 'H': host = optarg; break;
 		case 'd': {
+			if (drb_db_is_system(optarg)) {
+				free(dbs);
+				return drb_error(DRB_ERR_USAGE,
+						 "--db %s: a system schema is never restored", optarg);
+			}
 			const char **v = realloc(dbs, (n_dbs + 1) * sizeof *v);
 			if (!v) {
 				free(dbs);

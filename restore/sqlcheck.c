@@ -17,7 +17,7 @@ typedef struct tok {
 	/* 'w' word, 'i' identifier, 's' string, 'n' number, 'v' @variable, 'c' executable comment,
 	 * 0 the end, '!' text the server would read differently from us, or the punctuation */
 	char kind;
-	char word[260]; /* words upper-cased, identifiers and strings unquoted; cut at 259 bytes */
+	char word[260]; /* identifiers and strings unquoted; cut at 259 bytes */
 	bool cut;      /* word holds only the start of a longer token */
 } tok;
 
@@ -138,11 +138,8 @@ static bool next_tok(lexer *x, tok *t)
 		keep(t, &n, *p++);
 		if (p < end && *p == '@')
 			keep(t, &n, *p++);
-		while (p < end && word_byte((unsigned char)*p)) {
-			char c = *p >= 'a' && *p <= 'z' ? (char)(*p - 32) : *p;
-			keep(t, &n, c);
-			p++;
-		}
+		while (p < end && word_byte((unsigned char)*p))
+			keep(t, &n, *p++);
 		if (n == 1)
 			t->kind = '@'; /* `user`@`host` */
 	} else if (word_byte(ch)) {
@@ -176,7 +173,7 @@ static bool next_tok(lexer *x, tok *t)
 			t->kind = 'w';
 		}
 		for (; p < q; p++)
-			keep(t, &n, *p >= 'a' && *p <= 'z' ? (char)(*p - 32) : *p);
+			keep(t, &n, *p);
 	} else {
 		t->kind = (char)ch;
 		keep(t, &n, (char)ch);
@@ -195,7 +192,7 @@ static bool peek_tok(const lexer *x, tok *t)
 
 static bool is(const tok *t, const char *w)
 {
-	return t->kind == 'w' && strcmp(t->word, w) == 0;
+	return t->kind == 'w' && strcasecmp(t->word, w) == 0;
 }
 
 static bool is_name(const tok *t)
@@ -206,7 +203,7 @@ static bool is_name(const tok *t)
 static bool in_list(const char *w, const char *const *list)
 {
 	for (int i = 0; list[i]; i++)
-		if (strcmp(w, list[i]) == 0)
+		if (strcasecmp(w, list[i]) == 0)
 			return true;
 	return false;
 }
@@ -404,7 +401,7 @@ static int sql_mode_text(drb_sqlcheck *c, const tok *v)
 
 static int sql_mode_number(drb_sqlcheck *c, const tok *v)
 {
-	if (v->kind != 'n' || v->cut || strchr(v->word, '.') || strchr(v->word, 'X'))
+	if (v->kind != 'n' || v->cut || strchr(v->word, '.') || strchr(v->word, 'X') || strchr(v->word, 'x'))
 		return refuse(c, "an sql_mode that is not a number");
 	unsigned long long m = strtoull(v->word, NULL, 10);
 	if (m & MODE_GRAMMAR)
@@ -504,7 +501,7 @@ static int check_set(drb_sqlcheck *c, lexer *x, const setting *allowed, bool bin
 	for (;;) {
 		char name[260];
 		if (binlog && t.kind == 'v' &&
-		    (strcmp(t.word, "@@SESSION") == 0 || strcmp(t.word, "@@LOCAL") == 0)) {
+		    (strcasecmp(t.word, "@@SESSION") == 0 || strcasecmp(t.word, "@@LOCAL") == 0)) {
 			tok dot;
 			if (!next_tok(x, &dot) || dot.kind != '.' || !next_tok(x, &t) ||
 			    t.kind != 'w')
@@ -518,7 +515,7 @@ static int check_set(drb_sqlcheck *c, lexer *x, const setting *allowed, bool bin
 			return refuse(c, "it sets more than this session");
 		}
 		const setting *s = allowed;
-		while (s->name && strcmp(s->name, name) != 0)
+		while (s->name && strcasecmp(s->name, name) != 0)
 			s++;
 		if (!s->name)
 			return refuse(c, "a setting a restore does not make (%.64s)", name);
@@ -602,7 +599,7 @@ static int scan_body(drb_sqlcheck *c, lexer *x, int mode, bool stmt_start)
 			break;
 		case ':': stmt_start = true; break;
 		case 'v':
-			if (strncmp(t.word, "@@GLOBAL", 8) == 0 || strncmp(t.word, "@@PERSIST", 9) == 0)
+			if (strncasecmp(t.word, "@@GLOBAL", 8) == 0 || strncasecmp(t.word, "@@PERSIST", 9) == 0)
 				return refuse(c, "a global variable");
 			break;
 		case 'w':

@@ -8,13 +8,13 @@ unit_common = \
 	tests/unit/test_plan \
 	tests/unit/test_replay \
 	tests/unit/test_sqlcheck \
+	tests/unit/test_replay_filter \
 	tests/unit/test_binlog_scan
 integration_common = \
 	tests/integration/test_cli \
 	tests/integration/test_check \
 	tests/integration/test_backup_restore \
-	tests/integration/test_pitr \
-	tests/integration/test_fences
+	tests/integration/test_pitr
 
 check_PROGRAMS += $(unit_common) $(integration_common)
 TESTS += $(unit_common) $(integration_common)
@@ -35,6 +35,8 @@ tests_unit_test_replay_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_replay_LDADD = $(TEST_LIBS)
 tests_unit_test_sqlcheck_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_sqlcheck_LDADD = $(TEST_LIBS)
+tests_unit_test_replay_filter_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_replay_filter_LDADD = $(TEST_LIBS)
 tests_unit_test_binlog_scan_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_binlog_scan_LDADD = $(TEST_LIBS)
 tests_integration_test_cli_CFLAGS = $(TEST_CFLAGS)
@@ -45,8 +47,6 @@ tests_integration_test_backup_restore_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_backup_restore_LDADD = $(TEST_LIBS)
 tests_integration_test_pitr_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_pitr_LDADD = $(TEST_LIBS)
-tests_integration_test_fences_CFLAGS = $(TEST_CFLAGS)
-tests_integration_test_fences_LDADD = $(TEST_LIBS)
 
 EXTRA_DIST += tests/fuzz tests/bench
 
