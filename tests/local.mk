@@ -14,7 +14,8 @@ integration_common = \
 	tests/integration/test_cli \
 	tests/integration/test_check \
 	tests/integration/test_backup_restore \
-	tests/integration/test_pitr
+	tests/integration/test_pitr \
+	tests/integration/test_fences
 
 check_PROGRAMS += $(unit_common) $(integration_common)
 TESTS += $(unit_common) $(integration_common)
@@ -47,6 +48,8 @@ tests_integration_test_backup_restore_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_backup_restore_LDADD = $(TEST_LIBS)
 tests_integration_test_pitr_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_pitr_LDADD = $(TEST_LIBS)
+tests_integration_test_fences_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_fences_LDADD = $(TEST_LIBS)
 
 EXTRA_DIST += tests/fuzz tests/bench
 
