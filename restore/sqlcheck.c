@@ -1100,6 +1100,8 @@ static const char *const binlog_frame[] = {
 	"/*!50003 SET COMPLETION_TYPE=@OLD_COMPLETION_TYPE*/",
 	"/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=0*/",
 	"/*!32316 SET SQL_LOG_BIN=@OLD_SQL_LOG_BIN*/",
+	"/*!100001 SET @@SESSION.SERVER_ID=@@GLOBAL.SERVER_ID */", /* after a GTID range */
+	"/*!100001 SET @@SESSION.GTID_DOMAIN_ID=@@GLOBAL.GTID_DOMAIN_ID */",
 	NULL};
 
 static bool base64_text(const tok *t)
