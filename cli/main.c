@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -166,6 +167,9 @@ static void harden(void)
 {
 	struct rlimit none = {0, 0};
 	setrlimit(RLIMIT_CORE, &none); /* no core file may hold a key or patient data */
+	/* nor a ptrace or /proc/PID/mem of another process of this user (the setting survives
+	 * exec only for set-id programs: children set their own) */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	umask(077);
 }
 
