@@ -307,6 +307,86 @@ static void test_system_schema_manifest(void **state)
 	       "--db performance_schema");
 }
 
+/* ------------------------------------------------------------------ transport */
+
+/* A restore over TCP with TLS to a server whose certificate a test CA signed: verified (the
+ * account requires SSL, so plaintext could not log in); a wrong CA is refused with one line;
+ * a target that is not loopback is refused before anything is sent, as are such a database
+ * host and an http:// endpoint in a configuration. */
+static void test_tls_target(void **state)
+{
+	drbt_mariadb tls;
+	char opts[8192], v[64], bad[4300], text[8192];
+	int port = 30000 + (int)(getpid() % 20000);
+	(void)state;
+	assert_int_equal(
+		drbt_sh(NULL, 0, err, sizeof err,
+			"cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem "
+			"-days 2 -subj /CN=drbt-ca 2>/dev/null && openssl req -newkey rsa:2048 -nodes "
+			"-keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null && printf "
+			"'subjectAltName=IP:127.0.0.1\n' > san.ext && openssl x509 -req -in server.csr "
+			"-CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile "
+			"san.ext 2>/dev/null && openssl req -x509 -newkey rsa:2048 -nodes -keyout "
+			"other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null && chmod 644 "
+			"server.key",
+			dir),
+		0);
+	snprintf(opts, sizeof opts,
+		 "--skip-networking=0 --bind-address=127.0.0.1 --port=%d --ssl-ca=%s/ca.pem "
+		 "--ssl-cert=%s/server.pem --ssl-key=%s/server.key",
+		 port, dir, dir, dir);
+	assert_int_equal(drbt_mariadb_start(&tls, opts), 0);
+	assert_int_equal(drbt_sql(&tls, NULL, 0,
+				  "CREATE USER 'tlsuser'@'%%' REQUIRE SSL; GRANT ALL ON *.* TO "
+				  "'tlsuser'@'%%'"),
+			 0);
+	expect(run("restore --to latest --db practice_a --target-host 127.0.0.1 --target-port %d "
+		   "--target-user tlsuser --target-ssl-ca %s/ca.pem --force",
+		   port, dir),
+	       0, "a restore over TLS");
+	sql_value(&tls, v, sizeof v, "SELECT COUNT(*) FROM practice_a.t");
+	assert_string_equal(v, "1");
+	/* a CA that did not sign the server's certificate */
+	expect(run("restore --to latest --db practice_a --target-host 127.0.0.1 --target-port %d "
+		   "--target-user tlsuser --target-ssl-ca %s/other.pem --force",
+		   port, dir),
+	       1, "the wrong CA");
+	contains(err, "cannot connect");
+	int lines = 0;
+	for (const char *e = err; (e = strstr(e, "Z error: ")); e++)
+		lines++;
+	if (lines != 1) {
+		print_error("not one line:\n%s\n", err);
+		fail();
+	}
+	drbt_mariadb_stop(&tls);
+	/* not loopback: refused before any connection, whatever the rest */
+	expect(run("restore --to latest --db practice_a --target-host 10.255.255.1 --target-user x "
+		   "--force"),
+	       2, "a target that is not loopback");
+	contains(err, "not loopback");
+	contains(err, "nothing was sent");
+	snprintf(bad, sizeof bad, "%s/remote.conf", dir);
+	snprintf(text, sizeof text,
+		 "spool_dir = \"%s/spool\"\ndatabase {\n host = \"10.255.255.1\"\n}\n"
+		 "encryption {\n public_keys = {\"%s/dr.pub\"}\n}\n"
+		 "repo primary {\n type = \"posix\"\n path = \"%s/r1\"\n}\n",
+		 dir, dir, dir);
+	drbt_write_file(bad, text, 0600);
+	assert_int_equal(drbt_sh(out, sizeof out, err, sizeof err, "%s -c %s list", drbt_bin(), bad),
+			 2);
+	contains(err, "is not loopback");
+	snprintf(text, sizeof text,
+		 "spool_dir = \"%s/spool\"\nencryption {\n public_keys = {\"%s/dr.pub\"}\n}\n"
+		 "repo far {\n type = \"s3\"\n endpoint = \"http://10.255.255.1:9000\"\n bucket = "
+		 "\"b\"\n access_key_id = \"k\"\n secret_access_key_file = \"%s/dr.key\"\n}\n",
+		 dir, dir, dir);
+	drbt_write_file(bad, text, 0600);
+	assert_int_equal(drbt_sh(out, sizeof out, err, sizeof err, "%s -c %s list", drbt_bin(), bad),
+			 2);
+	contains(err, "plain http://");
+}
+
 /* ------------------------------------------------------------------ binlogs */
 
 /* Row events and DDL replay; an event arrives disabled; account statements are left out. */
@@ -360,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_insert_select_and_multi_statement),
 		cmocka_unit_test(test_definers_and_events),
 		cmocka_unit_test(test_system_schema_manifest),
+		cmocka_unit_test(test_tls_target),
 		cmocka_unit_test(test_replay_disables_events_and_leaves_accounts),
 		cmocka_unit_test(test_replay_refuses_statement_format),
 	};
