@@ -10,7 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-/* ------------------------------------------------------------------ tokens, as the server reads them */
+/* ------------------------------------------------------------------ tokens, as the server reads
+ * them */
 
 typedef struct tok {
 	const char *s, *e; /* the token's bytes */
@@ -18,7 +19,7 @@ typedef struct tok {
 	 * 0 the end, '!' text the server would read differently from us, or the punctuation */
 	char kind;
 	char word[260]; /* identifiers and strings unquoted; cut at 259 bytes */
-	bool cut;      /* word holds only the start of a longer token */
+	bool cut;       /* word holds only the start of a longer token */
 } tok;
 
 typedef struct lexer {
@@ -76,7 +77,7 @@ static bool next_tok(lexer *x, tok *t)
 		}
 		if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
 			bool exec = (end - p >= 3 && p[2] == '!') ||
-				    (end - p >= 4 && p[2] == 'M' && p[3] == '!');
+			            (end - p >= 4 && p[2] == 'M' && p[3] == '!');
 			const char *q = p + 2;
 			while (q + 1 < end && !(q[0] == '*' && q[1] == '/'))
 				q++;
@@ -329,10 +330,10 @@ static int object_name(drb_sqlcheck *c, lexer *x, tok *t)
 bool drb_sqlcheck_safe_charset(const char *name)
 {
 	static const char *const safe[] = {
-		"utf8mb4", "utf8mb3", "utf8",   "latin1", "latin2", "latin5",  "latin7", "ascii",
-		"binary",  "cp1250",  "cp1251", "cp1256", "cp1257", "cp850",   "cp852",  "cp866",
-		"dec8",    "greek",   "hebrew", "hp8",    "koi8r",  "koi8u",   "swe7",   "armscii8",
-		"geostd8", "keybcs2", "macce",  "macroman", "tis620", NULL};
+	    "utf8mb4", "utf8mb3", "utf8",   "latin1",   "latin2", "latin5", "latin7", "ascii",
+	    "binary",  "cp1250",  "cp1251", "cp1256",   "cp1257", "cp850",  "cp852",  "cp866",
+	    "dec8",    "greek",   "hebrew", "hp8",      "koi8r",  "koi8u",  "swe7",   "armscii8",
+	    "geostd8", "keybcs2", "macce",  "macroman", "tis620", NULL};
 	for (int i = 0; safe[i]; i++)
 		if (strcasecmp(name, safe[i]) == 0)
 			return true;
@@ -352,15 +353,35 @@ static bool safe_collation(const char *name)
 
 /* sql_mode flags a restore may run under; the compound modes (ORACLE, MSSQL, ...) change the
  * grammar itself and are refused. */
-static const char *const mode_flags[] = {
-	"REAL_AS_FLOAT", "PIPES_AS_CONCAT", "ANSI_QUOTES", "IGNORE_SPACE",
-	"IGNORE_BAD_TABLE_OPTIONS", "ONLY_FULL_GROUP_BY", "NO_UNSIGNED_SUBTRACTION",
-	"NO_DIR_IN_CREATE", "NO_KEY_OPTIONS", "NO_TABLE_OPTIONS", "NO_FIELD_OPTIONS", "ANSI",
-	"NO_AUTO_VALUE_ON_ZERO", "NO_BACKSLASH_ESCAPES", "STRICT_TRANS_TABLES",
-	"STRICT_ALL_TABLES", "NO_ZERO_IN_DATE", "NO_ZERO_DATE", "ALLOW_INVALID_DATES",
-	"ERROR_FOR_DIVISION_BY_ZERO", "TRADITIONAL", "NO_AUTO_CREATE_USER",
-	"HIGH_NOT_PRECEDENCE", "NO_ENGINE_SUBSTITUTION", "PAD_CHAR_TO_FULL_LENGTH",
-	"EMPTY_STRING_IS_NULL", "SIMULTANEOUS_ASSIGNMENT", "TIME_ROUND_FRACTIONAL", NULL};
+static const char *const mode_flags[] = {"REAL_AS_FLOAT",
+                                         "PIPES_AS_CONCAT",
+                                         "ANSI_QUOTES",
+                                         "IGNORE_SPACE",
+                                         "IGNORE_BAD_TABLE_OPTIONS",
+                                         "ONLY_FULL_GROUP_BY",
+                                         "NO_UNSIGNED_SUBTRACTION",
+                                         "NO_DIR_IN_CREATE",
+                                         "NO_KEY_OPTIONS",
+                                         "NO_TABLE_OPTIONS",
+                                         "NO_FIELD_OPTIONS",
+                                         "ANSI",
+                                         "NO_AUTO_VALUE_ON_ZERO",
+                                         "NO_BACKSLASH_ESCAPES",
+                                         "STRICT_TRANS_TABLES",
+                                         "STRICT_ALL_TABLES",
+                                         "NO_ZERO_IN_DATE",
+                                         "NO_ZERO_DATE",
+                                         "ALLOW_INVALID_DATES",
+                                         "ERROR_FOR_DIVISION_BY_ZERO",
+                                         "TRADITIONAL",
+                                         "NO_AUTO_CREATE_USER",
+                                         "HIGH_NOT_PRECEDENCE",
+                                         "NO_ENGINE_SUBSTITUTION",
+                                         "PAD_CHAR_TO_FULL_LENGTH",
+                                         "EMPTY_STRING_IS_NULL",
+                                         "SIMULTANEOUS_ASSIGNMENT",
+                                         "TIME_ROUND_FRACTIONAL",
+                                         NULL};
 
 static int sql_mode_text(drb_sqlcheck *c, const tok *v)
 {
@@ -394,14 +415,16 @@ static int sql_mode_text(drb_sqlcheck *c, const tok *v)
 
 /* mariadb-binlog writes the mode as a number (MariaDB's bits) */
 #define MODE_ANSI_QUOTES (1ull << 2)
-#define MODE_GRAMMAR ((1ull << 8) | (1ull << 9) | (1ull << 10) | (1ull << 11) | (1ull << 12) | \
-		      (1ull << 16) | (1ull << 17)) /* POSTGRESQL ORACLE MSSQL DB2 MAXDB MYSQL323/40 */
-#define MODE_ANSI (1ull << 18)
+#define MODE_GRAMMAR                                                                               \
+	((1ull << 8) | (1ull << 9) | (1ull << 10) | (1ull << 11) | (1ull << 12) | (1ull << 16) |   \
+	 (1ull << 17)) /* POSTGRESQL ORACLE MSSQL DB2 MAXDB MYSQL323/40 */
+#define MODE_ANSI                 (1ull << 18)
 #define MODE_NO_BACKSLASH_ESCAPES (1ull << 20)
 
 static int sql_mode_number(drb_sqlcheck *c, const tok *v)
 {
-	if (v->kind != 'n' || v->cut || strchr(v->word, '.') || strchr(v->word, 'X') || strchr(v->word, 'x'))
+	if (v->kind != 'n' || v->cut || strchr(v->word, '.') || strchr(v->word, 'X') ||
+	    strchr(v->word, 'x'))
 		return refuse(c, "an sql_mode that is not a number");
 	unsigned long long m = strtoull(v->word, NULL, 10);
 	if (m & MODE_GRAMMAR)
@@ -418,38 +441,43 @@ typedef struct setting {
 	char value;
 } setting;
 
-static const setting dump_settings[] = {
-	{"SQL_MODE", 'm'},         {"TIME_ZONE", 's'},       {"UNIQUE_CHECKS", 'n'},
-	{"FOREIGN_KEY_CHECKS", 'n'}, {"SQL_NOTES", 'n'},       {"AUTOCOMMIT", 'n'},
-	{"CHARACTER_SET_CLIENT", 'c'}, {"COLLATION_CONNECTION", 'l'}, {NULL, 0}};
+static const setting dump_settings[] = {{"SQL_MODE", 'm'},
+                                        {"TIME_ZONE", 's'},
+                                        {"UNIQUE_CHECKS", 'n'},
+                                        {"FOREIGN_KEY_CHECKS", 'n'},
+                                        {"SQL_NOTES", 'n'},
+                                        {"AUTOCOMMIT", 'n'},
+                                        {"CHARACTER_SET_CLIENT", 'c'},
+                                        {"COLLATION_CONNECTION", 'l'},
+                                        {NULL, 0}};
 
 static const setting binlog_settings[] = {
-	{"TIMESTAMP", 'n'},
-	{"INSERT_ID", 'n'},
-	{"LAST_INSERT_ID", 'n'},
-	{"PSEUDO_THREAD_ID", 'n'},
-	{"FOREIGN_KEY_CHECKS", 'n'},
-	{"SQL_AUTO_IS_NULL", 'n'},
-	{"UNIQUE_CHECKS", 'n'},
-	{"AUTOCOMMIT", 'n'},
-	{"CHECK_CONSTRAINT_CHECKS", 'n'},
-	{"SQL_IF_EXISTS", 'n'},
-	{"EXPLICIT_DEFAULTS_FOR_TIMESTAMP", 'n'},
-	{"SYSTEM_VERSIONING_INSERT_HISTORY", 'n'},
-	{"SQL_MODE", 'M'},
-	{"AUTO_INCREMENT_INCREMENT", 'n'},
-	{"AUTO_INCREMENT_OFFSET", 'n'},
-	{"CHARACTER_SET_CLIENT", 'c'},
-	{"COLLATION_CONNECTION", 'l'},
-	{"COLLATION_SERVER", 'l'},
-	{"COLLATION_DATABASE", 'd'},
-	{"LC_TIME_NAMES", 'n'},
-	{"TIME_ZONE", 's'},
-	{"SKIP_PARALLEL_REPLICATION", 'n'},
-	{"GTID_DOMAIN_ID", 'n'},
-	{"SERVER_ID", 'n'},
-	{"GTID_SEQ_NO", 'n'},
-	{NULL, 0},
+    {"TIMESTAMP", 'n'},
+    {"INSERT_ID", 'n'},
+    {"LAST_INSERT_ID", 'n'},
+    {"PSEUDO_THREAD_ID", 'n'},
+    {"FOREIGN_KEY_CHECKS", 'n'},
+    {"SQL_AUTO_IS_NULL", 'n'},
+    {"UNIQUE_CHECKS", 'n'},
+    {"AUTOCOMMIT", 'n'},
+    {"CHECK_CONSTRAINT_CHECKS", 'n'},
+    {"SQL_IF_EXISTS", 'n'},
+    {"EXPLICIT_DEFAULTS_FOR_TIMESTAMP", 'n'},
+    {"SYSTEM_VERSIONING_INSERT_HISTORY", 'n'},
+    {"SQL_MODE", 'M'},
+    {"AUTO_INCREMENT_INCREMENT", 'n'},
+    {"AUTO_INCREMENT_OFFSET", 'n'},
+    {"CHARACTER_SET_CLIENT", 'c'},
+    {"COLLATION_CONNECTION", 'l'},
+    {"COLLATION_SERVER", 'l'},
+    {"COLLATION_DATABASE", 'd'},
+    {"LC_TIME_NAMES", 'n'},
+    {"TIME_ZONE", 's'},
+    {"SKIP_PARALLEL_REPLICATION", 'n'},
+    {"GTID_DOMAIN_ID", 'n'},
+    {"SERVER_ID", 'n'},
+    {"GTID_SEQ_NO", 'n'},
+    {NULL, 0},
 };
 
 static int set_value(drb_sqlcheck *c, lexer *x, char kind)
@@ -458,14 +486,16 @@ static int set_value(drb_sqlcheck *c, lexer *x, char kind)
 	if (!next_tok(x, &v))
 		return lexed_wrong(c, x, &v);
 	switch (kind) {
-	case 'm': return sql_mode_text(c, &v);
-	case 'M': return sql_mode_number(c, &v);
+	case 'm':
+		return sql_mode_text(c, &v);
+	case 'M':
+		return sql_mode_number(c, &v);
 	case 's':
 		return v.kind == 's' ? 0 : lexed_wrong(c, x, &v);
 	case 'c':
 		return (v.kind == 'w' || v.kind == 's') && drb_sqlcheck_safe_charset(v.word)
-			       ? 0
-			       : refuse(c, "a character set whose bytes hide quotes");
+		           ? 0
+		           : refuse(c, "a character set whose bytes hide quotes");
 	case 'd':
 		if (is(&v, "DEFAULT"))
 			return 0;
@@ -474,8 +504,8 @@ static int set_value(drb_sqlcheck *c, lexer *x, char kind)
 		if (v.kind == 'n' && !strchr(v.word, '.'))
 			return 0;
 		return (v.kind == 'w' || v.kind == 's') && safe_collation(v.word)
-			       ? 0
-			       : refuse(c, "a collation whose bytes hide quotes");
+		           ? 0
+		           : refuse(c, "a collation whose bytes hide quotes");
 	default:
 		if (v.kind == 'n' || is(&v, "ON") || is(&v, "OFF"))
 			return 0;
@@ -534,34 +564,37 @@ static int check_set(drb_sqlcheck *c, lexer *x, const setting *allowed, bool bin
 	}
 }
 
-/* ------------------------------------------------------------------ bodies of views, triggers, routines */
+/* ------------------------------------------------------------------ bodies of views, triggers,
+ * routines */
 
 enum { BODY_PLAIN, BODY_TABLE, BODY_COMPOUND };
 
 /* Server-level words no restored object may hold: accounts, plugins, files, replication, dynamic
  * SQL that could build any of them. */
 static const char *const deny_words[] = {
-	"GRANT",    "REVOKE",  "INSTALL",  "UNINSTALL", "SHUTDOWN", "KILL",         "FLUSH",
-	"PURGE",    "OUTFILE", "DUMPFILE", "INFILE",    "LOAD",     "LOAD_FILE",    "SONAME",
-	"PREPARE",  "EXECUTE", "BINLOG",   "MASTER",    "SLAVE",    "REPLICA",      "IDENTIFIED",
-	"PERSIST",  "PERSIST_ONLY", "GLOBAL", "SQL_LOG_BIN", "RESET", NULL};
+    "GRANT",   "REVOKE",       "INSTALL",  "UNINSTALL",   "SHUTDOWN", "KILL",      "FLUSH",
+    "PURGE",   "OUTFILE",      "DUMPFILE", "INFILE",      "LOAD",     "LOAD_FILE", "SONAME",
+    "PREPARE", "EXECUTE",      "BINLOG",   "MASTER",      "SLAVE",    "REPLICA",   "IDENTIFIED",
+    "PERSIST", "PERSIST_ONLY", "GLOBAL",   "SQL_LOG_BIN", "RESET",    NULL};
 /* after CREATE, ALTER, DROP or RENAME */
-static const char *const deny_objects[] = {"USER", "ROLE", "SERVER", "DATABASE", "SCHEMA",
-					   "TABLESPACE", "LOGFILE", NULL};
+static const char *const deny_objects[] = {"USER",   "ROLE",       "SERVER",  "DATABASE",
+                                           "SCHEMA", "TABLESPACE", "LOGFILE", NULL};
 /* the name that follows is a table (or routine): its database is checked */
 static const char *const table_words[] = {
-	"FROM",      "JOIN",      "STRAIGHT_JOIN", "INTO",  "UPDATE",   "TABLE",    "REFERENCES",
-	"CALL",      "TRUNCATE",  "DELETE",        "PROCEDURE", "FUNCTION", "EVENT", "TRIGGER",
-	"VIEW",      "SEQUENCE",  "TABLES",        "REPLACE", NULL};
+    "FROM", "JOIN",     "STRAIGHT_JOIN", "INTO",      "UPDATE",   "TABLE", "REFERENCES",
+    "CALL", "TRUNCATE", "DELETE",        "PROCEDURE", "FUNCTION", "EVENT", "TRIGGER",
+    "VIEW", "SEQUENCE", "TABLES",        "REPLACE",   NULL};
 /* words between such a keyword and the name */
-static const char *const table_noise[] = {"IF", "NOT", "EXISTS", "IGNORE", "LOW_PRIORITY",
-					  "QUICK", "DELAYED", "HIGH_PRIORITY", "TEMPORARY", "ONLY",
-					  "LATERAL", "OR", NULL};
-static const char *const from_end[] = {"WHERE",  "GROUP",  "HAVING", "ORDER", "LIMIT",
-				       "UNION",  "EXCEPT", "INTERSECT", "SET", "WINDOW",
-				       "RETURNING", "INTO", "VALUES", "SELECT", "FOR", NULL};
-static const char *const engines[] = {"INNODB", "ARIA", "MYISAM", "MEMORY", "HEAP", "ARCHIVE",
-				      "CSV", "BLACKHOLE", "SEQUENCE", "ROCKSDB", NULL};
+static const char *const table_noise[] = {
+    "IF",      "NOT",           "EXISTS",    "IGNORE", "LOW_PRIORITY", "QUICK",
+    "DELAYED", "HIGH_PRIORITY", "TEMPORARY", "ONLY",   "LATERAL",      "OR",
+    NULL};
+static const char *const from_end[] = {
+    "WHERE", "GROUP",  "HAVING",    "ORDER", "LIMIT",  "UNION",  "EXCEPT", "INTERSECT",
+    "SET",   "WINDOW", "RETURNING", "INTO",  "VALUES", "SELECT", "FOR",    NULL};
+static const char *const engines[] = {"INNODB",   "ARIA",    "MYISAM", "MEMORY",
+                                      "HEAP",     "ARCHIVE", "CSV",    "BLACKHOLE",
+                                      "SEQUENCE", "ROCKSDB", NULL};
 
 #define MAX_DEPTH 64
 
@@ -576,7 +609,8 @@ static int scan_body(drb_sqlcheck *c, lexer *x, int mode, bool stmt_start)
 		stmt_start = false;
 		switch (t.kind) {
 		case 'c':
-		case '!': return lexed_wrong(c, x, &t);
+		case '!':
+			return lexed_wrong(c, x, &t);
 		case ';':
 			if (mode != BODY_COMPOUND || blocks == 0)
 				return refuse(c, "more than one statement");
@@ -597,25 +631,29 @@ static int scan_body(drb_sqlcheck *c, lexer *x, int mode, bool stmt_start)
 		case ',':
 			table_pos = from[depth];
 			break;
-		case ':': stmt_start = true; break;
+		case ':':
+			stmt_start = true;
+			break;
 		case 'v':
-			if (strncasecmp(t.word, "@@GLOBAL", 8) == 0 || strncasecmp(t.word, "@@PERSIST", 9) == 0)
+			if (strncasecmp(t.word, "@@GLOBAL", 8) == 0 ||
+			    strncasecmp(t.word, "@@PERSIST", 9) == 0)
 				return refuse(c, "a global variable");
 			break;
 		case 'w':
 			if (!after_dot && in_list(t.word, deny_words))
 				return refuse(c, "a server-level statement (%.64s)", t.word);
-			if (!after_dot && (is(&prev, "CREATE") || is(&prev, "ALTER") ||
-					   is(&prev, "DROP") || is(&prev, "RENAME")) &&
+			if (!after_dot &&
+			    (is(&prev, "CREATE") || is(&prev, "ALTER") || is(&prev, "DROP") ||
+			     is(&prev, "RENAME")) &&
 			    in_list(t.word, deny_objects))
-				return refuse(c, "a statement about the server (%.64s %.64s)", prev.word,
-					      t.word);
+				return refuse(c, "a statement about the server (%.64s %.64s)",
+				              prev.word, t.word);
 			if (!after_dot && mode != BODY_TABLE && is(&prev, "SET") &&
 			    (is(&t, "PASSWORD") || is(&t, "ROLE") || is(&t, "DEFAULT")))
 				return refuse(c, "a statement about accounts (SET %.64s)", t.word);
 			if (mode == BODY_TABLE && (is(&t, "DIRECTORY") || is(&t, "CONNECTION")))
-				return refuse(c, "a table that reaches outside its database (%.64s)",
-					      t.word);
+				return refuse(
+				    c, "a table that reaches outside its database (%.64s)", t.word);
 			if (mode == BODY_TABLE && is(&t, "ENGINE")) {
 				tok e;
 				if (peek_tok(x, &e) && e.kind == '=')
@@ -629,20 +667,21 @@ static int scan_body(drb_sqlcheck *c, lexer *x, int mode, bool stmt_start)
 			if (mode == BODY_COMPOUND) {
 				tok nx;
 				bool have = peek_tok(x, &nx);
-				if (is(&t, "BEGIN") && !(have && (nx.kind == ';' || is(&nx, "WORK")))) {
+				if (is(&t, "BEGIN") &&
+				    !(have && (nx.kind == ';' || is(&nx, "WORK")))) {
 					blocks++;
 					stmt_start = true;
 				} else if (is(&t, "CASE") || is(&t, "LOOP") || is(&t, "WHILE") ||
-					   (is(&t, "REPEAT") && !(have && nx.kind == '(')) ||
-					   (is(&t, "IF") && start)) {
+				           (is(&t, "REPEAT") && !(have && nx.kind == '(')) ||
+				           (is(&t, "IF") && start)) {
 					blocks++;
 					stmt_start = is(&t, "LOOP") || is(&t, "REPEAT");
 				} else if (is(&t, "END")) {
 					if (--blocks < 0)
 						return refuse(c, "an END without its block");
-					if (have && (is(&nx, "IF") || is(&nx, "CASE") ||
-						     is(&nx, "LOOP") || is(&nx, "WHILE") ||
-						     is(&nx, "REPEAT")))
+					if (have &&
+					    (is(&nx, "IF") || is(&nx, "CASE") || is(&nx, "LOOP") ||
+					     is(&nx, "WHILE") || is(&nx, "REPEAT")))
 						next_tok(x, &nx);
 				} else if (is(&t, "THEN") || is(&t, "ELSE") || is(&t, "DO")) {
 					stmt_start = true;
@@ -665,7 +704,7 @@ static int scan_body(drb_sqlcheck *c, lexer *x, int mode, bool stmt_start)
 			tok d1, n2, d2;
 			lexer y = *x;
 			bool two = next_tok(&y, &d1) && d1.kind == '.' && next_tok(&y, &n2) &&
-				   is_name(&n2);
+			           is_name(&n2);
 			bool three = two && next_tok(&y, &d2) && d2.kind == '.';
 			tok call = {.kind = 0};
 			lexer z = *x;
@@ -687,7 +726,8 @@ static int scan_body(drb_sqlcheck *c, lexer *x, int mode, bool stmt_start)
 			table_pos = false;
 			break;
 		}
-		default: break;
+		default:
+			break;
 		}
 		prev = t;
 	}
@@ -760,7 +800,7 @@ static int event_header(drb_sqlcheck *c, lexer *x, edits *ed, bool alter)
 		} else if (depth == 0 && is(&t, "DO")) {
 			if (!status && !alter)
 				add_edit(ed, comment ? comment : t.s, comment ? comment : t.s,
-					 "DISABLE ");
+				         "DISABLE ");
 			return 1;
 		}
 	}
@@ -777,8 +817,9 @@ static bool words_only_comment(const tok *t)
 	if (t->s[2] != '!')
 		return false;
 	for (; p < end; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		      *p == '_' || *p == ' ' || *p == '=' || *p == '\t' || *p == '\n'))
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == ' ' || *p == '=' ||
+		      *p == '\t' || *p == '\n'))
 			return false;
 	return true;
 }
@@ -800,12 +841,13 @@ static int create_object(drb_sqlcheck *c, lexer *x, tok *t, edits *ed, bool binl
 			return lexed_wrong(c, x, t);
 		if (t->kind == 'c') {
 			/* the dumper's own CREATE DATABASE /+!32312 IF NOT EXISTS+/ */
-			if ((size_t)(t->e - t->s) != 24 || memcmp(t->s, "/*!32312 IF NOT EXISTS*/", 24))
+			if ((size_t)(t->e - t->s) != 24 ||
+			    memcmp(t->s, "/*!32312 IF NOT EXISTS*/", 24))
 				return lexed_wrong(c, x, t);
 			next_tok(x, t);
 		} else if (is(t, "IF")) {
-			if (!next_tok(x, t) || !is(t, "NOT") || !next_tok(x, t) || !is(t, "EXISTS") ||
-			    !next_tok(x, t))
+			if (!next_tok(x, t) || !is(t, "NOT") || !next_tok(x, t) ||
+			    !is(t, "EXISTS") || !next_tok(x, t))
 				return lexed_wrong(c, x, t);
 		}
 		if (!is_name(t))
@@ -825,7 +867,7 @@ static int create_object(drb_sqlcheck *c, lexer *x, tok *t, edits *ed, bool binl
 	     event = is(t, "EVENT"), index = binlog && is(t, "INDEX");
 	if (!table && !view && !trigger && !proc && !func && !event && !index)
 		return refuse(c, "not an object a %.64s holds (%.64s)", binlog ? "replay" : "dump",
-			      t->kind == 'w' ? t->word : "?");
+		              t->kind == 'w' ? t->word : "?");
 	if (!next_tok(x, t))
 		return lexed_wrong(c, x, t);
 	if (is(t, "IF")) {
@@ -893,8 +935,9 @@ static int check_create(drb_sqlcheck *c, lexer *x, bool binlog, edits *ed)
 			    t.kind != 'w')
 				return lexed_wrong(c, x, &t);
 		} else if (is(&t, "AGGREGATE") ||
-			   (binlog && (is(&t, "TEMPORARY") || is(&t, "UNIQUE") || is(&t, "FULLTEXT") ||
-				       is(&t, "SPATIAL") || is(&t, "ONLINE")))) {
+		           (binlog &&
+		            (is(&t, "TEMPORARY") || is(&t, "UNIQUE") || is(&t, "FULLTEXT") ||
+		             is(&t, "SPATIAL") || is(&t, "ONLINE")))) {
 			continue;
 		} else {
 			break;
@@ -980,9 +1023,9 @@ static int check_insert(drb_sqlcheck *c, const char *s, size_t len)
 			} else if (end - p >= 4 && memcmp(p, "NULL", 4) == 0) {
 				p += 4;
 			} else if (end - p >= 2 && p[0] == '0' && p[1] == 'x') {
-				for (p += 2; p < end && ((*p >= '0' && *p <= '9') ||
-							 (*p >= 'A' && *p <= 'F') ||
-							 (*p >= 'a' && *p <= 'f'));
+				for (p += 2; p < end &&
+				             ((*p >= '0' && *p <= '9') ||
+				              (*p >= 'A' && *p <= 'F') || (*p >= 'a' && *p <= 'f'));
 				     p++)
 					;
 			} else {
@@ -990,13 +1033,14 @@ static int check_insert(drb_sqlcheck *c, const char *s, size_t len)
 				bool digit = false;
 				if (p < end && (*p == '-' || *p == '+'))
 					p++;
-				while (p < end && ((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' ||
-						   *p == '.' || *p == 'e' || *p == 'E')) {
+				while (p < end &&
+				       ((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' ||
+				        *p == '.' || *p == 'e' || *p == 'E')) {
 					digit |= *p >= '0' && *p <= '9';
 					p++;
 				}
-				if (p == q || !digit || (*q != '-' && *q != '+' && *q != '.' &&
-							 (*q < '0' || *q > '9')))
+				if (p == q || !digit ||
+				    (*q != '-' && *q != '+' && *q != '.' && (*q < '0' || *q > '9')))
 					return refuse(c, "an INSERT of more than literal values");
 			}
 			if (p < end && *p == ',') {
@@ -1023,8 +1067,8 @@ static int check_insert(drb_sqlcheck *c, const char *s, size_t len)
 
 int drb_sqlcheck_dump(drb_sqlcheck *c, const char *s, size_t len)
 {
-	static const char *const drop_kinds[] = {"TABLE", "VIEW", "TRIGGER", "PROCEDURE",
-						 "FUNCTION", "EVENT", "SEQUENCE", NULL};
+	static const char *const drop_kinds[] = {"TABLE",    "VIEW",  "TRIGGER",  "PROCEDURE",
+	                                         "FUNCTION", "EVENT", "SEQUENCE", NULL};
 	lexer x = {.p = s, .end = s + len, .c = c};
 	edits ed = {.n = 0};
 	tok t;
@@ -1092,24 +1136,25 @@ int drb_sqlcheck_dump(drb_sqlcheck *c, const char *s, size_t len)
 
 /* mariadb-binlog's own lines around the events (10.11) */
 static const char *const binlog_frame[] = {
-	"/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=1*/",
-	"/*!40019 SET @@session.max_delayed_threads=0*/",
-	"/*!32316 SET @OLD_SQL_LOG_BIN=@@SQL_LOG_BIN, SQL_LOG_BIN=0*/",
-	"/*!50003 SET @OLD_COMPLETION_TYPE=@@COMPLETION_TYPE,COMPLETION_TYPE=0*/",
-	"ROLLBACK /* added by mysqlbinlog */",
-	"/*!50003 SET COMPLETION_TYPE=@OLD_COMPLETION_TYPE*/",
-	"/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=0*/",
-	"/*!32316 SET SQL_LOG_BIN=@OLD_SQL_LOG_BIN*/",
-	"/*!100001 SET @@SESSION.SERVER_ID=@@GLOBAL.SERVER_ID */", /* after a GTID range */
-	"/*!100001 SET @@SESSION.GTID_DOMAIN_ID=@@GLOBAL.GTID_DOMAIN_ID */",
-	NULL};
+    "/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=1*/",
+    "/*!40019 SET @@session.max_delayed_threads=0*/",
+    "/*!32316 SET @OLD_SQL_LOG_BIN=@@SQL_LOG_BIN, SQL_LOG_BIN=0*/",
+    "/*!50003 SET @OLD_COMPLETION_TYPE=@@COMPLETION_TYPE,COMPLETION_TYPE=0*/",
+    "ROLLBACK /* added by mysqlbinlog */",
+    "/*!50003 SET COMPLETION_TYPE=@OLD_COMPLETION_TYPE*/",
+    "/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=0*/",
+    "/*!32316 SET SQL_LOG_BIN=@OLD_SQL_LOG_BIN*/",
+    "/*!100001 SET @@SESSION.SERVER_ID=@@GLOBAL.SERVER_ID */", /* after a GTID range */
+    "/*!100001 SET @@SESSION.GTID_DOMAIN_ID=@@GLOBAL.GTID_DOMAIN_ID */",
+    NULL};
 
 static bool base64_text(const tok *t)
 {
 	for (const char *p = t->s + 1; p < t->e - 1; p++) {
 		char ch = *p;
-		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		      ch == '+' || ch == '/' || ch == '=' || ch == '\n' || ch == '\r'))
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= '0' && ch <= '9') || ch == '+' || ch == '/' || ch == '=' ||
+		      ch == '\n' || ch == '\r'))
 			return false;
 	}
 	return t->e - t->s >= 2 && *t->s == '\'';
@@ -1178,14 +1223,14 @@ static int check_ddl(drb_sqlcheck *c, lexer *x, tok *t, edits *ed)
 			return rc == 1 ? scan_body(c, x, BODY_COMPOUND, true) : 0;
 		}
 		if (alter && (is(&k, "PROCEDURE") || is(&k, "FUNCTION") || is(&k, "VIEW") ||
-			      is(&k, "SEQUENCE")))
+		              is(&k, "SEQUENCE")))
 			return scan_body(c, x, is(&k, "VIEW") ? BODY_PLAIN : BODY_TABLE, false);
-		static const char *const kinds[] = {"TABLE", "TEMPORARY", "INDEX", "VIEW", "TRIGGER",
-						    "PROCEDURE", "FUNCTION", "EVENT", "SEQUENCE",
-						    "ONLINE", "IGNORE", "TABLES", NULL};
+		static const char *const kinds[] = {
+		    "TABLE", "TEMPORARY", "INDEX",  "VIEW",   "TRIGGER", "PROCEDURE", "FUNCTION",
+		    "EVENT", "SEQUENCE",  "ONLINE", "IGNORE", "TABLES",  NULL};
 		if (k.kind != 'w' || !in_list(k.word, kinds))
 			return refuse(c, "a statement about the server (%.64s %.64s)", t->word,
-				      k.kind == 'w' ? k.word : "?");
+			              k.kind == 'w' ? k.word : "?");
 		return scan_body(c, x, alter || drop ? BODY_TABLE : BODY_PLAIN, false);
 	}
 	/* TRUNCATE [TABLE] t, ANALYZE|OPTIMIZE|REPAIR [NO_WRITE_TO_BINLOG|LOCAL] TABLE t */
@@ -1225,7 +1270,8 @@ int drb_sqlcheck_replay(drb_sqlcheck *c, const char *s, size_t len)
 	}
 	if (is(&t, "SET")) {
 		tok k;
-		if (peek_tok(&x, &k) && (is(&k, "PASSWORD") || is(&k, "ROLE") || is(&k, "DEFAULT"))) {
+		if (peek_tok(&x, &k) &&
+		    (is(&k, "PASSWORD") || is(&k, "ROLE") || is(&k, "DEFAULT"))) {
 			snprintf(c->why, sizeof c->why, "SET %.64s", k.word);
 			return DRB_SQLCHECK_SKIP;
 		}
@@ -1268,5 +1314,5 @@ int drb_sqlcheck_replay(drb_sqlcheck *c, const char *s, size_t len)
 		return apply_edits(c, s, len, &ed);
 	}
 	return refuse(c, "not what mariadb-binlog writes for a row-format binlog (%.64s)",
-		      t.kind == 'w' ? t.word : "?");
+	              t.kind == 'w' ? t.word : "?");
 }

@@ -12,10 +12,10 @@
 typedef struct drb_sqlcheck {
 	const char *db;    /* the only database a statement may name; NULL: any but a system one */
 	bool no_backslash; /* NO_BACKSLASH_ESCAPES is in effect: a backslash escapes nothing */
-	bool ansi_quotes;  /* ANSI_QUOTES: "x" is an identifier (kept from the sql_mode it passed) */
-	char why[200];     /* why the last statement was refused or skipped: words, never values */
-	char *rewritten;   /* after a check: the text to send instead, or NULL (owned; freed by the
-			    * next check and by drb_sqlcheck_free) */
+	bool ansi_quotes; /* ANSI_QUOTES: "x" is an identifier (kept from the sql_mode it passed) */
+	char why[200];    /* why the last statement was refused or skipped: words, never values */
+	char *rewritten;  /* after a check: the text to send instead, or NULL (owned; freed by the
+	                   * next check and by drb_sqlcheck_free) */
 	size_t rewritten_len;
 } drb_sqlcheck;
 

@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *s = size ? (const char *)data + 1 : "";
 	size_t n = size ? size - 1 : 0;
 	drb_sqlcheck c = {.db = mode & 4 ? NULL : "practice_a",
-			  .no_backslash = mode & 1,
-			  .ansi_quotes = mode & 2};
+	                  .no_backslash = mode & 1,
+	                  .ansi_quotes = mode & 2};
 	if (drb_sqlcheck_dump(&c, s, n) == 0 && c.rewritten) {
 		/* what is sent instead passes as it is */
 		char *again = strndup(c.rewritten, c.rewritten_len);

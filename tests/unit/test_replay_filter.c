@@ -45,11 +45,11 @@ static int filter(const char *text, size_t step, const char *db)
 }
 
 static const char head[] = "/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=1*/;\n"
-			   "/*!40019 SET @@session.max_delayed_threads=0*/;\n"
-			   "DELIMITER /*!*/;\n"
-			   "# at 4\n";
+                           "/*!40019 SET @@session.max_delayed_threads=0*/;\n"
+                           "DELIMITER /*!*/;\n"
+                           "# at 4\n";
 static const char tail[] = "DELIMITER ;\n# End of log file\nROLLBACK /* added by mysqlbinlog */;\n"
-			   "/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=0*/;\n";
+                           "/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=0*/;\n";
 
 static int forged(const char *events, const char *db)
 {
@@ -63,9 +63,9 @@ static size_t decode(char *text, size_t len, const char *opt)
 	char cmd[8192];
 	const char *src = getenv("DRB_SRCDIR") ? getenv("DRB_SRCDIR") : "..";
 	snprintf(cmd, sizeof cmd,
-		 "mariadb-binlog --no-defaults --disable-log-bin %s %s/tests/fuzz/corpus/binlog/"
-		 "demo-ddl-and-rows",
-		 opt, src);
+	         "mariadb-binlog --no-defaults --disable-log-bin %s %s/tests/fuzz/corpus/binlog/"
+	         "demo-ddl-and-rows",
+	         opt, src);
 	FILE *p = popen(cmd, "r");
 	assert_non_null(p);
 	size_t n = fread(text, 1, len - 1, p);
@@ -135,41 +135,41 @@ static void test_forged_output_is_refused(void **state)
 	(void)state;
 	/* a second statement in the query the client sends with multi-statements on */
 	refused_before_client("use `practice_a`/*!*/;\nDO 1; SET GLOBAL general_log=1\n/*!*/;\n",
-			      "GLOBAL");
+	                      "GLOBAL");
 	/* behind a leading comment, or a comment between the words */
 	refused_before_client("/* x */ SET GLOBAL general_log=1\n/*!*/;\n", "GLOBAL");
 	refused_before_client("SET/**/GLOBAL general_log=1\n/*!*/;\n", "GLOBAL");
 	/* executable comments */
 	refused_before_client("/*M!100001 SET @@global.general_log=1*//*!*/;\n", "global");
 	refused_before_client("CREATE TABLE t (a int) /*!999999 ; SET GLOBAL x = 1 */\n/*!*/;\n",
-			      "GLOBAL");
+	                      "GLOBAL");
 	/* a query that ends early on the delimiter, then a statement of its own */
 	refused_before_client("CREATE TABLE t (a int)\n/*!*/;\nSET GLOBAL general_log=1\n/*!*/;\n",
-			      "GLOBAL");
+	                      "GLOBAL");
 	/* a DELIMITER line the client would obey */
 	refused_before_client("DELIMITER ;;\nSET GLOBAL general_log=1;;\n", "GLOBAL");
 	refused_before_client("CREATE TABLE t (a int)\nDELIMITER ;\nSET GLOBAL x=1;\n", "GLOBAL");
 	/* a client command, and a charset whose bytes hide quotes */
 	refused_before_client("/*!\\C gbk *//*!*/;\n", "gbk");
 	refused_before_client("CREATE TABLE t (a int) \\! cat /etc/drbackup/dr.key\n/*!*/;\n",
-			      "dr.key");
+	                      "dr.key");
 	/* files of the restore host */
-	refused_before_client("LOAD DATA LOCAL INFILE '/etc/drbackup/dr.key' INTO TABLE t\n/*!*/;\n",
-			      "dr.key");
+	refused_before_client(
+	    "LOAD DATA LOCAL INFILE '/etc/drbackup/dr.key' INTO TABLE t\n/*!*/;\n", "dr.key");
 	/* rows of a system schema, and a base64 block that is not */
 	refused_before_client("#261125  8:12:31 server id 1  end_log_pos 1022 CRC32 0xea96e2fb \t"
-			      "Table_map: `mysql`.`global_priv` mapped to number 18\n"
-			      "BINLOG '\nAAAA\n'/*!*/;\n",
-			      "AAAA");
+	                      "Table_map: `mysql`.`global_priv` mapped to number 18\n"
+	                      "BINLOG '\nAAAA\n'/*!*/;\n",
+	                      "AAAA");
 	refused_before_client("BINLOG '\nAAAA\n'/*!*/; SET GLOBAL x=1;\n", "GLOBAL");
 	refused_before_client("BINLOG '\nAA;AA\n'/*!*/;\n", "AA;AA");
 	/* a newline in a name breaks out of mariadb-binlog's comment line */
-	refused_before_client("#261125 server id 1 \tTable_map: `practice_a\nSET GLOBAL x=1\n/*!*/;\n",
-			      "GLOBAL");
+	refused_before_client(
+	    "#261125 server id 1 \tTable_map: `practice_a\nSET GLOBAL x=1\n/*!*/;\n", "GLOBAL");
 	/* a statement-format DML of another practice */
 	refused_before_client("INSERT INTO practice_a.t SELECT * FROM practice_b.patient_data\n"
-			      "/*!*/;\n",
-			      "patient_data");
+	                      "/*!*/;\n",
+	                      "patient_data");
 	/* a statement cut short at the end of the text */
 	refused_before_client("CREATE TABLE t (a int) COMMENT '\n", "CREATE");
 }
@@ -178,39 +178,39 @@ static void test_accounts_are_left_out(void **state)
 {
 	(void)state;
 	assert_int_equal(forged("GRANT ALL ON *.* TO 'x'@'%'\n/*!*/;\nCREATE TABLE t (a int)\n"
-				"/*!*/;\n",
-				NULL),
-			 0);
+	                        "/*!*/;\n",
+	                        NULL),
+	                 0);
 	assert_null(strstr(out, "GRANT"));
 	assert_non_null(strstr(out, "CREATE TABLE t (a int)\n/*!*/;"));
 	/* an event arrives disabled, with the restoring account as definer */
 	assert_int_equal(forged("CREATE DEFINER=`root`@`localhost` EVENT e ON SCHEDULE EVERY 1 "
-				"SECOND DO INSERT INTO t VALUES (1)\n/*!*/;\n",
-				NULL),
-			 0);
-	assert_non_null(strstr(out, "CREATE DEFINER=CURRENT_USER EVENT e ON SCHEDULE EVERY 1 SECOND "
-				    "DISABLE DO INSERT INTO t VALUES (1)/*!*/;"));
+	                        "SECOND DO INSERT INTO t VALUES (1)\n/*!*/;\n",
+	                        NULL),
+	                 0);
+	assert_non_null(strstr(out,
+	                       "CREATE DEFINER=CURRENT_USER EVENT e ON SCHEDULE EVERY 1 SECOND "
+	                       "DISABLE DO INSERT INTO t VALUES (1)/*!*/;"));
 	assert_null(strstr(out, "root"));
 }
 
 static void test_one_practice(void **state)
 {
 	(void)state;
-	assert_int_equal(forged("use `practice_a`/*!*/;\nCREATE TABLE t (a int)\n/*!*/;\n",
-				"practice_a"),
-			 0);
+	assert_int_equal(
+	    forged("use `practice_a`/*!*/;\nCREATE TABLE t (a int)\n/*!*/;\n", "practice_a"), 0);
 	assert_int_equal(forged("use `practice_b`/*!*/;\n", "practice_a"), DRB_ERR_REFUSED);
 	assert_int_equal(forged("CREATE TABLE practice_b.t (a int)\n/*!*/;\n", "practice_a"),
-			 DRB_ERR_REFUSED);
+	                 DRB_ERR_REFUSED);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_real_output_passes),
-		cmocka_unit_test(test_forged_output_is_refused),
-		cmocka_unit_test(test_accounts_are_left_out),
-		cmocka_unit_test(test_one_practice),
+	    cmocka_unit_test(test_real_output_passes),
+	    cmocka_unit_test(test_forged_output_is_refused),
+	    cmocka_unit_test(test_accounts_are_left_out),
+	    cmocka_unit_test(test_one_practice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
