@@ -771,7 +771,9 @@ static int definer(drb_sqlcheck *c, lexer *x, const tok *kw, edits *ed)
 	} else {
 		return refuse(c, "a definer that is not an account");
 	}
-	add_edit(ed, kw->s, end, "DEFINER=CURRENT_USER");
+	/* a space before what followed, if nothing separated it: `u`@`h`EVENT */
+	bool glued = end < x->end && !space_byte((unsigned char)*end);
+	add_edit(ed, kw->s, end, glued ? "DEFINER=CURRENT_USER " : "DEFINER=CURRENT_USER");
 	return 0;
 }
 
@@ -791,7 +793,8 @@ static int event_header(drb_sqlcheck *c, lexer *x, edits *ed, bool alter)
 		else if (t.kind == ')')
 			depth--;
 		else if (depth == 0 && is(&t, "ENABLE")) {
-			add_edit(ed, t.s, t.e, "DISABLE");
+			bool glued = t.e < x->end && !space_byte((unsigned char)*t.e);
+			add_edit(ed, t.s, t.e, glued ? "DISABLE " : "DISABLE");
 			status = true;
 		} else if (depth == 0 && is(&t, "DISABLE")) {
 			status = true;
@@ -1074,6 +1077,8 @@ int drb_sqlcheck_dump(drb_sqlcheck *c, const char *s, size_t len)
 	tok t;
 	int rc;
 	reset(c);
+	if (memchr(s, 0, len))
+		return refuse(c, "a NUL byte"); /* even in a comment: nothing cuts the text short */
 	if (c->db && drb_db_is_system(c->db))
 		return refuse(c, "the system schema %.64s", c->db);
 	if (!next_tok(&x, &t))
@@ -1252,6 +1257,8 @@ int drb_sqlcheck_replay(drb_sqlcheck *c, const char *s, size_t len)
 	tok t;
 	int rc;
 	reset(c);
+	if (memchr(s, 0, len))
+		return refuse(c, "a NUL byte");
 	while (len && space_byte((unsigned char)s[len - 1]))
 		len--;
 	while (len && space_byte((unsigned char)*s))

@@ -144,6 +144,15 @@ static void test_definer_and_event_are_rewritten(void **state)
 	assert_string_equal(
 	    c.rewritten,
 	    "CREATE DEFINER=CURRENT_USER TRIGGER t AFTER UPDATE ON x FOR EACH ROW SET @a=1");
+	/* a definer glued to the next word keeps them apart (found by the fuzzer) */
+	passes(dump("CREATE DEFINER=`root`@`h`EVENT e ON SCHEDULE EVERY 1 SECOND ENABLE`x` DO SET "
+		    "@a = 1"),
+	       "glued");
+	assert_string_equal(c.rewritten, "CREATE DEFINER=CURRENT_USER EVENT e ON SCHEDULE EVERY 1 "
+					 "SECOND DISABLE `x` DO SET @a = 1");
+	/* a NUL byte, even in a comment, would let the text be read two ways */
+	static const char nul[] = "SET NAMES utf8mb4 # \0\n";
+	refused(drb_sqlcheck_dump(&c, nul, sizeof nul - 1), "a NUL in a comment");
 	passes(dump("SET NAMES utf8mb4"), "no rewrite");
 	assert_null(c.rewritten);
 }
