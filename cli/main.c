@@ -67,7 +67,7 @@ static const command commands[] = {
 	{"restore", drb_cmd_restore,
 	 "restore --to TIME|GTID|latest [--host ID] [--db NAME]... [--jobs N]\n"
 	 "                 [--target-socket PATH | --target-host H --target-port P]\n"
-	 "                 [--target-user U] [--force] [--dry-run]",
+	 "                 [--target-user U] [--target-ssl-ca FILE] [--force] [--dry-run]",
 	 "restore databases to a point in time",
 	 "Picks the newest full backup at or before the target and the unbroken chain of binlog\n"
 	 "segments after it, checks every object, loads the dumps and replays the chain.\n"
@@ -80,6 +80,8 @@ static const command commands[] = {
 	 "                      means two per core: loads also wait on the server's writes)\n"
 	 "  --target-socket P   the server to restore into (default: database { socket })\n"
 	 "  --target-host H, --target-port P   the same over TCP\n"
+	 "  --target-ssl-ca F   TLS over TCP, the server's certificate verified against CA file F\n"
+	 "                      (default: database { ssl_ca }); required unless H is loopback\n"
 	 "  --target-user U     connect as U (password from database { password_file }); default:\n"
 	 "                      the OS user, by socket authentication\n"
 	 "  --force             replace databases that exist and are not empty\n"
