@@ -297,6 +297,10 @@ static void check_database(report *r, const drb_config *c)
 	}
 	drb_db_value(db, "SELECT VERSION()", version, sizeof version);
 	note(r, OK, "database", NULL, "connected to %s (MariaDB %s)", where, version);
+	if (t.host && !t.socket && !t.ssl_ca && !drb_loopback_host(t.host))
+		note(r, WARN, "database", "set database { ssl_ca } to the CA of the server's certificate",
+		     "tls = \"off\": passwords and patient rows cross the network to %s in the clear",
+		     t.host);
 	check_privileges(r, db, c);
 	check_variables(r, db, c);
 	check_binlog_files(r, db, c);

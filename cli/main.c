@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -72,7 +73,8 @@ static const command commands[] = {
 	{"restore", drb_cmd_restore,
 	 "restore --to TIME|GTID|latest [--host ID] [--db NAME]... [--jobs N]\n"
 	 "                 [--target-socket PATH | --target-host H --target-port P]\n"
-	 "                 [--target-user U] [--force] [--dry-run] [--allow-unsigned]",
+	 "                 [--target-user U] [--target-ssl-ca FILE] [--force] [--dry-run]\n"
+	 "                 [--allow-unsigned]",
 	 "restore databases to a point in time",
 	 "Picks the newest full backup at or before the target and the unbroken chain of binlog\n"
 	 "segments after it, checks every object, loads the dumps and replays the chain.\n"
@@ -85,6 +87,8 @@ static const command commands[] = {
 	 "                      means two per core: loads also wait on the server's writes)\n"
 	 "  --target-socket P   the server to restore into (default: database { socket })\n"
 	 "  --target-host H, --target-port P   the same over TCP\n"
+	 "  --target-ssl-ca F   TLS over TCP, the server's certificate verified against CA file F\n"
+	 "                      (default: database { ssl_ca }); required unless H is loopback\n"
 	 "  --target-user U     connect as U (password from database { password_file }); default:\n"
 	 "                      the OS user, by socket authentication\n"
 	 "  --force             replace databases that exist and are not empty\n"
@@ -195,6 +199,9 @@ static void harden(void)
 {
 	struct rlimit none = {0, 0};
 	setrlimit(RLIMIT_CORE, &none); /* no core file may hold a key or patient data */
+	/* nor a ptrace or /proc/PID/mem of another process of this user (the setting survives
+	 * exec only for set-id programs: children set their own) */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	umask(077);
 }
 

@@ -6,10 +6,12 @@
 
 #include <confuse.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -223,6 +225,18 @@ static int check_repo_section(cfg_t *cfg, cfg_opt_t *opt)
 				  title, ep);
 			return -1;
 		}
+		/* credentials and sealed objects in the clear only on this host, or when asked */
+		char host[256];
+		const char *h = ep + 7;
+		size_t hn = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/");
+		snprintf(host, sizeof host, "%.*s", (int)(hn < sizeof host ? hn : sizeof host - 1), h);
+		if (strncmp(ep, "http://", 7) == 0 && !drb_loopback_host(host) &&
+		    !cfg_getbool(sec, "allow_http")) {
+			cfg_error(cfg, "repo %s: option 'endpoint' is \"%s\": plain http:// to a host "
+				       "that is not loopback; use https://, or set allow_http = true",
+				  title, ep);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -237,6 +251,8 @@ static cfg_opt_t database_opts[] = {
 	CFG_INT("jobs", 0, CFGF_NONE),
 	CFG_STR("bin_dir", "", CFGF_NONE),
 	CFG_STR("binlog_dir", "", CFGF_NONE),
+	CFG_STR("ssl_ca", "", CFGF_NONE),
+	CFG_STR("tls", "on", CFGF_NONE),
 	CFG_END(),
 };
 
@@ -277,6 +293,7 @@ static cfg_opt_t repo_opts[] = {
 	CFG_STR("session_token_file", NULL, CFGF_NONE),
 	CFG_STR("uri_style", "path", CFGF_NONE),
 	CFG_STR("ca_file", "", CFGF_NONE),
+	CFG_BOOL("allow_http", cfg_false, CFGF_NONE),
 	CFG_STR("storage_class", "", CFGF_NONE),
 	CFG_INT("object_lock_days", 0, CFGF_NONE),
 	CFG_INT("part_size", 8L * 1024 * 1024, CFGF_NONE),
@@ -425,6 +442,8 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 	c->db.jobs = cfg_getint(db, "jobs");
 	c->db.bin_dir = nz(cfg_getstr(db, "bin_dir"));
 	c->db.binlog_dir = nz(cfg_getstr(db, "binlog_dir"));
+	c->db.ssl_ca = nz(cfg_getstr(db, "ssl_ca"));
+	c->db.tls_off = strcmp(cfg_getstr(db, "tls"), "off") == 0;
 
 	cfg_t *enc = cfg_getsec(cfg, "encryption");
 	c->enc.public_keys = str_list(enc, "public_keys", &c->enc.n_public_keys);
@@ -493,6 +512,7 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 		rc->session_token_file = nz(cfg_getstr(r, "session_token_file"));
 		rc->uri_style = cfg_getstr(r, "uri_style");
 		rc->ca_file = nz(cfg_getstr(r, "ca_file"));
+		rc->allow_http = cfg_getbool(r, "allow_http");
 		rc->storage_class = nz(cfg_getstr(r, "storage_class"));
 		rc->object_lock_days = cfg_getint(r, "object_lock_days");
 		rc->part_size = cfg_getint(r, "part_size");
@@ -508,6 +528,25 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	}
 	*out = c;
+	return 0;
+}
+
+/* Database traffic over TCP is TLS with the certificate checked, unless it stays on this host
+ * or the configuration says tls = "off" (which `check` warns about). */
+static int check_db_transport(const drb_config *c)
+{
+	cfg_t *db = cfg_getsec(c->cfg, "database");
+	const char *tls = cfg_getstr(db, "tls");
+	if (strcmp(tls, "on") != 0 && strcmp(tls, "off") != 0)
+		return drb_error(DRB_ERR_CONFIG,
+				 "%s: database { tls } is \"%s\": expected \"on\" or \"off\"", c->file,
+				 tls);
+	if (c->db.host && !c->db.socket && !c->db.ssl_ca && !c->db.tls_off &&
+	    !drb_loopback_host(c->db.host))
+		return drb_error(DRB_ERR_CONFIG,
+				 "%s: database { host = \"%s\" } is not loopback: set ssl_ca (TLS, "
+				 "the server's certificate verified) or tls = \"off\"",
+				 c->file, c->db.host);
 	return 0;
 }
 
@@ -540,8 +579,12 @@ static int parse(const char *path, const char *text, drb_config **out)
 		return drb_error(DRB_ERR_CONFIG, "%s", cfg_msg[0] ? cfg_msg : "invalid configuration");
 	}
 	rc = build(cfg, path, out);
-	if (rc < 0)
+	if (rc < 0) {
 		cfg_free(cfg);
+	} else if ((rc = check_db_transport(*out)) < 0) {
+		drb_config_free(*out);
+		*out = NULL;
+	}
 	return rc;
 }
 
@@ -596,6 +639,15 @@ const drb_repo_config *drb_config_repo(const drb_config *c, const char *name)
 		if (strcmp(c->repos[i].name, name) == 0)
 			return &c->repos[i];
 	return NULL;
+}
+
+bool drb_loopback_host(const char *host)
+{
+	struct in_addr a4;
+	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+	    strcmp(host, "[::1]") == 0)
+		return true;
+	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
 int drb_ncpu(void)

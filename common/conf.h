@@ -24,6 +24,7 @@ typedef struct drb_repo_config {
 	const char *session_token_file;
 	const char *uri_style; /* "path" or "host" */
 	const char *ca_file;
+	bool allow_http; /* an http:// endpoint that is not loopback */
 	const char *storage_class;
 	long object_lock_days;
 	long part_size;       /* bytes */
@@ -62,6 +63,8 @@ typedef struct drb_config {
 		size_t n_databases;
 		long jobs;
 		const char *bin_dir; /* where mariadb-dump, mariadb, mariadb-binlog live; "" = PATH */
+		const char *ssl_ca;  /* TLS over TCP, the server's certificate checked against it */
+		bool tls_off;        /* tls = "off": plaintext TCP to a host that is not loopback */
 		const char *binlog_dir;
 	} db;
 
@@ -125,5 +128,7 @@ const drb_repo_config *drb_config_repo(const drb_config *c, const char *name);
 
 /* The number of cores, for "0 = one per core" settings. */
 int drb_ncpu(void);
+/* localhost, 127.0.0.0/8 or ::1: traffic that never leaves the host. */
+bool drb_loopback_host(const char *host);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +27,8 @@ drb_db_target drb_db_target_from_config(const drb_config *c)
 		.port = (int)c->db.port,
 		.user = c->db.user,
 		.password_file = c->db.password_file,
+		.ssl_ca = c->db.ssl_ca,
+		.tls_off = c->db.tls_off,
 	};
 	if (!t.socket && !t.host)
 		t.socket = "/run/mysqld/mysqld.sock";
@@ -40,10 +43,29 @@ void drb_db_target_describe(const drb_db_target *t, char *buf, size_t len)
 		snprintf(buf, len, "the server at %s:%d", t->host ? t->host : "localhost", t->port);
 }
 
+static bool over_tcp(const drb_db_target *t)
+{
+	return t->host && !t->socket;
+}
+
+int drb_db_target_check(const drb_db_target *t)
+{
+	char where[300];
+	if (!over_tcp(t) || t->ssl_ca || t->tls_off || drb_loopback_host(t->host))
+		return 0;
+	drb_db_target_describe(t, where, sizeof where);
+	return drb_error(DRB_ERR_REFUSED,
+			 "%s is not loopback: connecting needs TLS with a CA file to verify it "
+			 "(--target-ssl-ca, database { ssl_ca }); nothing was sent",
+			 where);
+}
+
 int drb_db_connect(const drb_db_target *t, drb_db **out)
 {
 	char *password = NULL;
-	int rc = 0;
+	int rc = drb_db_target_check(t);
+	if (rc < 0)
+		return rc;
 	drb_db *db = calloc(1, sizeof *db);
 	if (!db)
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
@@ -60,9 +82,16 @@ int drb_db_connect(const drb_db_target *t, drb_db **out)
 	unsigned timeout = 10;
 	mysql_optionsv(db->m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
 	mysql_optionsv(db->m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	if (t->host && !t->socket) {
+	if (over_tcp(t)) {
 		unsigned proto = MYSQL_PROTOCOL_TCP;
 		mysql_optionsv(db->m, MYSQL_OPT_PROTOCOL, &proto);
+	}
+	if (over_tcp(t) && t->ssl_ca) {
+		/* the server's certificate chains to this CA and names the host we asked for */
+		my_bool verify = 1;
+		mysql_optionsv(db->m, MYSQL_OPT_SSL_CA, t->ssl_ca);
+		mysql_optionsv(db->m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+		mysql_optionsv(db->m, MYSQL_OPT_SSL_ENFORCE, &verify);
 	}
 	/* no user: Connector/C uses the login name, as the mariadb client does */
 	const char *user = t->user;
@@ -211,7 +240,9 @@ static void opt_line(FILE *f, const char *key, const char *value)
 int drb_db_option_file(const drb_db_target *t, int *fd_out)
 {
 	char *password = NULL;
-	int rc = 0;
+	int rc = drb_db_target_check(t);
+	if (rc < 0)
+		return rc;
 	int fd = memfd_create("drbackup-client.cnf", MFD_CLOEXEC);
 	if (fd < 0)
 		return drb_error_errno(DRB_ERR_IO, errno, "creating an in-memory option file");
@@ -231,9 +262,13 @@ int drb_db_option_file(const drb_db_target *t, int *fd_out)
 		}
 		opt_line(f, "password", password);
 	}
-	if (t->host && !t->socket) {
+	if (over_tcp(t)) {
 		opt_line(f, "host", t->host);
 		fprintf(f, "port=%d\nprotocol=TCP\n", t->port);
+		if (t->ssl_ca) {
+			opt_line(f, "ssl-ca", t->ssl_ca);
+			fputs("ssl-verify-server-cert\n", f);
+		}
 	} else if (t->socket) {
 		opt_line(f, "socket", t->socket);
 	}
@@ -269,6 +304,16 @@ int drb_db_tool(const drb_config *c, const char *name, char *buf, size_t len)
 	}
 	return drb_error(DRB_ERR_NOT_FOUND,
 			 "%s is not installed (Debian: apt-get install mariadb-client)", name);
+}
+
+bool drb_db_is_system(const char *name)
+{
+	static const char *const system[] = {"mysql", "information_schema", "performance_schema",
+					     "sys", NULL};
+	for (int i = 0; system[i]; i++)
+		if (strcasecmp(name, system[i]) == 0)
+			return true;
+	return false;
 }
 
 typedef struct names {

@@ -15,6 +15,8 @@ typedef struct drb_db_target {
 	int port;
 	const char *user; /* NULL: the OS user (socket authentication) */
 	const char *password_file;
+	const char *ssl_ca; /* TCP: TLS, the server's certificate and host name checked against it */
+	bool tls_off;       /* plaintext TCP to a host that is not loopback, as configured */
 } drb_db_target;
 
 typedef struct drb_db drb_db;
@@ -23,6 +25,9 @@ typedef struct drb_db drb_db;
 drb_db_target drb_db_target_from_config(const drb_config *c);
 /* "socket /run/mysqld/mysqld.sock" or "127.0.0.1:3306", for messages. */
 void drb_db_target_describe(const drb_db_target *t, char *buf, size_t len);
+
+/* TCP to a host that is not loopback needs ssl_ca (or tls_off): checked before any traffic. */
+int drb_db_target_check(const drb_db_target *t);
 
 int drb_db_connect(const drb_db_target *t, drb_db **out);
 void drb_db_close(drb_db *db);
@@ -47,6 +52,10 @@ int drb_db_option_file(const drb_db_target *t, int *fd_out);
 
 /* The path of a client tool ("mariadb-dump"): bin_dir/name when set, else found in PATH. */
 int drb_db_tool(const drb_config *c, const char *name, char *buf, size_t len);
+
+/* mysql, information_schema, performance_schema, sys (in any case): never restored, never
+ * named by what a backup asks a restore to run. */
+bool drb_db_is_system(const char *name);
 
 /* The databases that are not system schemas, sorted. */
 int drb_db_user_databases(drb_db *db, char ***names, size_t *n);

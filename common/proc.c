@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,29 +48,40 @@ int drb_proc_start(drb_proc *p, const char *const argv[], const drb_proc_opts *o
 	if (o->option_fd >= 0)
 		posix_spawn_file_actions_adddup2(&fa, o->option_fd, 3);
 	/* every other descriptor of ours is O_CLOEXEC */
+	/* a minimal environment: a child needs no variable of ours (MYSQL_PWD, AWS_*, ...) */
+	static const char *const keep[] = {"PATH=", "TZ=", "LANG=", "LC_ALL=", "TMPDIR=", NULL};
 	size_t n_env = 0, n_extra = 0;
 	while (environ[n_env])
 		n_env++;
 	while (o->env && o->env[n_extra])
 		n_extra++;
-	env = calloc(n_env + n_extra + 1, sizeof *env);
+	env = calloc(n_env + n_extra + 2, sizeof *env);
 	if (!env) {
 		posix_spawn_file_actions_destroy(&fa);
 		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
 	size_t k = 0;
+	bool have_path = false;
 	for (size_t i = 0; i < n_env; i++) {
-		bool replaced = false;
+		bool kept = false, replaced = false;
+		for (int w = 0; keep[w]; w++)
+			kept |= strncmp(environ[i], keep[w], strlen(keep[w])) == 0;
 		for (size_t e = 0; e < n_extra; e++) {
 			size_t nl = strcspn(o->env[e], "=");
 			replaced |= strncmp(environ[i], o->env[e], nl + 1) == 0;
 		}
-		if (!replaced)
+		if (kept && !replaced) {
 			env[k++] = environ[i];
+			have_path |= strncmp(environ[i], "PATH=", 5) == 0;
+		}
 	}
-	for (size_t e = 0; e < n_extra; e++)
+	for (size_t e = 0; e < n_extra; e++) {
 		env[k++] = (char *)o->env[e];
+		have_path |= strncmp(o->env[e], "PATH=", 5) == 0;
+	}
+	if (!have_path)
+		env[k++] = (char *)"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 	int e = posix_spawnp(&p->pid, argv[0], &fa, NULL, (char *const *)argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	free(env);

@@ -12,7 +12,8 @@ typedef struct drb_proc_opts {
 	bool pipe_stdout; /* out: read end for us */
 	int stdout_fd;    /* or hand the child this fd as stdout (-1: /dev/null unless piped) */
 	int option_fd;    /* becomes fd 3 in the child (-1: none) */
-	const char *const *env; /* extra "NAME=value" entries */
+	const char *const *env; /* "NAME=value" entries besides PATH, TZ, LANG, LC_ALL, TMPDIR:
+				 * the only variables of ours a child sees */
 } drb_proc_opts;
 
 typedef struct drb_proc {

@@ -385,6 +385,13 @@ static int objects_from_plan(job *j, drb_restore_result *r)
 				       m->backup_id, o->host_id, o->dbs[i]);
 			break;
 		}
+		if (drb_db_is_system(e->name)) {
+			/* no dump holds one; a manifest that names one is forged (--force drops it) */
+			rc = drb_error(DRB_ERR_REFUSED,
+				       "full backup %s of %s names the system schema %s: refused",
+				       m->backup_id, o->host_id, e->name);
+			break;
+		}
 		if (e->expired) {
 			rc = drb_error(DRB_ERR_REFUSED,
 				       "practice %s of full backup %s was deleted by retention (%s): it "

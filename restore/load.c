@@ -1,5 +1,6 @@
 #include "config.h"
 #include "restore/load.h"
+#include "restore/sqlcheck.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -47,6 +48,7 @@ typedef struct reader {
 	char delim[16];
 	size_t delim_len;
 	bool literal_backslash; /* sql_mode NO_BACKSLASH_ESCAPES is on for what follows */
+	bool ansi_quotes;       /* sql_mode ANSI_QUOTES: "x" is an identifier */
 	const char *what;
 } reader;
 
@@ -163,7 +165,8 @@ static int next_statement(reader *r, buf *b)
 		if (state == SQ_SINGLE || state == SQ_DOUBLE || state == SQ_BACK) {
 			char q = state == SQ_SINGLE ? '\'' : state == SQ_DOUBLE ? '"' : '`';
 			const char *p = s;
-			bool esc = state != SQ_BACK && !r->literal_backslash;
+			bool esc = state != SQ_BACK && !r->literal_backslash &&
+				   !(state == SQ_DOUBLE && r->ansi_quotes);
 			while (p < e && *p != q && !(*p == '\\' && esc))
 				p++;
 			if ((rc = buf_put(b, s, (size_t)(p - s))) < 0)
@@ -241,8 +244,8 @@ static int next_statement(reader *r, buf *b)
 		else if (c == '-' && avail >= 3 && s[1] == '-' &&
 			 (s[2] == ' ' || s[2] == '\t' || s[2] == '\n'))
 			state = SQ_LINE;
-		else if (c == '/' && avail >= 2 && s[1] == '*' && !(avail >= 3 && s[2] == '!'))
-			state = SQ_BLOCK; /* executable comments stay code */
+		else if (c == '/' && avail >= 2 && s[1] == '*')
+			state = SQ_BLOCK; /* executable ones too: the checker refuses what it hides */
 		if ((rc = buf_put(b, s, 1)) < 0)
 			return rc;
 		r->pos++;
@@ -278,6 +281,7 @@ typedef struct loader {
 	uint64_t run_rows;
 	bool failed;
 	const char *expect_db; /* the only database the dump may name */
+	drb_sqlcheck chk;
 	char infile_error[DRB_ERROR_LINE];
 	drb_load_stats *st;
 	const char *what;
@@ -349,6 +353,7 @@ static int exec(loader *l, const char *stmt, size_t len)
 	/* a routine created under NO_BACKSLASH_ESCAPES: its body's backslashes are plain bytes,
 	 * as the mariadb client reads them */
 	l->r.literal_backslash = (l->m->server_status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0;
+	l->r.ansi_quotes = l->chk.ansi_quotes;
 	return no_warnings(l, stmt);
 }
 
@@ -660,128 +665,6 @@ bad:
 
 /* ------------------------------------------------------------------ what a dump may say */
 
-/* A dump is run with the target's privileges, and anyone holding the public key can seal one:
- * only the statements drbackup's dumper writes are executed, about the one database being
- * restored. (Signed metadata will say who wrote a dump; until then this is the fence.) */
-typedef struct tok {
-	const char *p, *end;
-	char word[128]; /* the token, identifiers without their backticks, words upper-cased */
-	char kind;      /* 'w' word, 'i' `identifier`, 's' 'string', or the character itself */
-} tok;
-
-static bool next_tok(tok *t)
-{
-	const char *p = t->p;
-	for (;;) {
-		while (p < t->end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
-			p++;
-		if (p + 1 < t->end && p[0] == '/' && p[1] == '*') {
-			if (p + 2 < t->end && p[2] == '!') {
-				p += 3; /* an executable comment is code: skip its version number */
-				while (p < t->end && *p >= '0' && *p <= '9')
-					p++;
-				continue;
-			}
-			const char *e = p + 2;
-			while (e + 1 < t->end && !(e[0] == '*' && e[1] == '/'))
-				e++;
-			p = e + 2 <= t->end ? e + 2 : t->end;
-			continue;
-		}
-		if (p + 1 < t->end && p[0] == '*' && p[1] == '/') {
-			p += 2; /* the end of an executable comment */
-			continue;
-		}
-		break;
-	}
-	t->word[0] = 0;
-	if (p >= t->end) {
-		t->p = p;
-		return false;
-	}
-	size_t n = 0;
-	if (*p == '`' || *p == '\'' || *p == '"') {
-		char q = *p++;
-		t->kind = q == '`' ? 'i' : 's';
-		while (p < t->end) {
-			if (*p == '\\' && q != '`' && p + 1 < t->end) {
-				p += 2;
-				continue;
-			}
-			if (*p == q) {
-				if (p + 1 < t->end && p[1] == q) {
-					p += 2;
-					continue;
-				}
-				break;
-			}
-			if (n + 1 < sizeof t->word)
-				t->word[n++] = *p;
-			p++;
-		}
-		p++;
-	} else if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || *p == '_' ||
-		   (*p >= '0' && *p <= '9') || *p == '@' || *p == '$') {
-		t->kind = 'w';
-		while (p < t->end && ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-				      *p == '_' || (*p >= '0' && *p <= '9') || *p == '@' || *p == '$')) {
-			char c = *p >= 'a' && *p <= 'z' ? (char)(*p - 32) : *p;
-			if (n + 1 < sizeof t->word)
-				t->word[n++] = c;
-			p++;
-		}
-	} else {
-		t->kind = *p;
-		t->word[n++] = *p++;
-	}
-	t->word[n] = 0;
-	t->p = p;
-	return true;
-}
-
-static bool is(const tok *t, const char *w)
-{
-	return t->kind == 'w' && strcmp(t->word, w) == 0;
-}
-
-/* After the object kind: [IF [NOT] EXISTS] name, qualified with no database but db (SHOW
- * CREATE VIEW writes `db`.`view`). */
-static bool plain_name(tok *t, char *name, size_t len, const char *db)
-{
-	if (!next_tok(t))
-		return false;
-	if (is(t, "IF")) {
-		next_tok(t);
-		if (is(t, "NOT"))
-			next_tok(t);
-		if (!is(t, "EXISTS") || !next_tok(t))
-			return false;
-	}
-	if (t->kind != 'i' && t->kind != 'w')
-		return false;
-	snprintf(name, len, "%s", t->word);
-	tok peek = *t;
-	if (!(next_tok(&peek) && peek.kind == '.'))
-		return true;
-	if (!db || strcmp(name, db) != 0 || !next_tok(&peek) || (peek.kind != 'i' && peek.kind != 'w'))
-		return false;
-	*t = peek;
-	snprintf(name, len, "%s", t->word);
-	peek = *t;
-	return !(next_tok(&peek) && peek.kind == '.');
-}
-
-static bool any_word(const char *s, size_t len, const char *const *words)
-{
-	tok t = {.p = s, .end = s + len};
-	while (next_tok(&t))
-		for (int i = 0; words[i]; i++)
-			if ((t.kind == 'w' && strcmp(t.word, words[i]) == 0) ||
-			    (t.kind == 'w' && t.word[0] == '@' && strstr(t.word, words[i])))
-				return true;
-	return false;
-}
-
 static int refuse(loader *l, const char *stmt, const char *why)
 {
 	char kind[120];
@@ -790,87 +673,6 @@ static int refuse(loader *l, const char *stmt, const char *why)
 			 "%s: the dump holds a statement drbackup's dumper never writes (%s, %s): "
 			 "refused, nothing after it is run",
 			 l->what, kind, why);
-}
-
-static int check_statement(loader *l, const char *s, size_t len)
-{
-	static const char *const global[] = {"GLOBAL", "PERSIST", "PERSIST_ONLY", "STATEMENT",
-					     "PASSWORD", "ROLE", NULL};
-	static const char *const objects[] = {"TABLE", "VIEW", "TRIGGER", "PROCEDURE", "FUNCTION",
-					      "EVENT", "SEQUENCE", NULL};
-	tok t = {.p = s, .end = s + len};
-	char name[128];
-	if (!next_tok(&t))
-		return 0;
-	if (is(&t, "SET"))
-		return any_word(s, len, global) ? refuse(l, s, "it sets more than this session")
-						: 0;
-	if (is(&t, "COMMIT"))
-		return 0;
-	if (is(&t, "USE")) {
-		if (!next_tok(&t) || (l->expect_db && strcmp(t.word, l->expect_db) != 0))
-			return refuse(l, s, "another database");
-		return 0;
-	}
-	if (is(&t, "DO"))
-		return next_tok(&t) && is(&t, "SETVAL") ? 0 : refuse(l, s, "not a sequence value");
-	if (is(&t, "INSERT")) {
-		if (!next_tok(&t) || !is(&t, "INTO") || !plain_name(&t, name, sizeof name, l->expect_db))
-			return refuse(l, s, "a table of another database");
-		return 0;
-	}
-	bool create = is(&t, "CREATE");
-	if (!create && !is(&t, "DROP"))
-		return refuse(l, s, "not a statement of a dump");
-	/* CREATE [OR REPLACE] [ALGORITHM = x] [DEFINER = u@h] [SQL SECURITY x] [AGGREGATE] kind */
-	while (next_tok(&t)) {
-		if (create && is(&t, "OR")) {
-			next_tok(&t); /* REPLACE */
-		} else if (create && is(&t, "ALGORITHM")) {
-			next_tok(&t); /* = */
-			next_tok(&t);
-		} else if (create && is(&t, "DEFINER")) {
-			next_tok(&t); /* = */
-			next_tok(&t); /* user, or CURRENT_USER */
-			tok peek = t;
-			if (next_tok(&peek) && peek.word[0] == '@') {
-				t = peek;
-				if (peek.word[1] == 0)
-					next_tok(&t); /* `host`, quoted apart from the '@' */
-			} else if (peek.kind == '(') {
-				t = peek;
-				next_tok(&t); /* ) */
-			}
-		} else if (create && is(&t, "SQL")) {
-			next_tok(&t); /* SECURITY */
-			next_tok(&t);
-		} else if (create && is(&t, "AGGREGATE")) {
-			continue;
-		} else {
-			break;
-		}
-	}
-	if (create && (is(&t, "DATABASE") || is(&t, "SCHEMA"))) {
-		if (!plain_name(&t, name, sizeof name, NULL) ||
-		    (l->expect_db && strcmp(name, l->expect_db)))
-			return refuse(l, s, "another database");
-		return 0;
-	}
-	bool known = false;
-	for (int i = 0; objects[i]; i++)
-		known |= is(&t, objects[i]);
-	if (!known)
-		return refuse(l, s, "not an object a dump holds");
-	bool function = is(&t, "FUNCTION");
-	if (!plain_name(&t, name, sizeof name, l->expect_db))
-		return refuse(l, s, "an object of another database");
-	if (create && function) {
-		/* a stored function has parameters; "RETURNS ... SONAME" loads a library */
-		tok peek = t;
-		if (!next_tok(&peek) || peek.kind != '(')
-			return refuse(l, s, "a function from a shared library");
-	}
-	return 0;
 }
 
 /* ------------------------------------------------------------------ LOAD DATA LOCAL */
@@ -1003,9 +805,12 @@ int drb_load_sql(const drb_db_target *t, int fd, const char *what, const char *p
 		 const char *db_name, drb_load_stats *st)
 {
 	drb_db *db = NULL;
-	loader l = {.what = what, .st = st, .expect_db = db_name};
+	loader l = {.what = what, .st = st, .expect_db = db_name, .chk.db = db_name};
 	int rc;
 	memset(st, 0, sizeof *st);
+	if (!db_name || drb_db_is_system(db_name))
+		return drb_error(DRB_ERR_REFUSED, "%s: %s is a system schema: a restore never loads it",
+				 what, db_name ? db_name : "(none)");
 	l.r.fd = fd;
 	l.r.what = what;
 	l.r.delim[0] = ';';
@@ -1015,6 +820,13 @@ int drb_load_sql(const drb_db_target *t, int fd, const char *what, const char *p
 	if ((rc = drb_db_connect(t, &db)) < 0)
 		goto out;
 	l.m = drb_db_handle(db);
+	/* one statement per query: a statement the checker passed cannot carry another */
+	if (l.m->client_flag & CLIENT_MULTI_STATEMENTS) {
+		rc = drb_error(DRB_ERR_REFUSED, "%s: the connection allows several statements per "
+						"query",
+			       what);
+		goto out;
+	}
 	/* LOAD DATA LOCAL needs the client side allowed too; the server may still refuse it */
 	unsigned int on = 1;
 	mysql_optionsv(l.m, MYSQL_OPT_LOCAL_INFILE, &on);
@@ -1042,8 +854,17 @@ int drb_load_sql(const drb_db_target *t, int fd, const char *what, const char *p
 		char tname[256];
 		const char *cols;
 		size_t cols_len, values_at;
-		if ((rc = check_statement(&l, s->p, s->len)) < 0)
+		l.chk.no_backslash = l.r.literal_backslash;
+		if ((rc = drb_sqlcheck_dump(&l.chk, s->p, s->len)) < 0) {
+			rc = rc == DRB_ERR_REFUSED ? refuse(&l, s->p, l.chk.why) : rc;
 			goto out;
+		}
+		if (l.chk.rewritten) {
+			/* a definer made the restoring account, an event disabled */
+			if ((rc = exec(&l, l.chk.rewritten, l.chk.rewritten_len)) < 0)
+				goto out;
+			continue;
+		}
 		if (parse_insert(s->p, s->len, tname, sizeof tname, &cols, &cols_len, &values_at)) {
 			const table *tb = l.local_infile ? table_for(&l, tname, cols, cols_len) : NULL;
 			if (tb && tb->loadable && !l.r.literal_backslash) {
@@ -1067,6 +888,7 @@ out:
 		free(l.tables[i].key);
 	}
 	free(l.tables);
+	drb_sqlcheck_free(&l.chk);
 	free(l.prefix);
 	free(l.stmt.p);
 	free(l.ahead.p);

@@ -7,6 +7,7 @@ libdrbackup_a_SOURCES += \
 	restore/replay.c restore/replay.h \
 	restore/seen.c restore/seen.h \
 	restore/load.c restore/load.h \
+	restore/sqlcheck.c restore/sqlcheck.h \
 	restore/restore.c \
 	restore/list.c \
 	restore/scratch.c restore/scratch.h \

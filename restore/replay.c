@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "restore/sqlcheck.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -13,18 +14,14 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* mariadb-binlog writes one "SET @@session.gtid_seq_no=N" per transaction; a target in
- * gtid_strict_mode with a history of its own refuses those (error 1950) even with -D, and with
- * -D they are not logged anyway: drop exactly those lines. */
-typedef struct seqno_filter {
-	drb_sink base;
-	int fd;
-	char *replayed; /* the GTIDs seen in mariadb-binlog's comments: what the replay carried */
-	size_t replayed_len;
-	char *line; /* a line cut by a buffer boundary */
-	size_t len, cap;
-	uint64_t dropped;
-} seqno_filter;
+/* mariadb-binlog's text goes through this filter on its way to the mariadb client. The client
+ * cuts it into queries at its delimiter and sends each with several statements allowed, so the
+ * filter cuts it the same way and passes a query only when the checker reads it, as the server
+ * will, as what mariadb-binlog writes for a ROW-format binlog of DML and DDL (restore/sqlcheck).
+ * A forged segment can carry anything; what the checker does not know stops the replay. It also
+ * drops the "SET @@session.gtid_seq_no=N" lines a target in gtid_strict_mode refuses (error 1950)
+ * even with -D, where they are not logged anyway. */
+#define STATEMENT_MAX (64u << 20)
 
 static const char seqno_prefix[] = "/*M!100001 SET @@session.gtid_seq_no=";
 static const char seqno_suffix[] = "*//*!*/;";
@@ -55,7 +52,7 @@ static int raw_write(int fd, const char *b, size_t n)
 }
 
 /* "#261125  7:33:42 server id 1  end_log_pos 968 CRC32 0x...  GTID 0-1-28 trans" */
-static void note_gtid(seqno_filter *f, const char *l, size_t n)
+static void note_gtid(drb_replay_filter *f, const char *l, size_t n)
 {
 	const char *g = memmem(l, n, "\tGTID ", 6);
 	unsigned long d, sv;
@@ -69,56 +66,244 @@ static void note_gtid(seqno_filter *f, const char *l, size_t n)
 		drb_gtid_apply(f->replayed, f->replayed_len, (uint32_t)d, (uint32_t)sv, q);
 }
 
-/* Statements no server writes into a binlog of row events, and a replay must never run: they
- * reach past the restored data (server settings, plugins, files). A forged segment could
- * carry them until metadata is signed. */
-static bool forbidden(const char *l, size_t n)
+static int refused(drb_replay_filter *f, const char *why)
 {
-	static const char *const heads[] = {"SET GLOBAL", "SET @@GLOBAL", "SET PERSIST", "INSTALL ",
-					    "UNINSTALL ", "SHUTDOWN", "LOAD DATA", "LOAD XML", NULL};
-	for (int i = 0; heads[i]; i++) {
-		size_t k = strlen(heads[i]);
-		if (n >= k && strncasecmp(l, heads[i], k) == 0)
-			return true;
-	}
-	return n > 7 && strncasecmp(l, "CREATE ", 7) == 0 && memmem(l, n, " SONAME ", 8);
+	(void)f;
+	return drb_error(DRB_ERR_REFUSED,
+			 "the binlog holds a statement a restore never runs (%s): refused, the "
+			 "replay stops here",
+			 why);
 }
 
-static int sf_line(seqno_filter *f, const char *l, size_t n /* with its newline */)
+/* "...\tTable_map: `db`.`t` mapped to number N": rows of a system schema are never replayed
+ * (a forged row event into mysql.global_priv is a grant). */
+static int check_table_map(drb_replay_filter *f, const char *l, size_t n)
 {
-	if (*l == '#')
+	const char *m = memmem(l, n, "\tTable_map: `", 13);
+	char db[256];
+	size_t k = 0;
+	if (!m)
+		return 0;
+	const char *p = m + 13, *end = l + n;
+	for (; p < end; p++) {
+		if (*p == '`') {
+			if (p + 1 < end && p[1] == '`')
+				p++;
+			else
+				break;
+		}
+		if (k + 1 < sizeof db)
+			db[k++] = *p;
+	}
+	db[k] = 0;
+	if (p >= end || p + 1 >= end || p[1] != '.')
+		return refused(f, "a table map that does not read as one");
+	if (drb_db_is_system(db))
+		return refused(f, "rows of a system schema");
+	return 0;
+}
+
+static int sf_buf(drb_replay_filter *f, const char *p, size_t n)
+{
+	if (f->len + n > STATEMENT_MAX)
+		return refused(f, "a statement too long to check");
+	if (f->len + n > f->cap) {
+		size_t cap = (f->len + n) * 2;
+		char *v = realloc(f->stmt, cap);
+		if (!v)
+			return drb_error(DRB_ERR_NOMEM, "out of memory");
+		f->stmt = v;
+		f->cap = cap;
+	}
+	memcpy(f->stmt + f->len, p, n);
+	f->len += n;
+	return 0;
+}
+
+/* The statement in f->stmt is complete: check it, then send it with the delimiter. */
+static int sf_statement(drb_replay_filter *f)
+{
+	int rc = drb_sqlcheck_replay(&f->check, f->stmt, f->len);
+	f->in_stmt = false;
+	if (rc == DRB_SQLCHECK_SKIP) {
+		f->skipped++;
+		drb_log_warn("the binlog holds %s: a restore does not replay accounts; left out",
+			     f->check.why);
+		f->len = 0;
+		return 0;
+	}
+	if (rc < 0)
+		return rc == DRB_ERR_REFUSED ? refused(f, f->check.why) : rc;
+	if (f->check.rewritten)
+		rc = raw_write(f->fd, f->check.rewritten, f->check.rewritten_len);
+	else
+		rc = raw_write(f->fd, f->stmt, f->len);
+	if (rc == 0)
+		rc = raw_write(f->fd, f->delim, f->dlen);
+	f->len = 0;
+	return rc;
+}
+
+static bool base64_byte(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+	       c == '/' || c == '=';
+}
+
+/* Bytes of a statement, read as the mariadb client reads them (it treats a backslash in a
+ * string as an escape whatever the server's sql_mode; the checker reads the server's way). */
+static int sf_scan(drb_replay_filter *f, const char *p, size_t n)
+{
+	const char *end = p + n;
+	int rc;
+	while (p < end) {
+		char c = *p;
+		if (f->quote == 'L') {
+			if (c == '\n')
+				f->quote = 0;
+		} else if (f->quote == 'B') {
+			if (c == '*' && p + 1 < end && p[1] == '/') {
+				if ((rc = sf_buf(f, p, 1)) < 0)
+					return rc;
+				p++;
+				f->quote = 0;
+			}
+		} else if (f->quote) {
+			if (c == '\\' && f->quote != '`' && p + 1 < end) {
+				if ((rc = sf_buf(f, p, 2)) < 0)
+					return rc;
+				p += 2;
+				continue;
+			}
+			if (c == f->quote)
+				f->quote = 0;
+		} else {
+			if ((size_t)(end - p) >= f->dlen && memcmp(p, f->delim, f->dlen) == 0) {
+				if ((rc = sf_statement(f)) < 0)
+					return rc;
+				p += f->dlen;
+				/* the rest of the line: blank, or the start of the next statement */
+				while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+					p++;
+				if (p < end && *p == '\n') {
+					if ((rc = raw_write(f->fd, "\n", 1)) < 0)
+						return rc;
+					return 0;
+				}
+				f->in_stmt = p < end;
+				continue;
+			}
+			if (c == '\'' || c == '"' || c == '`')
+				f->quote = c;
+			else if (c == '#' || (c == '-' && end - p >= 3 && p[1] == '-' &&
+					      (unsigned char)p[2] <= ' '))
+				f->quote = 'L';
+			else if (c == '/' && end - p >= 3 && p[1] == '*' && p[2] != '!' &&
+				 !(p[2] == 'M' && end - p >= 4 && p[3] == '!'))
+				f->quote = 'B';
+			else if (c == '\\')
+				return refused(f, "a client command");
+			else if (c == 0)
+				return refused(f, "a NUL byte");
+		}
+		if ((rc = sf_buf(f, p, 1)) < 0)
+			return rc;
+		p++;
+	}
+	return 0;
+}
+
+/* One line of mariadb-binlog's output, with its newline. */
+static int sf_line(drb_replay_filter *f, const char *l, size_t n)
+{
+	if (f->in_binlog) {
+		/* a row event's base64, then '/+!+/; */
+		if (n >= 1 && l[0] == '\'') {
+			if (n - 1 < f->dlen + 1 || memcmp(l + 1, f->delim, f->dlen) != 0 ||
+			    n != f->dlen + 2)
+				return refused(f, "a BINLOG statement that does not end as one");
+			f->in_binlog = false;
+			return raw_write(f->fd, l, n);
+		}
+		for (size_t i = 0; i + 1 < n; i++)
+			if (!base64_byte(l[i]) && l[i] != '\r')
+				return refused(f, "a BINLOG statement that is not base64");
+		return raw_write(f->fd, l, n);
+	}
+	if (f->in_stmt) {
+		if (!f->quote && n >= 10 && strncasecmp(l, "DELIMITER", 9) == 0 &&
+		    (l[9] == ' ' || l[9] == '\t'))
+			return refused(f, "a DELIMITER inside a statement");
+		return sf_scan(f, l, n);
+	}
+	size_t k = 0;
+	while (k < n && (l[k] == ' ' || l[k] == '\t' || l[k] == '\r' || l[k] == '\n'))
+		k++;
+	if (k == n)
+		return raw_write(f->fd, l, n);
+	if (l[0] == '#') {
 		note_gtid(f, l, n - 1);
-	if (forbidden(l, n - 1))
-		return drb_error(DRB_ERR_REFUSED,
-				 "the binlog holds a statement a restore never runs (%.16s...): refused, "
-				 "the replay stops here",
-				 l);
+		int rc = check_table_map(f, l, n - 1);
+		return rc < 0 ? rc : raw_write(f->fd, l, n);
+	}
+	if (n >= 10 && strncasecmp(l, "DELIMITER", 9) == 0 && (l[9] == ' ' || l[9] == '\t')) {
+		if (n == 17 && memcmp(l, "DELIMITER /*!*/;\n", 17) == 0) {
+			memcpy(f->delim, "/*!*/;", 7);
+			f->dlen = 6;
+		} else if (n == 12 && memcmp(l, "DELIMITER ;\n", 12) == 0) {
+			memcpy(f->delim, ";", 2);
+			f->dlen = 1;
+		} else {
+			return refused(f, "a DELIMITER mariadb-binlog does not write");
+		}
+		return raw_write(f->fd, l, n);
+	}
 	if (is_seqno_line(l, n - 1)) {
 		f->dropped++;
 		return 0;
 	}
-	return raw_write(f->fd, l, n);
+	if (n > 4 && memcmp(l, "/*!\\C ", 6) == 0) {
+		/* the client's own charset command: "/+!\C utf8mb4 +//+!+/;" */
+		char cs[64];
+		const char *e = memmem(l, n, " *//*!*/;\n", 10);
+		if (!e || e + 10 != l + n || (size_t)(e - (l + 6)) >= sizeof cs)
+			return refused(f, "a client command");
+		snprintf(cs, sizeof cs, "%.*s", (int)(e - (l + 6)), l + 6);
+		if (!drb_sqlcheck_safe_charset(cs))
+			return refused(f, "a character set whose bytes hide quotes");
+		return raw_write(f->fd, l, n);
+	}
+	if (n == 9 && memcmp(l, "BINLOG '\n", 9) == 0) {
+		f->in_binlog = true;
+		return raw_write(f->fd, l, n);
+	}
+	f->in_stmt = true;
+	f->len = 0;
+	f->quote = 0;
+	return sf_scan(f, l, n);
 }
 
 /* Keep n more bytes of a line cut by a buffer boundary. */
-static int sf_carry(seqno_filter *f, const char *p, size_t n)
+static int sf_carry(drb_replay_filter *f, const char *p, size_t n)
 {
-	if (f->len + n > f->cap) {
-		size_t cap = (f->len + n) * 2;
+	if (f->line_len + n > STATEMENT_MAX)
+		return refused(f, "a line too long to check");
+	if (f->line_len + n > f->line_cap) {
+		size_t cap = (f->line_len + n) * 2;
 		char *v = realloc(f->line, cap);
 		if (!v)
 			return drb_error(DRB_ERR_NOMEM, "out of memory");
 		f->line = v;
-		f->cap = cap;
+		f->line_cap = cap;
 	}
-	memcpy(f->line + f->len, p, n);
-	f->len += n;
+	memcpy(f->line + f->line_len, p, n);
+	f->line_len += n;
 	return 0;
 }
 
 static int sf_write(drb_sink *s, const void *buf, size_t len)
 {
-	seqno_filter *f = (seqno_filter *)s;
+	drb_replay_filter *f = (drb_replay_filter *)s;
 	const char *p = buf, *end = p + len;
 	int rc = 0;
 	while (p < end && rc == 0) {
@@ -126,30 +311,13 @@ static int sf_write(drb_sink *s, const void *buf, size_t len)
 		if (!nl)
 			return sf_carry(f, p, (size_t)(end - p));
 		size_t n = (size_t)(nl - p) + 1;
-		if (f->len) {
-			/* finish the carried line */
+		if (f->line_len) {
 			if ((rc = sf_carry(f, p, n)) < 0)
 				return rc;
-			rc = sf_line(f, f->line, f->len);
-			f->len = 0;
-		} else if ((*p == '/' && n < 80) || *p == '#') {
-			rc = sf_line(f, p, n);
+			rc = sf_line(f, f->line, f->line_len);
+			f->line_len = 0;
 		} else {
-			/* most lines: pass a run of them in one write */
-			const char *run_end = nl + 1;
-			if (forbidden(p, n - 1))
-				return sf_line(f, p, n); /* says why */
-			while (run_end < end) {
-				const char *nx = memchr(run_end, '\n', (size_t)(end - run_end));
-				if (!nx || *run_end == '#' ||
-				    (*run_end == '/' && (size_t)(nx - run_end) < 80))
-					break;
-				if (forbidden(run_end, (size_t)(nx - run_end)))
-					break; /* handled, and refused, as a line of its own */
-				run_end = nx + 1;
-			}
-			rc = raw_write(f->fd, p, (size_t)(run_end - p));
-			n = (size_t)(run_end - p);
+			rc = sf_line(f, p, n);
 		}
 		p += n;
 	}
@@ -158,9 +326,17 @@ static int sf_write(drb_sink *s, const void *buf, size_t len)
 
 static int sf_finish(drb_sink *s)
 {
-	seqno_filter *f = (seqno_filter *)s;
-	int rc = f->len ? raw_write(f->fd, f->line, f->len) : 0;
-	f->len = 0;
+	drb_replay_filter *f = (drb_replay_filter *)s;
+	int rc = 0;
+	if (f->line_len) {
+		/* a last line without its newline */
+		rc = sf_carry(f, "\n", 1);
+		if (rc == 0)
+			rc = sf_line(f, f->line, f->line_len);
+		f->line_len = 0;
+	}
+	if (rc == 0 && (f->in_stmt || f->in_binlog || f->quote))
+		rc = refused(f, "a statement cut short at the end of a file");
 	return rc;
 }
 
@@ -171,11 +347,33 @@ static void sf_abort(drb_sink *s)
 
 static void sf_free(drb_sink *s)
 {
-	seqno_filter *f = (seqno_filter *)s;
+	drb_replay_filter *f = (drb_replay_filter *)s;
 	free(f->line);
+	free(f->stmt);
+	drb_sqlcheck_free(&f->check);
+	f->line = f->stmt = NULL;
 }
 
-static const drb_sink_ops sf_ops = {"gtid_seq_no filter", sf_write, sf_finish, sf_abort, sf_free};
+static const drb_sink_ops sf_ops = {"replay filter", sf_write, sf_finish, sf_abort, sf_free};
+
+void drb_replay_filter_init(drb_replay_filter *f, int fd, const char *db, char *replayed,
+			    size_t replayed_len)
+{
+	memset(f, 0, sizeof *f);
+	f->base.ops = &sf_ops;
+	f->fd = fd;
+	f->check.db = db;
+	f->replayed = replayed;
+	f->replayed_len = replayed_len;
+	memcpy(f->delim, ";", 2);
+	f->dlen = 1;
+}
+
+void drb_replay_filter_free(drb_replay_filter *f)
+{
+	sf_free(&f->base);
+}
+
 /* ------------------------------------------------------------------ the decoder hand-off */
 
 typedef struct feed_thread {
@@ -260,8 +458,10 @@ static int client_start(const drb_config *cfg, const drb_db_target *dest, drb_pr
 	if ((rc = drb_db_tool(cfg, "mariadb", bin, sizeof bin)) < 0 ||
 	    (rc = drb_db_option_file(dest, &optfd)) < 0)
 		return rc;
-	const char *argv[] = {bin, "--defaults-file=/dev/fd/3", "--binary-mode", "--batch",
-			      "--silent", "--max-allowed-packet=1G", NULL};
+	/* --local-infile=0: a LOAD DATA LOCAL the filter missed still reads no file of this host
+	 * (the secret key); --binary-mode: no client command but DELIMITER and \C */
+	const char *argv[] = {bin, "--defaults-file=/dev/fd/3", "--local-infile=0", "--binary-mode",
+			      "--batch", "--silent", "--max-allowed-packet=1G", NULL};
 	drb_proc_opts po = {.pipe_stdin = true, .stdout_fd = -1, .option_fd = optfd};
 	rc = drb_proc_start(p, argv, &po);
 	close(optfd);
@@ -280,8 +480,8 @@ int drb_replay_chain(const drb_config *cfg, const drb_db_target *dest, const drb
 	if ((rc = drb_db_tool(cfg, "mariadb-binlog", bin, sizeof bin)) < 0 ||
 	    (rc = client_start(cfg, dest, &client)) < 0)
 		return drb_error_wrap(0, "%s", what);
-	seqno_filter filter = {.base.ops = &sf_ops, .fd = client.in, .replayed = replayed,
-			       .replayed_len = replayed_len};
+	drb_replay_filter filter;
+	drb_replay_filter_init(&filter, client.in, db, replayed, replayed_len);
 	for (size_t i = 0; i < plan->n_files && rc == 0; i++) {
 		const drb_plan_file *pf = &plan->files[i];
 		bool stop = i + 1 == plan->n_files && plan->stop_in_chain &&
@@ -324,12 +524,20 @@ int drb_replay_chain(const drb_config *cfg, const drb_db_target *dest, const drb
 		if (rc == 0)
 			drb_log_debug("replayed %s (%zu segment%s)", pf->name, pf->n, pf->n == 1 ? "" : "s");
 	}
-	drb_proc_close_in(&client);
-	/* a client that stopped reading usually said why: prefer its message to our EPIPE */
-	int crc = drb_proc_wait(&client, what);
-	if (crc < 0)
-		rc = crc;
-	sf_free(&filter.base);
+	if (rc == DRB_ERR_REFUSED) {
+		/* nothing more reaches the server, not even the end of a statement begun */
+		drb_proc_kill(&client);
+	} else {
+		drb_proc_close_in(&client);
+		/* a client that stopped reading usually said why: prefer its message to EPIPE */
+		int crc = drb_proc_wait(&client, what);
+		if (crc < 0)
+			rc = crc;
+	}
+	if (filter.skipped)
+		drb_log_warn("%s: %llu statement%s about accounts left out", what,
+			     (unsigned long long)filter.skipped, filter.skipped == 1 ? "" : "s");
+	drb_replay_filter_free(&filter);
 	if (rc < 0)
 		drb_error_wrap(0, "%s", what);
 	return rc;

@@ -7,13 +7,39 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/conf.h"
 #include "common/db.h"
 #include "common/keys.h"
 #include "common/sink.h"
+#include "restore/sqlcheck.h"
 #include "restore/fetch.h"
 #include "restore/plan.h"
+
+/* The sink between mariadb-binlog and the mariadb client: cuts the text into the client's
+ * queries, passes only those restore/sqlcheck knows (rewritten where it says), drops the
+ * gtid_seq_no lines, and refuses the rest. Exposed for its tests. */
+typedef struct drb_replay_filter {
+	drb_sink base;
+	int fd;              /* the client's stdin */
+	drb_sqlcheck check;  /* .db: the one database replayed, or NULL */
+	char *replayed;      /* the GTIDs seen in mariadb-binlog's comments: what the replay carried */
+	size_t replayed_len;
+	char *line;          /* a line cut by a buffer boundary */
+	size_t line_len, line_cap;
+	char *stmt;          /* the statement being read */
+	size_t len, cap;
+	char delim[8];
+	size_t dlen;
+	char quote;          /* inside ' " `, 'B' a comment, 'L' a line comment */
+	bool in_stmt, in_binlog;
+	uint64_t dropped, skipped;
+} drb_replay_filter;
+
+void drb_replay_filter_init(drb_replay_filter *f, int fd, const char *db, char *replayed,
+			    size_t replayed_len);
+void drb_replay_filter_free(drb_replay_filter *f);
 
 /* Writes a decoder's whole input into fd; 0 or a drb_err (DRB_ERR_CLOSED when the decoder
  * stopped reading). */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/db.h"
 #include "common/error.h"
 #include "common/fork.h"
 #include "common/keys.h"
@@ -70,13 +71,15 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 		{"db", required_argument, NULL, 'd'},         {"jobs", required_argument, NULL, 'j'},
 		{"target-socket", required_argument, NULL, 's'}, {"target-host", required_argument, NULL, 'h'},
 		{"target-port", required_argument, NULL, 'p'}, {"target-user", required_argument, NULL, 'u'},
+		{"target-ssl-ca", required_argument, NULL, 'C'},
 		{"force", no_argument, NULL, 'f'},            {"dry-run", no_argument, NULL, 'n'},
 		{"allow-unsigned", no_argument, NULL, 'U'},   {0, 0, 0, 0}};
 	drb_restore_opts o = {0};
 	drb_restore_result r = {0};
 	drb_config *c;
 	drb_keyring *keys = NULL;
-	const char *to = NULL, *host = NULL, *sock = NULL, *thost = NULL, *tuser = NULL;
+	const char *to = NULL, *host = NULL, *sock = NULL, *thost = NULL, *tuser = NULL,
+		   *tca = NULL;
 	const char **dbs = NULL;
 	size_t n_dbs = 0;
 	long port = 0, jobs = 0;
@@ -89,6 +92,11 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 		case 't': to = optarg; break;
 		case 'H': host = optarg; break;
 		case 'd': {
+			if (drb_db_is_system(optarg)) {
+				free(dbs);
+				return drb_error(DRB_ERR_USAGE,
+						 "--db %s: a system schema is never restored", optarg);
+			}
 			const char **v = realloc(dbs, (n_dbs + 1) * sizeof *v);
 			if (!v) {
 				free(dbs);
@@ -115,6 +123,7 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 			}
 			break;
 		case 'u': tuser = optarg; break;
+		case 'C': tca = optarg; break;
 		case 'f': o.force = true; break;
 		case 'n': o.dry_run = true; break;
 		case 'U': allow_unsigned = true; break;
@@ -145,6 +154,13 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 	if (sock || thost) {
 		o.dest.socket = sock;
 		o.dest.host = thost;
+		o.dest.tls_off = false; /* the configuration's opt-out is for its own host */
+	}
+	if (tca)
+		o.dest.ssl_ca = tca;
+	if ((rc = drb_db_target_check(&o.dest)) < 0) {
+		free(dbs);
+		return drb_error_wrap(DRB_ERR_USAGE, "restore");
 	}
 	if (port)
 		o.dest.port = (int)port;

@@ -9,6 +9,8 @@ unit_common = \
 	tests/unit/test_replay \
 	tests/unit/test_sign \
 	tests/unit/test_retention \
+	tests/unit/test_sqlcheck \
+	tests/unit/test_replay_filter \
 	tests/unit/test_binlog_scan
 integration_common = \
 	tests/integration/test_cli \
@@ -17,7 +19,8 @@ integration_common = \
 	tests/integration/test_pitr \
 	tests/integration/test_signing \
 	tests/integration/test_agent \
-	tests/integration/test_expire
+	tests/integration/test_expire \
+	tests/integration/test_fences
 
 check_PROGRAMS += $(unit_common) $(integration_common)
 TESTS += $(unit_common) $(integration_common)
@@ -40,6 +43,10 @@ tests_unit_test_sign_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_sign_LDADD = $(TEST_LIBS)
 tests_unit_test_replay_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_replay_LDADD = $(TEST_LIBS)
+tests_unit_test_sqlcheck_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_sqlcheck_LDADD = $(TEST_LIBS)
+tests_unit_test_replay_filter_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_replay_filter_LDADD = $(TEST_LIBS)
 tests_unit_test_binlog_scan_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_binlog_scan_LDADD = $(TEST_LIBS)
 tests_integration_test_cli_CFLAGS = $(TEST_CFLAGS)
@@ -59,6 +66,8 @@ tests_integration_test_agent_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_agent_LDADD = $(TEST_LIBS)
 tests_integration_test_expire_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_expire_LDADD = $(TEST_LIBS)
+tests_integration_test_fences_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_fences_LDADD = $(TEST_LIBS)
 
 EXTRA_DIST += tests/fuzz tests/bench tests/rgw.sh
 
@@ -74,7 +83,8 @@ FUZZ_COMPILEFLAGS = $(AM_CFLAGS)
 FUZZ_LINKFLAGS = $(AM_LDFLAGS)
 endif
 FUZZ_LINKLIBS = libdrbackup.a $(DRB_LIBS)
-fuzz_targets = tests/fuzz/fuzz_drb1 tests/fuzz/fuzz_config tests/fuzz/fuzz_binlog tests/fuzz/fuzz_meta
+fuzz_targets = tests/fuzz/fuzz_drb1 tests/fuzz/fuzz_config tests/fuzz/fuzz_binlog \
+	tests/fuzz/fuzz_sqlcheck tests/fuzz/fuzz_meta
 tests_fuzz_fuzz_meta_SOURCES = tests/fuzz/fuzz_meta.c $(FUZZ_REPLAY)
 tests_fuzz_fuzz_meta_CFLAGS = $(FUZZ_COMPILEFLAGS)
 tests_fuzz_fuzz_meta_LDFLAGS = $(FUZZ_LINKFLAGS)
@@ -91,6 +101,10 @@ tests_fuzz_fuzz_binlog_SOURCES = tests/fuzz/fuzz_binlog.c $(FUZZ_REPLAY)
 tests_fuzz_fuzz_binlog_CFLAGS = $(FUZZ_COMPILEFLAGS)
 tests_fuzz_fuzz_binlog_LDFLAGS = $(FUZZ_LINKFLAGS)
 tests_fuzz_fuzz_binlog_LDADD = $(FUZZ_LINKLIBS)
+tests_fuzz_fuzz_sqlcheck_SOURCES = tests/fuzz/fuzz_sqlcheck.c $(FUZZ_REPLAY)
+tests_fuzz_fuzz_sqlcheck_CFLAGS = $(FUZZ_COMPILEFLAGS)
+tests_fuzz_fuzz_sqlcheck_LDFLAGS = $(FUZZ_LINKFLAGS)
+tests_fuzz_fuzz_sqlcheck_LDADD = $(FUZZ_LINKLIBS)
 if FUZZERS
 noinst_PROGRAMS = $(fuzz_targets) $(fuzz_more)
 else
