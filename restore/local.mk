@@ -8,6 +8,6 @@ libdrbackup_a_SOURCES += \
 	restore/seen.c restore/seen.h \
 	restore/load.c restore/load.h \
 	restore/restore.c \
-	restore/list.c \
+	restore/list.c restore/list.h restore/fleet.c restore/timeline.c \
 	restore/scratch.c restore/scratch.h \
 	restore/restore_test.c
