@@ -74,10 +74,11 @@ static size_t meet(const span *x, size_t nx, const span *y, size_t ny, span *out
 	return n;
 }
 
-static bool touches(const span *s, size_t n, int64_t a, int64_t b)
+/* Does any span (whole seconds [a, b)) meet the column [x, y) (fractions of seconds)? */
+static bool touches(const span *s, size_t n, double x, double y)
 {
 	for (size_t i = 0; i < n; i++)
-		if (s[i].a < b && s[i].b > a)
+		if ((double)s[i].a < y && (double)s[i].b > x)
 			return true;
 	return false;
 }
@@ -107,33 +108,43 @@ static json_t *spans_json(const span *s, size_t n)
 	return a;
 }
 
-/* One character a column: markers first, then the worst of gap, missing copy, covered. */
+/* The column of second t, or -1 outside the timeline. */
+static int column(const drb_list_opts *o, int64_t t)
+{
+	double step = (double)(o->now - o->since) / o->width;
+	if (t < o->since || t > o->now)
+		return -1;
+	int i = (int)(((double)(t - o->since) + 0.5) / step);
+	return i < o->width ? i : o->width - 1;
+}
+
+/* One character a column: the worst of gap, missing copy, covered; then the marks, each in the
+ * one column of its second (a failed restore-test over a full backup). */
 static void draw(const drb_catalog *c, const row *r, const drb_list_opts *o, char *bar)
 {
 	double step = (double)(o->now - o->since) / o->width;
 	for (int i = 0; i < o->width; i++) {
-		int64_t a = o->since + (int64_t)(i * step), b = o->since + (int64_t)((i + 1) * step);
-		if (b <= a)
-			b = a + 1;
+		double x = (double)o->since + i * step, y = x + step;
 		char ch = '.';
-		if (touches(r->gap, r->n_gap, a, b))
+		if (touches(r->gap, r->n_gap, x, y))
 			ch = 'x';
-		else if (touches(r->miss, r->n_miss, a, b))
+		else if (touches(r->miss, r->n_miss, x, y))
 			ch = '!';
-		else if (touches(r->mine, r->n_mine, a, b))
+		else if (touches(r->mine, r->n_mine, x, y))
 			ch = '=';
-		for (size_t k = 0; c && k < c->n_fulls; k++) {
-			const drb_manifest *m = c->fulls[k];
-			if (m->snapshot_time >= a && m->snapshot_time < b &&
-			    (!o->db || drb_manifest_db(m, o->db)))
-				ch = 'F';
-		}
-		const drb_restore_test *t = c ? c->last_test : NULL;
-		if (t && t->finished >= a && t->finished < b)
-			ch = t->ok ? 'T' : 'X';
 		bar[i] = ch;
 	}
 	bar[o->width] = 0;
+	for (size_t k = 0; c && k < c->n_fulls; k++) {
+		const drb_manifest *m = c->fulls[k];
+		int i = column(o, m->snapshot_time);
+		if (i >= 0 && (!o->db || drb_manifest_db(m, o->db)))
+			bar[i] = 'F';
+	}
+	const drb_restore_test *t = c ? c->last_test : NULL;
+	int i = t ? column(o, t->finished) : -1;
+	if (i >= 0)
+		bar[i] = t->ok ? 'T' : 'X';
 }
 
 static const char *color_of(char ch)
