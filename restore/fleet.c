@@ -154,7 +154,8 @@ static void label(char *out, size_t len, const char *host, const char *repo)
 	const char *vals[2] = {host, repo}, *keys[2] = {"host", "repo"};
 	out[0] = 0;
 	for (int k = 0; k < 2 && vals[k]; k++) {
-		n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s=\"", k ? "," : "", keys[k]);
+		n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s=\"", k ? "," : "",
+		                      keys[k]);
 		for (const char *p = vals[k]; *p && n + 3 < len; p++) {
 			if (*p == '\\' || *p == '"')
 				out[n++] = '\\';
@@ -198,8 +199,8 @@ static json_t *host_row(drb_repo_set *set, const char *host, const drb_list_opts
 	for (size_t i = 0; i < set->n; i++) {
 		const drb_catalog *c = cats[i];
 		if (!c) {
-			json_array_append_new(repos, json_pack("{s:s, s:b}", "name", set->repos[i]->name,
-							       "readable", 0));
+			json_array_append_new(repos, json_pack("{s:s, s:b}", "name",
+			                                       set->repos[i]->name, "readable", 0));
 			breach(warnings, "repository %s cannot be read", set->repos[i]->name);
 			continue;
 		}
@@ -214,12 +215,12 @@ static json_t *host_row(drb_repo_set *set, const char *host, const drb_list_opts
 		uint64_t b = stored_bytes(c);
 		int64_t s = drb_list_shipped_until(c);
 		json_array_append_new(
-			repos, json_pack("{s:s, s:b, s:s?, s:o, s:o, s:I, s:I, s:I, s:I}", "name",
-					 set->repos[i]->name, "readable", 1, "newest_full",
-					 m ? m->backup_id : NULL, "recoverable_until", drb_list_iso(until),
-					 "shipped_until", drb_list_iso(s), "gaps", (json_int_t)g,
-					 "missing_copies", (json_int_t)miss, "untrusted",
-					 (json_int_t)c->n_untrusted, "stored_bytes", (json_int_t)b));
+		    repos, json_pack("{s:s, s:b, s:s?, s:o, s:o, s:I, s:I, s:I, s:I}", "name",
+		                     set->repos[i]->name, "readable", 1, "newest_full",
+		                     m ? m->backup_id : NULL, "recoverable_until",
+		                     drb_list_iso(until), "shipped_until", drb_list_iso(s), "gaps",
+		                     (json_int_t)g, "missing_copies", (json_int_t)miss, "untrusted",
+		                     (json_int_t)c->n_untrusted, "stored_bytes", (json_int_t)b));
 		if (m && (!newest || m->snapshot_time > newest->snapshot_time))
 			newest = m;
 		if (c->last_test && (!test || c->last_test->finished > test->finished))
@@ -234,18 +235,20 @@ static json_t *host_row(drb_repo_set *set, const char *host, const drb_list_opts
 		if (b > bytes)
 			bytes = b;
 		if (miss)
-			breach(warnings, "repository %s misses %zu cop%s", set->repos[i]->name, miss,
-			       miss == 1 ? "y" : "ies");
+			breach(warnings, "repository %s misses %zu cop%s", set->repos[i]->name,
+			       miss, miss == 1 ? "y" : "ies");
 		if (c->n_untrusted)
-			breach(warnings, "repository %s holds %zu untrusted object%s", set->repos[i]->name,
-			       c->n_untrusted, c->n_untrusted == 1 ? "" : "s");
+			breach(warnings, "repository %s holds %zu untrusted object%s",
+			       set->repos[i]->name, c->n_untrusted, c->n_untrusted == 1 ? "" : "s");
 	}
 	char a[32], b2[32];
 	if (!newest)
 		breach(breaches, "no full backup");
-	else if (o->max_full_age_hours && o->now - newest->snapshot_time > o->max_full_age_hours * 3600) {
+	else if (o->max_full_age_hours &&
+	         o->now - newest->snapshot_time > o->max_full_age_hours * 3600) {
 		human_age(o->now - newest->snapshot_time, a, sizeof a);
-		breach(breaches, "newest full backup is %s old (max %ldh)", a, o->max_full_age_hours);
+		breach(breaches, "newest full backup is %s old (max %ldh)", a,
+		       o->max_full_age_hours);
 	}
 	if (newest && o->max_rpo_seconds && o->now - point > o->max_rpo_seconds) {
 		human_age(o->now - point, a, sizeof a);
@@ -263,7 +266,7 @@ static json_t *host_row(drb_repo_set *set, const char *host, const drb_list_opts
 	} else if (!test->ok) {
 		breach(breaches, "last restore-test FAILED");
 	} else if (o->max_restore_test_age_days &&
-		   o->now - test->finished > o->max_restore_test_age_days * 86400) {
+	           o->now - test->finished > o->max_restore_test_age_days * 86400) {
 		human_age(o->now - test->finished, b2, sizeof b2);
 		breach(breaches, "last restore-test is %s old (max %ldd)", b2,
 		       o->max_restore_test_age_days);
@@ -271,25 +274,26 @@ static json_t *host_row(drb_repo_set *set, const char *host, const drb_list_opts
 	json_t *jt = json_null();
 	if (test)
 		jt = json_pack("{s:b, s:o, s:I, s:I, s:s?, s:s?}", "ok", test->ok, "finished",
-			       drb_list_iso(test->finished), "age_seconds",
-			       (json_int_t)(o->now - test->finished), "rto_seconds",
-			       (json_int_t)test->rto_seconds, "backup_id", test->backup_id, "error",
-			       test->error && *test->error ? test->error : NULL);
+		               drb_list_iso(test->finished), "age_seconds",
+		               (json_int_t)(o->now - test->finished), "rto_seconds",
+		               (json_int_t)test->rto_seconds, "backup_id", test->backup_id, "error",
+		               test->error && *test->error ? test->error : NULL);
 	json_t *jf = json_null();
 	if (newest)
 		jf = json_pack("{s:s, s:o, s:I}", "backup_id", newest->backup_id, "snapshot_time",
-			       drb_list_iso(newest->snapshot_time), "age_seconds",
-			       (json_int_t)(o->now - newest->snapshot_time));
-	const char *status = json_array_size(breaches)  ? "breach"
-			     : json_array_size(warnings) ? "degraded"
-							 : "ok";
-	json_t *row = json_pack(
-		"{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:[], s:I, s:o, s:o}",
-		"host_id", host, "status", status, "newest_full", jf, "recoverable_until",
-		drb_list_iso(point), "shipped_until", drb_list_iso(shipped), "rpo_seconds",
-		point ? json_integer(o->now - point) : json_null(), "last_restore_test", jt, "gaps",
-		(json_int_t)n_gaps, "missing_copies", (json_int_t)n_missing, "breaches", breaches,
-		"holds", "stored_bytes", (json_int_t)bytes, "warnings", warnings, "repositories", repos);
+		               drb_list_iso(newest->snapshot_time), "age_seconds",
+		               (json_int_t)(o->now - newest->snapshot_time));
+	const char *status = json_array_size(breaches)   ? "breach"
+	                     : json_array_size(warnings) ? "degraded"
+	                                                 : "ok";
+	json_t *row =
+	    json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:[], s:I, s:o, s:o}",
+	              "host_id", host, "status", status, "newest_full", jf, "recoverable_until",
+	              drb_list_iso(point), "shipped_until", drb_list_iso(shipped), "rpo_seconds",
+	              point ? json_integer(o->now - point) : json_null(), "last_restore_test", jt,
+	              "gaps", (json_int_t)n_gaps, "missing_copies", (json_int_t)n_missing,
+	              "breaches", breaches, "holds", "stored_bytes", (json_int_t)bytes, "warnings",
+	              warnings, "repositories", repos);
 	/* the series the rules and the dashboard read: one per host, one per host and repository */
 	char hl[512];
 	label(hl, sizeof hl, host, NULL);
@@ -310,9 +314,11 @@ static json_t *host_row(drb_repo_set *set, const char *host, const drb_list_opts
 	add(out, "drbackup_fleet_restore_test_ok", hl, "1 when the host's last restore-test passed",
 	    test && test->ok);
 	add(out, "drbackup_fleet_restore_test_timestamp_seconds", hl,
-	    "when the host's last restore-test ended (0: never)", test ? (double)test->finished : 0);
+	    "when the host's last restore-test ended (0: never)",
+	    test ? (double)test->finished : 0);
 	add(out, "drbackup_fleet_restore_test_rto_seconds", hl,
-	    "how long the host's last restore-test took to restore", test ? (double)test->rto_seconds : 0);
+	    "how long the host's last restore-test took to restore",
+	    test ? (double)test->rto_seconds : 0);
 	add(out, "drbackup_fleet_holds", hl, "legal holds on the host's practices", 0);
 	for (size_t i = 0; i < set->n; i++) {
 		const drb_catalog *c = cats[i];
@@ -330,14 +336,15 @@ static json_t *host_row(drb_repo_set *set, const char *host, const drb_list_opts
 		add(out, "drbackup_fleet_repo_recoverable_timestamp_seconds", hl,
 		    "the newest point the host can be restored to from this repository (0: none)",
 		    (double)until);
-		add(out, "drbackup_fleet_repo_gaps", hl, "gaps in the host's binlog in this repository",
-		    (double)gaps(c));
+		add(out, "drbackup_fleet_repo_gaps", hl,
+		    "gaps in the host's binlog in this repository", (double)gaps(c));
 		add(out, "drbackup_fleet_repo_missing_copies", hl,
-		    "copies another repository holds and this one lacks", (double)missing(c, cats, set->n));
+		    "copies another repository holds and this one lacks",
+		    (double)missing(c, cats, set->n));
 		add(out, "drbackup_fleet_repo_untrusted", hl,
 		    "metadata objects whose signature is missing or fails", (double)c->n_untrusted);
-		add(out, "drbackup_fleet_repo_bytes", hl, "bytes stored for the host in this repository",
-		    (double)stored_bytes(c));
+		add(out, "drbackup_fleet_repo_bytes", hl,
+		    "bytes stored for the host in this repository", (double)stored_bytes(c));
 	}
 	drb_list_free(cats, set->n);
 	return row;
@@ -363,7 +370,8 @@ static void print_rows(json_t *hosts, const drb_list_opts *o)
 	       "RESTORE-TEST (RTO, AGE)", "HOLDS", "BYTES");
 	json_array_foreach(hosts, i, h)
 	{
-		char full[48] = "none", rpo[16] = "-", test[48] = "never", missing[64] = "", age[16];
+		char full[48] = "none", rpo[16] = "-", test[48] = "never", missing[64] = "",
+		     age[16];
 		json_t *f = json_object_get(h, "newest_full");
 		if (json_is_object(f)) {
 			human_age(num(f, "age_seconds"), age, sizeof age);
@@ -375,26 +383,26 @@ static void print_rows(json_t *hosts, const drb_list_opts *o)
 		if (json_is_object(t)) {
 			human_age(num(t, "age_seconds"), age, sizeof age);
 			snprintf(test, sizeof test, "%s (%llds, %s)",
-				 json_is_true(json_object_get(t, "ok")) ? "passed" : "FAILED",
-				 num(t, "rto_seconds"), age);
+			         json_is_true(json_object_get(t, "ok")) ? "passed" : "FAILED",
+			         num(t, "rto_seconds"), age);
 		}
 		json_array_foreach(json_object_get(h, "repositories"), k, r)
 		{
 			size_t len = strlen(missing);
 			snprintf(missing + len, sizeof missing - len, "%s%s:%s", len ? " " : "",
-				 str(r, "name"),
-				 json_is_false(json_object_get(r, "readable")) ? "?" : "");
+			         str(r, "name"),
+			         json_is_false(json_object_get(r, "readable")) ? "?" : "");
 			if (json_is_true(json_object_get(r, "readable"))) {
 				len = strlen(missing);
 				snprintf(missing + len, sizeof missing - len, "%lld",
-					 num(r, "missing_copies"));
+				         num(r, "missing_copies"));
 			}
 		}
 		printf("%-12s %-8s %-24s %-21s %-6s %-4lld %-16s %-22s %-5s %.1f MB\n",
 		       str(h, "host_id"),
 		       json_array_size(json_object_get(h, "breaches")) ? "BREACH"
-		       : strcmp(str(h, "status"), "degraded") == 0    ? "DEGRADED"
-								      : "ok",
+		       : strcmp(str(h, "status"), "degraded") == 0     ? "DEGRADED"
+		                                                       : "ok",
 		       full, str(h, "recoverable_until"), rpo, num(h, "gaps"), missing, test, "-",
 		       num(h, "stored_bytes") / 1e6);
 	}
@@ -408,11 +416,12 @@ static void print_rows(json_t *hosts, const drb_list_opts *o)
 	printf("\nthresholds: newest full %s, RPO %s, restore-test %s\n", fa, rp, ta);
 	json_array_foreach(hosts, i, h)
 	{
-		json_t *b = json_object_get(h, "breaches"), *wn = json_object_get(h, "warnings"), *x;
+		json_t *b = json_object_get(h, "breaches"), *wn = json_object_get(h, "warnings"),
+		       *x;
 		json_array_foreach(b, k, x)
-			printf("%s: BREACH: %s\n", str(h, "host_id"), json_string_value(x));
+		    printf("%s: BREACH: %s\n", str(h, "host_id"), json_string_value(x));
 		json_array_foreach(wn, k, x)
-			printf("%s: degraded: %s\n", str(h, "host_id"), json_string_value(x));
+		    printf("%s: degraded: %s\n", str(h, "host_id"), json_string_value(x));
 	}
 }
 
@@ -455,12 +464,12 @@ int drb_list_fleet(drb_ctx *ctx, const drb_config *c, drb_repo_set *set, const d
 	}
 	series_free(&m);
 	if (rc == 0 && ctx->json) {
-		json_t *j = json_pack("{s:o, s:I, s:{s:I, s:I, s:I}, s:O}", "now", drb_list_iso(o->now),
-				      "breaching_hosts", (json_int_t)n_breach, "thresholds",
-				      "max_full_age_hours", (json_int_t)o->max_full_age_hours,
-				      "max_rpo_seconds", (json_int_t)o->max_rpo_seconds,
-				      "max_restore_test_age_days",
-				      (json_int_t)o->max_restore_test_age_days, "hosts", hosts);
+		json_t *j = json_pack("{s:o, s:I, s:{s:I, s:I, s:I}, s:O}", "now",
+		                      drb_list_iso(o->now), "breaching_hosts", (json_int_t)n_breach,
+		                      "thresholds", "max_full_age_hours",
+		                      (json_int_t)o->max_full_age_hours, "max_rpo_seconds",
+		                      (json_int_t)o->max_rpo_seconds, "max_restore_test_age_days",
+		                      (json_int_t)o->max_restore_test_age_days, "hosts", hosts);
 		json_dumpf(j, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
 		putchar('\n');
 		json_decref(j);
@@ -476,10 +485,11 @@ int drb_list_fleet(drb_ctx *ctx, const drb_config *c, drb_repo_set *set, const d
 	if (readable == 0)
 		return drb_error(DRB_ERR_FAILED, "no repository could be read");
 	if (n_breach)
-		return drb_error(DRB_ERR_FAILED, "%zu of %zu host%s breach%s a threshold", n_breach, h.n,
-				 h.n == 1 ? "" : "s", n_breach == 1 ? "es" : "");
+		return drb_error(DRB_ERR_FAILED, "%zu of %zu host%s breach%s a threshold", n_breach,
+		                 h.n, h.n == 1 ? "" : "s", n_breach == 1 ? "es" : "");
 	if (readable < set->n || n_degraded)
-		return drb_error(DRB_ERR_DEGRADED, "%zu host%s degraded, %zu of %zu repositories unreadable",
-				 n_degraded, n_degraded == 1 ? "" : "s", set->n - readable, set->n);
+		return drb_error(DRB_ERR_DEGRADED,
+		                 "%zu host%s degraded, %zu of %zu repositories unreadable",
+		                 n_degraded, n_degraded == 1 ? "" : "s", set->n - readable, set->n);
 	return 0;
 }

@@ -43,7 +43,6 @@ int64_t drb_list_shipped_until(const drb_catalog *c);
 json_t *drb_list_iso(int64_t t);
 
 int drb_list_fleet(drb_ctx *ctx, const drb_config *c, drb_repo_set *set, const drb_list_opts *o);
-int drb_list_timeline(drb_ctx *ctx, const drb_config *c, drb_repo_set *set,
-		      const drb_list_opts *o);
+int drb_list_timeline(drb_ctx *ctx, const drb_config *c, drb_repo_set *set, const drb_list_opts *o);
 
 #endif

@@ -67,7 +67,8 @@ static size_t meet(const span *x, size_t nx, const span *y, size_t ny, span *out
 	size_t n = 0;
 	for (size_t i = 0; i < nx; i++)
 		for (size_t k = 0; k < ny; k++) {
-			int64_t a = x[i].a > y[k].a ? x[i].a : y[k].a, b = x[i].b < y[k].b ? x[i].b : y[k].b;
+			int64_t a = x[i].a > y[k].a ? x[i].a : y[k].a,
+			        b = x[i].b < y[k].b ? x[i].b : y[k].b;
 			if (a < b && n < MAX_SPANS)
 				out[n++] = (span){a, b};
 		}
@@ -102,9 +103,9 @@ static json_t *spans_json(const span *s, size_t n)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:o, s:o, s:I}", "from", drb_list_iso(s[i].a), "to",
-						   drb_list_iso(s[i].b - 1), "seconds",
-						   (json_int_t)(s[i].b - s[i].a)));
+		json_array_append_new(a, json_pack("{s:o, s:o, s:I}", "from", drb_list_iso(s[i].a),
+		                                   "to", drb_list_iso(s[i].b - 1), "seconds",
+		                                   (json_int_t)(s[i].b - s[i].a)));
 	return a;
 }
 
@@ -150,13 +151,20 @@ static void draw(const drb_catalog *c, const row *r, const drb_list_opts *o, cha
 static const char *color_of(char ch)
 {
 	switch (ch) {
-	case '=': return "\033[32m";
-	case 'x': return "\033[1;31m";
-	case '!': return "\033[1;33m";
-	case 'F': return "\033[1;36m";
-	case 'T': return "\033[1;32m";
-	case 'X': return "\033[1;37;41m";
-	default: return "\033[2m";
+	case '=':
+		return "\033[32m";
+	case 'x':
+		return "\033[1;31m";
+	case '!':
+		return "\033[1;33m";
+	case 'F':
+		return "\033[1;36m";
+	case 'T':
+		return "\033[1;32m";
+	case 'X':
+		return "\033[1;37;41m";
+	default:
+		return "\033[2m";
 	}
 }
 
@@ -212,20 +220,22 @@ int drb_list_timeline(drb_ctx *ctx, const drb_config *c, drb_repo_set *set, cons
 			known_until = s;
 	}
 	span range = {known_from > o->since ? known_from : o->since,
-		      known_until < o->now ? known_until : o->now};
+	              known_until < o->now ? known_until : o->now};
 	for (size_t i = 0; i < set->n; i++) {
 		span others[MAX_SPANS], unc[MAX_SPANS], clip[MAX_SPANS];
 		size_t n_others = 0;
 		for (size_t k = 0; k < set->n; k++)
-			for (size_t q = 0; k != i && q < rows[k].n_mine && n_others < MAX_SPANS; q++)
+			for (size_t q = 0; k != i && q < rows[k].n_mine && n_others < MAX_SPANS;
+			     q++)
 				others[n_others++] = rows[k].mine[q];
 		n_others = merge(others, n_others);
 		size_t n_unc = known_from && range.a < range.b
-				       ? minus(&range, 1, rows[i].mine, rows[i].n_mine, unc)
-				       : 0;
+		                   ? minus(&range, 1, rows[i].mine, rows[i].n_mine, unc)
+		                   : 0;
 		rows[i].n_miss = meet(unc, n_unc, others, n_others, rows[i].miss);
 		rows[i].n_gap = minus(unc, n_unc, others, n_others, rows[i].gap);
-		size_t n_clip = meet(&(span){o->since, o->now + 1}, 1, rows[i].mine, rows[i].n_mine, clip);
+		size_t n_clip =
+		    meet(&(span){o->since, o->now + 1}, 1, rows[i].mine, rows[i].n_mine, clip);
 		memcpy(rows[i].mine, clip, n_clip * sizeof *clip);
 		rows[i].n_mine = n_clip;
 	}
@@ -237,42 +247,46 @@ int drb_list_timeline(drb_ctx *ctx, const drb_config *c, drb_repo_set *set, cons
 		for (size_t i = 0; i < set->n; i++) {
 			if (!cats[i]) {
 				json_array_append_new(repos, json_pack("{s:s, s:b}", "name",
-								       set->repos[i]->name, "readable", 0));
+				                                       set->repos[i]->name,
+				                                       "readable", 0));
 				continue;
 			}
 			draw(cats[i], &rows[i], o, bar);
 			json_t *fulls = json_array(), *tests = json_array();
 			for (size_t k = 0; k < cats[i]->n_fulls; k++) {
 				const drb_manifest *m = cats[i]->fulls[k];
-				if (m->snapshot_time >= o->since && (!o->db || drb_manifest_db(m, o->db)))
+				if (m->snapshot_time >= o->since &&
+				    (!o->db || drb_manifest_db(m, o->db)))
 					json_array_append_new(
-						fulls, json_pack("{s:s, s:o}", "backup_id", m->backup_id,
-								 "snapshot_time", drb_list_iso(m->snapshot_time)));
+					    fulls, json_pack("{s:s, s:o}", "backup_id",
+					                     m->backup_id, "snapshot_time",
+					                     drb_list_iso(m->snapshot_time)));
 			}
 			const drb_restore_test *t = cats[i]->last_test;
 			if (t && t->finished >= o->since)
-				json_array_append_new(tests, json_pack("{s:o, s:b, s:I}", "finished",
-								       drb_list_iso(t->finished), "ok",
-								       t->ok, "rto_seconds",
-								       (json_int_t)t->rto_seconds));
+				json_array_append_new(
+				    tests, json_pack("{s:o, s:b, s:I}", "finished",
+				                     drb_list_iso(t->finished), "ok", t->ok,
+				                     "rto_seconds", (json_int_t)t->rto_seconds));
 			json_array_append_new(
-				repos, json_pack("{s:s, s:b, s:s, s:o, s:o, s:o, s:o, s:o}", "name",
-						 set->repos[i]->name, "readable", 1, "bar", bar, "covered",
-						 spans_json(rows[i].mine, rows[i].n_mine), "gaps",
-						 spans_json(rows[i].gap, rows[i].n_gap), "missing_copies",
-						 spans_json(rows[i].miss, rows[i].n_miss), "full_backups",
-						 fulls, "restore_tests", tests));
+			    repos,
+			    json_pack("{s:s, s:b, s:s, s:o, s:o, s:o, s:o, s:o}", "name",
+			              set->repos[i]->name, "readable", 1, "bar", bar, "covered",
+			              spans_json(rows[i].mine, rows[i].n_mine), "gaps",
+			              spans_json(rows[i].gap, rows[i].n_gap), "missing_copies",
+			              spans_json(rows[i].miss, rows[i].n_miss), "full_backups",
+			              fulls, "restore_tests", tests));
 		}
-		json_t *j = json_pack("{s:s, s:s?, s:s, s:s, s:i, s:f, s:o}", "host_id", o->host, "db",
-				      o->db, "from", from, "to", to, "columns", o->width,
-				      "seconds_per_column", (double)(o->now - o->since) / o->width,
-				      "repositories", repos);
+		json_t *j = json_pack("{s:s, s:s?, s:s, s:s, s:i, s:f, s:o}", "host_id", o->host,
+		                      "db", o->db, "from", from, "to", to, "columns", o->width,
+		                      "seconds_per_column", (double)(o->now - o->since) / o->width,
+		                      "repositories", repos);
 		json_dumpf(j, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
 		putchar('\n');
 		json_decref(j);
 	} else {
-		printf("host %s%s%s: what can be restored, %s .. %s\n", o->host, o->db ? ", database " : "",
-		       o->db ? o->db : "", from, to);
+		printf("host %s%s%s: what can be restored, %s .. %s\n", o->host,
+		       o->db ? ", database " : "", o->db ? o->db : "", from, to);
 		for (size_t i = 0; i < set->n; i++) {
 			printf("  %-10s |", set->repos[i]->name);
 			if (!cats[i]) {
@@ -286,15 +300,17 @@ int drb_list_timeline(drb_ctx *ctx, const drb_config *c, drb_repo_set *set, cons
 			print_spans("missing copy", rows[i].miss, rows[i].n_miss);
 		}
 		printf("  %-10s  %-*s%s\n", "", o->width - 20, from, to);
-		printf("  = recoverable  x gap  ! missing copy (another repository has it)  F full backup\n"
-		       "  T restore-test passed  X restore-test failed  . nothing (before the first full,\n"
+		printf("  = recoverable  x gap  ! missing copy (another repository has it)  F full "
+		       "backup\n"
+		       "  T restore-test passed  X restore-test failed  . nothing (before the "
+		       "first full,\n"
 		       "  after the last shipped point)\n");
 	}
 	if (readable == 0)
 		rc = drb_error(DRB_ERR_FAILED, "no repository could be read");
 	else if (readable < set->n)
 		rc = drb_error(DRB_ERR_DEGRADED, "%zu of %zu repositories could not be read",
-			       set->n - readable, set->n);
+		               set->n - readable, set->n);
 out:
 	drb_list_free(cats, set->n);
 	free(rows);

@@ -37,7 +37,7 @@ static int run(const char *cfg, const char *fmt, ...)
 	vsnprintf(cmd, sizeof cmd, fmt, ap);
 	va_end(ap);
 	int rc = drbt_sh(out, sizeof out, err, sizeof err, "%s -c %s/%s.conf %s", drbt_bin(), dir,
-			 cfg, cmd);
+	                 cfg, cmd);
 	if (getenv("DRBT_VERBOSE"))
 		fprintf(stderr, "drbackup [%s] %s -> %d\n%s%s", cfg, cmd, rc, out, err);
 	return rc;
@@ -46,8 +46,8 @@ static int run(const char *cfg, const char *fmt, ...)
 static void expect(int got, int want, const char *what)
 {
 	if (got != want) {
-		print_error("%s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s\n", what, got, want, out,
-			    err);
+		print_error("%s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s\n", what, got, want,
+		            out, err);
 		fail();
 	}
 }
@@ -78,22 +78,22 @@ static void write_conf(const char *name, const char *host)
 	char path[4300], text[16384], trust[4096] = "trust {\n";
 	for (size_t i = 0; i < 3; i++) {
 		size_t n = strlen(trust);
-		snprintf(trust + n, sizeof trust - n, " host \"%s\" {\n  signing_keys = {\"%s/sign.pub\"}\n }\n",
-			 hosts[i], dir);
+		snprintf(trust + n, sizeof trust - n,
+		         " host \"%s\" {\n  signing_keys = {\"%s/sign.pub\"}\n }\n", hosts[i], dir);
 	}
 	strcat(trust, "}\n");
 	snprintf(path, sizeof path, "%s/%s.conf", dir, name);
 	snprintf(text, sizeof text,
-		 "host_id = \"%s\"\nspool_dir = \"%s/spool-%s\"\nmetrics_dir = \"%s/metrics-%s\"\n"
-		 "database {\n socket = \"%s\"\n user = \"root\"\n}\n"
-		 "encryption {\n public_keys = {\"%s/dr.pub\"}\n secret_keys = {\"%s/dr.key\"}\n}\n"
-		 "compression { level = 3 threads = 2 }\n"
-		 "repo primary {\n type = \"posix\"\n path = \"%s/r1\"\n}\n"
-		 "repo dr {\n type = \"posix\"\n path = \"%s/r2\"\n}\n"
-		 "signing {\n key = \"%s/sign.key\"\n}\n%s"
-		 "alerts {\n max_full_age_hours = 26\n max_rpo_seconds = 900\n"
-		 " max_restore_test_age_days = 8\n}\n",
-		 host, dir, name, dir, name, src.socket, dir, dir, dir, dir, dir, trust);
+	         "host_id = \"%s\"\nspool_dir = \"%s/spool-%s\"\nmetrics_dir = \"%s/metrics-%s\"\n"
+	         "database {\n socket = \"%s\"\n user = \"root\"\n}\n"
+	         "encryption {\n public_keys = {\"%s/dr.pub\"}\n secret_keys = {\"%s/dr.key\"}\n}\n"
+	         "compression { level = 3 threads = 2 }\n"
+	         "repo primary {\n type = \"posix\"\n path = \"%s/r1\"\n}\n"
+	         "repo dr {\n type = \"posix\"\n path = \"%s/r2\"\n}\n"
+	         "signing {\n key = \"%s/sign.key\"\n}\n%s"
+	         "alerts {\n max_full_age_hours = 26\n max_rpo_seconds = 900\n"
+	         " max_restore_test_age_days = 8\n}\n",
+	         host, dir, name, dir, name, src.socket, dir, dir, dir, dir, dir, trust);
 	drbt_write_file(path, text, 0600);
 	snprintf(path, sizeof path, "%s/metrics-%s", dir, name);
 	mkdir(path, 0700);
@@ -119,11 +119,12 @@ static void back_up(const char *host, int segments)
 static void remove_segment(const char *repo, const char *host, int from_newest)
 {
 	char o[256];
-	assert_int_equal(drbt_sh(o, sizeof o, err, sizeof err,
-				 "cd %s/%s/%s/binlog/* && f=$(ls *.json | sort | tail -%d | head -1) && "
-				 "rm -v \"$f\" \"${f%%.json}.drb\" | wc -l",
-				 dir, repo, host, from_newest + 1),
-			 0);
+	assert_int_equal(
+	    drbt_sh(o, sizeof o, err, sizeof err,
+	            "cd %s/%s/%s/binlog/* && f=$(ls *.json | sort | tail -%d | head -1) && "
+	            "rm -v \"$f\" \"${f%%.json}.drb\" | wc -l",
+	            dir, repo, host, from_newest + 1),
+	    0);
 	assert_int_equal(atoi(o), 2);
 }
 
@@ -142,9 +143,9 @@ static int setup(void **state)
 		write_conf(hosts[i], hosts[i]);
 	write_conf("monitor", "monitor");
 	drbt_sql(&src, NULL, 0,
-		 "CREATE DATABASE practice_a; CREATE TABLE practice_a.tick (n INT PRIMARY KEY); "
-		 "CREATE DATABASE practice_b; CREATE TABLE practice_b.visit (id INT PRIMARY KEY, "
-		 "note VARCHAR(64)); INSERT INTO practice_b.visit VALUES (1, 'checkup')");
+	         "CREATE DATABASE practice_a; CREATE TABLE practice_a.tick (n INT PRIMARY KEY); "
+	         "CREATE DATABASE practice_b; CREATE TABLE practice_b.visit (id INT PRIMARY KEY, "
+	         "note VARCHAR(64)); INSERT INTO practice_b.visit VALUES (1, 'checkup')");
 	/* the schema's events a second older than the first full: restore-test's point in time
 	 * inside a segment must not fall in the full's own second */
 	sleep(2);
@@ -192,10 +193,11 @@ static void test_three_hosts(void **state)
 	remove_segment("r2", "gap", 1);
 	back_up("failed", 2);
 	sleep(2); /* the restore-test's mark a few columns after the copy that dr will miss */
-	drbt_sh(NULL, 0, NULL, 0,
-		"cd %s && for r in r1 r2; do f=$(ls $r/failed/full/*/practice_a.sql.drb | tail -1); "
-		"printf 'Y' | dd of=$f bs=1 seek=300 conv=notrunc 2>/dev/null; done",
-		dir);
+	drbt_sh(
+	    NULL, 0, NULL, 0,
+	    "cd %s && for r in r1 r2; do f=$(ls $r/failed/full/*/practice_a.sql.drb | tail -1); "
+	    "printf 'Y' | dd of=$f bs=1 seek=300 conv=notrunc 2>/dev/null; done",
+	    dir);
 	expect(run("failed", "restore-test"), 1, "restore-test of a damaged dump");
 	remove_segment("r2", "failed", 0);
 
@@ -238,26 +240,30 @@ static void test_three_hosts(void **state)
 			assert_string_equal(st, "ok");
 			assert_true(json_is_true(json_object_get(t, "ok")));
 			assert_true(json_integer_value(json_object_get(h, "rpo_seconds")) < 900);
-			assert_int_equal(json_integer_value(json_object_get(h, "missing_copies")), 0);
+			assert_int_equal(json_integer_value(json_object_get(h, "missing_copies")),
+			                 0);
 		} else if (strcmp(id, "gap") == 0) {
 			seen |= 2;
 			assert_string_equal(st, "breach");
 			assert_true(json_is_null(t));
 			assert_int_equal(json_integer_value(json_object_get(h, "gaps")), 1);
 			/* restorable only up to the gap, while later binlog was shipped */
-			assert_true(strcmp(json_string_value(json_object_get(h, "recoverable_until")),
-					   json_string_value(json_object_get(h, "shipped_until"))) < 0);
+			assert_true(
+			    strcmp(json_string_value(json_object_get(h, "recoverable_until")),
+			           json_string_value(json_object_get(h, "shipped_until"))) < 0);
 		} else if (strcmp(id, "failed") == 0) {
 			seen |= 4;
 			assert_string_equal(st, "breach");
 			assert_true(json_is_false(json_object_get(t, "ok")));
-			assert_int_equal(json_integer_value(json_object_get(h, "missing_copies")), 1);
+			assert_int_equal(json_integer_value(json_object_get(h, "missing_copies")),
+			                 1);
 			json_t *dr = json_array_get(repos, 1);
 			assert_string_equal(json_string_value(json_object_get(dr, "name")), "dr");
-			assert_int_equal(json_integer_value(json_object_get(dr, "missing_copies")), 1);
-			assert_int_equal(json_integer_value(json_object_get(json_array_get(repos, 0),
-									    "missing_copies")),
-					 0);
+			assert_int_equal(json_integer_value(json_object_get(dr, "missing_copies")),
+			                 1);
+			assert_int_equal(json_integer_value(json_object_get(
+			                     json_array_get(repos, 0), "missing_copies")),
+			                 0);
 		}
 	}
 	assert_int_equal(seen, 7);
@@ -301,8 +307,9 @@ static void test_timeline(void **state)
 	contains(out, "    missing copy ");
 
 	/* one practice: only fulls holding it count; the JSON has the same spans */
-	expect(run("monitor", "--json list --timeline --host gap --db practice_b --since %s", since),
-	       0, "timeline --json --db");
+	expect(
+	    run("monitor", "--json list --timeline --host gap --db practice_b --since %s", since),
+	    0, "timeline --json --db");
 	json_t *j = json_loads(out, 0, NULL), *r;
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "db")), "practice_b");
@@ -320,14 +327,16 @@ static void test_timeline(void **state)
 	j = json_loads(out, 0, NULL);
 	assert_non_null(j);
 	json_t *repos = json_object_get(j, "repositories");
-	assert_int_equal(json_array_size(json_object_get(json_array_get(repos, 0), "missing_copies")), 0);
-	assert_int_equal(json_array_size(json_object_get(json_array_get(repos, 1), "missing_copies")), 1);
+	assert_int_equal(
+	    json_array_size(json_object_get(json_array_get(repos, 0), "missing_copies")), 0);
+	assert_int_equal(
+	    json_array_size(json_object_get(json_array_get(repos, 1), "missing_copies")), 1);
 	json_t *t = json_array_get(json_object_get(json_array_get(repos, 0), "restore_tests"), 0);
 	assert_true(json_is_false(json_object_get(t, "ok")));
 	json_decref(j);
 	/* a practice no full backup holds: nothing restorable, no gap invented */
-	expect(run("monitor", "--json list --timeline --host good --db nosuch --since %s", since), 0,
-	       "timeline of an unknown practice");
+	expect(run("monitor", "--json list --timeline --host good --db nosuch --since %s", since),
+	       0, "timeline of an unknown practice");
 	contains(out, "\"gaps\": []");
 	expect(run("monitor", "list --db practice_a"), 2, "--db without --timeline");
 	expect(run("monitor", "list --all-hosts --host good"), 2, "--all-hosts with --host");
@@ -368,7 +377,8 @@ static void test_metrics_rules_and_dashboard(void **state)
 	for (size_t i = 0; i < 4; i++) {
 		char path[4300];
 		snprintf(path, sizeof path, "%s/metrics-%s/drbackup.prom", dir, names[i]);
-		if (drbt_sh(out, sizeof out, err, sizeof err, "promtool check metrics < %s", path) != 0) {
+		if (drbt_sh(out, sizeof out, err, sizeof err, "promtool check metrics < %s",
+		            path) != 0) {
 			print_error("promtool check metrics %s:\n%s%s\n", path, out, err);
 			fail();
 		}
@@ -400,10 +410,10 @@ static void test_metrics_rules_and_dashboard(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_healthy_host_passes),
-		cmocka_unit_test(test_three_hosts),
-		cmocka_unit_test(test_timeline),
-		cmocka_unit_test(test_metrics_rules_and_dashboard),
+	    cmocka_unit_test(test_healthy_host_passes),
+	    cmocka_unit_test(test_three_hosts),
+	    cmocka_unit_test(test_timeline),
+	    cmocka_unit_test(test_metrics_rules_and_dashboard),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
