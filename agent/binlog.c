@@ -739,6 +739,10 @@ static void metrics(shipper *s, int64_t ms, bool ok)
 		{"drbackup_binlog_torn_bytes", NULL,
 		 "bytes of uncommitted transactions cut by a crash, left out by this run",
 		 (double)s->torn_bytes},
+		{"drbackup_binlog_following", NULL, "1 when the last pass was made by binlog --follow",
+		 s->follow ? 1 : 0},
+		{"drbackup_binlog_pass_timestamp_seconds", NULL,
+		 "when the last binlog pass ended, shipped or not (the follower's heartbeat)", (double)now},
 		{"drbackup_degraded", "command=\"binlog\"",
 		 "1 when the last run left a repository without its copy", s->degraded ? 1 : 0},
 		{"drbackup_duration_seconds", "command=\"binlog\"", "how long the last run took",
@@ -750,7 +754,7 @@ static void metrics(shipper *s, int64_t ms, bool ok)
 		 "when the command last succeeded in every repository", (double)now},
 	};
 	int n = (int)(sizeof m / sizeof *m);
-	drb_metrics_update(s->c, m, ok && !s->degraded ? n : ok ? n - 1 : 6);
+	drb_metrics_update(s->c, m, ok && !s->degraded ? n : ok ? n - 1 : 8);
 }
 
 static int64_t now_ms(void)

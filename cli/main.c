@@ -62,14 +62,35 @@ static const command commands[] = {
 	 "\n"
 	 "  --follow   keep running: stream the binary log and seal a segment every\n"
 	 "             binlog { segment_seconds }; stops cleanly on SIGTERM\n"},
-	{"list", drb_cmd_list, "list [--host ID] [--allow-unsigned]",
+	{"list", drb_cmd_list,
+	 "list [--host ID] [--allow-unsigned]\n"
+	 "              | list --all-hosts [--max-full-age-hours N] [--max-rpo-seconds N]\n"
+	 "                               [--max-restore-test-age-days N]\n"
+	 "              | list --timeline [--host ID] [--db NAME] [--days N | --since TIME]\n"
+	 "                               [--width N] [--no-color]",
 	 "show backups, binlog coverage and the recoverable window",
 	 "Per repository: full backups, binlog coverage, the recoverable window, gaps, missing\n"
 	 "copies and the last restore-test, from metadata signed by a key pinned for the host;\n"
 	 "what is unsigned or fails its signature is shown as UNTRUSTED. Needs no secret key.\n"
 	 "\n"
 	 "  --host ID          another host's backups (default: this configuration's host_id)\n"
-	 "  --allow-unsigned   count metadata without a signature (backups from before signing)\n"},
+	 "  --allow-unsigned   count metadata without a signature (backups from before signing)\n"
+	 "\n"
+	 "  --all-hosts        one row per host id in the repositories: newest full, the point it\n"
+	 "                     restores to and the RPO now, gaps, copies missing per repository,\n"
+	 "                     the last restore-test, holds, bytes. Exits 1 when a host breaches\n"
+	 "                     a threshold of alerts { } (3 when only degraded); writes the\n"
+	 "                     drbackup_fleet_* metrics when metrics_dir is set\n"
+	 "  --max-full-age-hours N, --max-rpo-seconds N, --max-restore-test-age-days N\n"
+	 "                     override alerts { } for this run (0: not checked)\n"
+	 "\n"
+	 "  --timeline         the recoverable window as a bar per repository: = recoverable,\n"
+	 "                     x gap, ! missing copy (another repository has it), F full backup,\n"
+	 "                     T/X restore-test passed/failed; colored on a terminal\n"
+	 "  --db NAME          only full backups that hold this database (one practice)\n"
+	 "  --days N           the last N days (default 7); --since TIME starts at TIME instead\n"
+	 "  --width N          columns of the bar (default 72)\n"
+	 "  --no-color         plain characters on a terminal too (so does $NO_COLOR)\n"},
 	{"restore", drb_cmd_restore,
 	 "restore --to TIME|GTID|latest [--host ID] [--db NAME]... [--jobs N]\n"
 	 "                 [--target-socket PATH | --target-host H --target-port P]\n"

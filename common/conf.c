@@ -281,6 +281,14 @@ static cfg_opt_t restore_test_opts[] = {
 	CFG_END(),
 };
 
+/* what `list --all-hosts` calls a breach; 0 turns a check off */
+static cfg_opt_t alerts_opts[] = {
+	CFG_INT("max_full_age_hours", 26, CFGF_NONE),
+	CFG_INT("max_rpo_seconds", 900, CFGF_NONE),
+	CFG_INT("max_restore_test_age_days", 8, CFGF_NONE),
+	CFG_END(),
+};
+
 static cfg_opt_t repo_opts[] = {
 	CFG_STR("type", NULL, CFGF_NONE),
 	CFG_STR("path", NULL, CFGF_NONE),
@@ -357,6 +365,7 @@ static cfg_opt_t root_opts[] = {
 	CFG_SEC("compression", compression_opts, CFGF_NONE),
 	CFG_SEC("binlog", binlog_opts, CFGF_NONE),
 	CFG_SEC("restore_test", restore_test_opts, CFGF_NONE),
+	CFG_SEC("alerts", alerts_opts, CFGF_NONE),
 	CFG_SEC("repo", repo_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("signing", signing_opts, CFGF_NONE),
 	CFG_SEC("retention", retention_opts, CFGF_NONE),
@@ -376,6 +385,9 @@ static void set_validators(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "compression|threads", check_nonneg);
 	cfg_set_validate_func(cfg, "binlog|segment_seconds", check_segment_seconds);
 	cfg_set_validate_func(cfg, "binlog|max_outage_days", check_nonneg);
+	cfg_set_validate_func(cfg, "alerts|max_full_age_hours", check_nonneg);
+	cfg_set_validate_func(cfg, "alerts|max_rpo_seconds", check_nonneg);
+	cfg_set_validate_func(cfg, "alerts|max_restore_test_age_days", check_nonneg);
 	cfg_set_validate_func(cfg, "repo|type", check_repo_type);
 	cfg_set_validate_func(cfg, "repo|uri_style", check_uri_style);
 	cfg_set_validate_func(cfg, "repo|secret_access_key_file", check_secret_files);
@@ -477,6 +489,11 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 			c->retention.practices[i].rules[k] = v >= 0 ? v : c->retention.def[k];
 		}
 	}
+	cfg_t *al = cfg_getsec(cfg, "alerts");
+	c->alerts.max_full_age_hours = cfg_getint(al, "max_full_age_hours");
+	c->alerts.max_rpo_seconds = cfg_getint(al, "max_rpo_seconds");
+	c->alerts.max_restore_test_age_days = cfg_getint(al, "max_restore_test_age_days");
+
 	c->signing.key = nz(cfg_getstr(cfg_getsec(cfg, "signing"), "key"));
 	cfg_t *trust = cfg_getsec(cfg, "trust");
 	c->n_trust = cfg_size(trust, "host");

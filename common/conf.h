@@ -91,6 +91,12 @@ typedef struct drb_config {
 		const char *scratch_dir;
 	} restore_test;
 
+	struct { /* thresholds of `list --all-hosts`; 0: not checked */
+		long max_full_age_hours;
+		long max_rpo_seconds;
+		long max_restore_test_age_days;
+	} alerts;
+
 	drb_repo_config *repos;
 	size_t n_repos;
 

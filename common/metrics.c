@@ -12,8 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_LINES 512
-
 typedef struct line {
 	char *series; /* name{labels} */
 	char *name;
@@ -21,9 +19,16 @@ typedef struct line {
 	char *value;
 } line;
 
-static void set(line *v, int *n, const char *series, const char *name, const char *help,
+typedef struct lines {
+	line *v;
+	int n, cap;
+} lines;
+
+static void set(lines *l, const char *series, const char *name, const char *help,
 		const char *value)
 {
+	line *v = l->v;
+	int *n = &l->n;
 	for (int i = 0; i < *n; i++)
 		if (strcmp(v[i].series, series) == 0) {
 			free(v[i].value);
@@ -32,8 +37,14 @@ static void set(line *v, int *n, const char *series, const char *name, const cha
 				v[i].help = strdup(help);
 			return;
 		}
-	if (*n == MAX_LINES)
-		return;
+	if (*n == l->cap) {
+		int cap = l->cap ? l->cap * 2 : 64;
+		line *nv = realloc(l->v, (size_t)cap * sizeof *nv);
+		if (!nv)
+			return;
+		l->v = v = nv;
+		l->cap = cap;
+	}
 	v[*n] = (line){strdup(series), strdup(name), help ? strdup(help) : NULL, strdup(value)};
 	(*n)++;
 }
@@ -47,9 +58,14 @@ static int by_series(const void *a, const void *b)
 
 int drb_metrics_update(const drb_config *c, const drb_metric *m, int n)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 16], lockp[PATH_MAX + 16], buf[1024];
-	line v[MAX_LINES];
-	int nv = 0, rc = 0;
+	return drb_metrics_replace(c, NULL, m, n);
+}
+
+int drb_metrics_replace(const drb_config *c, const char *prefix, const drb_metric *m, int n)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 16], lockp[PATH_MAX + 16], buf[4096];
+	lines l = {0};
+	int rc = 0;
 	if (!c->metrics_dir)
 		return 0;
 	snprintf(path, sizeof path, "%s/drbackup.prom", c->metrics_dir);
@@ -78,19 +94,23 @@ int drb_metrics_update(const drb_config *c, const drb_metric *m, int n)
 		*sp = 0;
 		char name[256];
 		snprintf(name, sizeof name, "%.*s", (int)strcspn(buf, "{"), buf);
-		set(v, &nv, buf, name, strcmp(name, help_name) == 0 ? help_text : NULL, sp + 1);
+		if (prefix && strncmp(name, prefix, strlen(prefix)) == 0)
+			continue; /* the caller writes the whole family anew */
+		set(&l, buf, name, strcmp(name, help_name) == 0 ? help_text : NULL, sp + 1);
 	}
 	if (f)
 		fclose(f);
 	for (int i = 0; i < n; i++) {
-		char series[512], value[64];
+		char series[1024], value[64];
 		if (m[i].labels && *m[i].labels)
 			snprintf(series, sizeof series, "%s{%s}", m[i].name, m[i].labels);
 		else
 			snprintf(series, sizeof series, "%s", m[i].name);
 		snprintf(value, sizeof value, "%.17g", m[i].value);
-		set(v, &nv, series, m[i].name, m[i].help, value);
+		set(&l, series, m[i].name, m[i].help, value);
 	}
+	line *v = l.v;
+	int nv = l.n;
 	if (nv)
 		qsort(v, (size_t)nv, sizeof *v, by_series);
 	f = fopen(tmp, "we");
@@ -123,6 +143,7 @@ int drb_metrics_update(const drb_config *c, const drb_metric *m, int n)
 		free(v[i].help);
 		free(v[i].value);
 	}
+	free(v);
 	if (lfd >= 0)
 		close(lfd);
 	return rc;

@@ -14,5 +14,8 @@ typedef struct drb_metric {
 
 /* A no-op when metrics_dir is not set. */
 int drb_metrics_update(const drb_config *c, const drb_metric *m, int n);
+/* The same, dropping first every series whose name starts with prefix: a family whose label
+ * sets change between runs (one series per host) is written whole, with no stale series. */
+int drb_metrics_replace(const drb_config *c, const char *prefix, const drb_metric *m, int n);
 
 #endif

@@ -9,20 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/catalog.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "restore/list.h"
 #include "restore/plan.h"
 #include "restore/restore.h"
 #include "restore/seen.h"
 
-typedef struct window {
-	int64_t from, to;
-	char to_gtid[1024];
-} window;
-
-static json_t *iso(int64_t t)
+json_t *drb_list_iso(int64_t t)
 {
 	char b[21];
 	if (t <= 0)
@@ -31,14 +28,22 @@ static json_t *iso(int64_t t)
 	return json_string(b);
 }
 
-/* From each full backup, how far the chain reaches; overlapping reaches merge into windows. */
-static size_t windows(const drb_catalog *c, window *w, size_t max)
+#define iso drb_list_iso
+
+static bool holds_db(const drb_manifest *m, const char *db)
+{
+	return !db || drb_manifest_db(m, db) != NULL;
+}
+
+size_t drb_list_windows(const drb_catalog *c, const char *db, drb_window *w, size_t max)
 {
 	size_t n = 0;
 	drb_target latest = {.kind = DRB_TO_LATEST};
 	for (size_t i = 0; i < c->n_fulls; i++) {
 		drb_plan p;
 		const drb_manifest *m = c->fulls[i];
+		if (!holds_db(m, db))
+			continue;
 		drb_plan_from(c, m, &latest, &p); /* a gap ends the reach; the plan says where */
 		drb_error_clear();
 		int64_t to = p.covered_until > m->snapshot_time ? p.covered_until : m->snapshot_time;
@@ -62,6 +67,39 @@ static size_t windows(const drb_catalog *c, window *w, size_t max)
 		drb_plan_free(&p);
 	}
 	return n;
+}
+
+int64_t drb_list_shipped_until(const drb_catalog *c)
+{
+	int64_t t = 0;
+	for (size_t g = 0; c && g < c->n_gens; g++)
+		for (size_t k = 0; k < c->gens[g].n; k++) {
+			int64_t u = drb_segment_covered_until(&c->gens[g].segs[k]);
+			if (u > t)
+				t = u;
+		}
+	return t;
+}
+
+size_t drb_list_load(drb_repo_set *set, const char *host, drb_catalog **cats)
+{
+	size_t readable = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		if (drb_catalog_load(set->repos[i], host, &cats[i]) < 0) {
+			drb_error_clear();
+			cats[i] = NULL;
+			continue;
+		}
+		readable++;
+	}
+	return readable;
+}
+
+void drb_list_free(drb_catalog **cats, size_t n)
+{
+	for (size_t i = 0; cats && i < n; i++)
+		drb_catalog_free(cats[i]);
+	free(cats);
 }
 
 static uint64_t fulls_bytes(const drb_manifest *m)
@@ -139,8 +177,8 @@ static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *a
 					"first_event", iso(first), "last_event", iso(last), "end_gtid",
 					gen->n ? gen->segs[gen->n - 1].end_gtid : NULL, "gaps", gaps));
 	}
-	window w[64];
-	size_t nw = windows(c, w, 64);
+	drb_window w[DRB_LIST_MAX_WINDOWS];
+	size_t nw = drb_list_windows(c, NULL, w, DRB_LIST_MAX_WINDOWS);
 	for (size_t i = 0; i < nw; i++)
 		json_array_append_new(wins, json_pack("{s:o, s:o, s:s}", "from", iso(w[i].from), "to",
 						      iso(w[i].to), "to_gtid", w[i].to_gtid));
@@ -304,48 +342,25 @@ static void print_text(const char *host, json_t *repos)
 	}
 }
 
-int drb_cmd_list(drb_ctx *ctx, int argc, char **argv)
+static int number(const char *opt, const char *v, long min, long max, long *out)
 {
-	static const struct option opts[] = {{"host", required_argument, NULL, 'H'},
-					     {"allow-unsigned", no_argument, NULL, 'U'},
-					     {0, 0, 0, 0}};
-	const char *host = NULL;
-	bool allow_unsigned = false;
-	drb_config *c;
-	drb_repo_set *set = NULL;
-	int opt, rc;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == 'U') {
-			allow_unsigned = true;
-			continue;
-		}
-		if (opt != 'H')
-			return drb_error(DRB_ERR_USAGE, "unknown option '%s' (see 'drbackup list --help')",
-					 argv[optind - 1]);
-		host = optarg;
-	}
-	if (optind < argc)
-		return drb_error(DRB_ERR_USAGE, "unexpected argument '%s'", argv[optind]);
-	if ((rc = drb_ctx_config(ctx, &c)) < 0 || (rc = drb_repo_set_open(c, ctx->repo_name, &set)) < 0)
-		return rc;
-	drb_repo_set_allow_unsigned(set, allow_unsigned);
-	if (!host)
-		host = c->host_id;
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (!*v || *end || n < min || n > max)
+		return drb_error(DRB_ERR_USAGE, "%s wants a whole number from %ld to %ld, not '%s'", opt,
+				 min, max, v);
+	*out = n;
+	return 0;
+}
+
+static int show_host(drb_ctx *ctx, const drb_config *c, drb_repo_set *set, const char *host)
+{
 	drb_catalog **cats = calloc(set->n, sizeof *cats);
+	if (!cats)
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	json_t *repos = json_array();
-	size_t readable = 0;
-	for (size_t i = 0; cats && i < set->n; i++) {
-		if (drb_catalog_load(set->repos[i], host, &cats[i]) < 0) {
-			char line[DRB_ERROR_LINE];
-			drb_error_line(line, sizeof line);
-			drb_error_clear();
-			cats[i] = NULL;
-			continue;
-		}
-		readable++;
-	}
-	for (size_t i = 0; cats && i < set->n; i++) {
+	size_t readable = drb_list_load(set, host, cats);
+	for (size_t i = 0; i < set->n; i++) {
 		if (!cats[i]) {
 			json_array_append_new(repos, json_pack("{s:s, s:s, s:s}", "name", set->repos[i]->name,
 							       "where", set->repos[i]->where, "error",
@@ -365,14 +380,96 @@ int drb_cmd_list(drb_ctx *ctx, int argc, char **argv)
 		json_decref(repos);
 	}
 	size_t n_repos = set->n;
-	for (size_t i = 0; cats && i < n_repos; i++)
-		drb_catalog_free(cats[i]);
-	free(cats);
-	drb_repo_set_close(set);
+	drb_list_free(cats, n_repos);
 	if (readable == 0)
 		return drb_error(DRB_ERR_FAILED, "no repository could be read");
 	if (readable < n_repos)
 		return drb_error(DRB_ERR_DEGRADED, "%zu of %zu repositories could not be read",
 				 n_repos - readable, n_repos);
 	return 0;
+}
+
+int drb_cmd_list(drb_ctx *ctx, int argc, char **argv)
+{
+	enum { O_HOST = 'H', O_UNSIGNED = 'U', O_ALL = 256, O_TIMELINE, O_DAYS, O_SINCE, O_DB,
+	       O_WIDTH, O_FULL_AGE, O_RPO, O_TEST_AGE, O_NO_COLOR };
+	static const struct option opts[] = {{"host", required_argument, NULL, O_HOST},
+					     {"allow-unsigned", no_argument, NULL, O_UNSIGNED},
+					     {"all-hosts", no_argument, NULL, O_ALL},
+					     {"timeline", no_argument, NULL, O_TIMELINE},
+					     {"days", required_argument, NULL, O_DAYS},
+					     {"since", required_argument, NULL, O_SINCE},
+					     {"db", required_argument, NULL, O_DB},
+					     {"width", required_argument, NULL, O_WIDTH},
+					     {"max-full-age-hours", required_argument, NULL, O_FULL_AGE},
+					     {"max-rpo-seconds", required_argument, NULL, O_RPO},
+					     {"max-restore-test-age-days", required_argument, NULL, O_TEST_AGE},
+					     {"no-color", no_argument, NULL, O_NO_COLOR},
+					     {0, 0, 0, 0}};
+	drb_list_opts o = {.now = time(NULL), .width = 72, .color = isatty(STDOUT_FILENO) &&
+								    !getenv("NO_COLOR")};
+	bool allow_unsigned = false, all_hosts = false, timeline = false;
+	long days = 7, v, full_age = -1, rpo = -1, test_age = -1;
+	const char *since = NULL;
+	drb_config *c;
+	drb_repo_set *set = NULL;
+	int opt, rc = 0;
+	opterr = 0;
+	while (rc == 0 && (opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case O_HOST: o.host = optarg; break;
+		case O_UNSIGNED: allow_unsigned = true; break;
+		case O_ALL: all_hosts = true; break;
+		case O_TIMELINE: timeline = true; break;
+		case O_DAYS: rc = number("--days", optarg, 1, 3660, &days); break;
+		case O_SINCE: since = optarg; break;
+		case O_DB: o.db = optarg; break;
+		case O_WIDTH:
+			if ((rc = number("--width", optarg, 10, 1000, &v)) == 0)
+				o.width = (int)v;
+			break;
+		case O_FULL_AGE: rc = number("--max-full-age-hours", optarg, 0, 1000000, &full_age); break;
+		case O_RPO: rc = number("--max-rpo-seconds", optarg, 0, 1000000000, &rpo); break;
+		case O_TEST_AGE:
+			rc = number("--max-restore-test-age-days", optarg, 0, 100000, &test_age);
+			break;
+		case O_NO_COLOR: o.color = false; break;
+		default:
+			return drb_error(DRB_ERR_USAGE, "unknown or incomplete option '%s' (see 'drbackup list "
+							"--help')",
+					 argv[optind - 1]);
+		}
+	}
+	if (rc < 0)
+		return rc;
+	if (optind < argc)
+		return drb_error(DRB_ERR_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (all_hosts && (timeline || o.host || o.db))
+		return drb_error(DRB_ERR_USAGE, "--all-hosts shows every host: it takes no --host, --db "
+						"or --timeline (see 'drbackup list --help')");
+	if ((o.db || since || o.width != 72) && !timeline)
+		return drb_error(DRB_ERR_USAGE, "--db, --since and --width go with --timeline (see "
+						"'drbackup list --help')");
+	if (since && drb_time_parse(since, &o.since) < 0)
+		return drb_error(DRB_ERR_USAGE, "--since: '%s' is not a time", since);
+	if (!since)
+		o.since = o.now - days * 86400;
+	if (o.since >= o.now)
+		return drb_error(DRB_ERR_USAGE, "--since must be in the past");
+	if ((rc = drb_ctx_config(ctx, &c)) < 0 || (rc = drb_repo_set_open(c, ctx->repo_name, &set)) < 0)
+		return rc;
+	drb_repo_set_allow_unsigned(set, allow_unsigned);
+	o.max_full_age_hours = full_age >= 0 ? full_age : c->alerts.max_full_age_hours;
+	o.max_rpo_seconds = rpo >= 0 ? rpo : c->alerts.max_rpo_seconds;
+	o.max_restore_test_age_days = test_age >= 0 ? test_age : c->alerts.max_restore_test_age_days;
+	if (!o.host)
+		o.host = c->host_id;
+	if (all_hosts)
+		rc = drb_list_fleet(ctx, c, set, &o);
+	else if (timeline)
+		rc = drb_list_timeline(ctx, c, set, &o);
+	else
+		rc = show_host(ctx, c, set, o.host);
+	drb_repo_set_close(set);
+	return rc;
 }

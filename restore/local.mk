@@ -9,6 +9,6 @@ libdrbackup_a_SOURCES += \
 	restore/load.c restore/load.h \
 	restore/sqlcheck.c restore/sqlcheck.h \
 	restore/restore.c \
-	restore/list.c \
+	restore/list.c restore/list.h restore/fleet.c restore/timeline.c \
 	restore/scratch.c restore/scratch.h \
 	restore/restore_test.c

@@ -20,7 +20,8 @@ integration_common = \
 	tests/integration/test_signing \
 	tests/integration/test_agent \
 	tests/integration/test_expire \
-	tests/integration/test_fences
+	tests/integration/test_fences \
+	tests/integration/test_fleet
 
 check_PROGRAMS += $(unit_common) $(integration_common)
 TESTS += $(unit_common) $(integration_common)
@@ -68,6 +69,8 @@ tests_integration_test_expire_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_expire_LDADD = $(TEST_LIBS)
 tests_integration_test_fences_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_fences_LDADD = $(TEST_LIBS)
+tests_integration_test_fleet_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_fleet_LDADD = $(TEST_LIBS)
 
 EXTRA_DIST += tests/fuzz tests/bench tests/rgw.sh
 
