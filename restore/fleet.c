@@ -286,13 +286,25 @@ static json_t *host_row(drb_repo_set *set, const char *host, const drb_list_opts
 	const char *status = json_array_size(breaches)   ? "breach"
 	                     : json_array_size(warnings) ? "degraded"
 	                                                 : "ok";
+	/* legal holds standing in any repository */
+	json_t *holds = json_array();
+	for (size_t i = 0; i < set->n; i++)
+		for (size_t h = 0; cats[i] && h < cats[i]->n_holds; h++) {
+			const drb_hold *hd = &cats[i]->holds[h];
+			bool seen = false;
+			for (size_t k = 0; k < json_array_size(holds); k++)
+				seen |= strcmp(json_string_value(json_array_get(holds, k)), hd->practice) == 0;
+			if (!hd->released && !seen)
+				json_array_append_new(holds, json_string(hd->practice));
+		}
+	size_t n_holds = json_array_size(holds);
 	json_t *row =
-	    json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:[], s:I, s:o, s:o}",
+	    json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:o, s:I, s:o, s:o}",
 	              "host_id", host, "status", status, "newest_full", jf, "recoverable_until",
 	              drb_list_iso(point), "shipped_until", drb_list_iso(shipped), "rpo_seconds",
 	              point ? json_integer(o->now - point) : json_null(), "last_restore_test", jt,
 	              "gaps", (json_int_t)n_gaps, "missing_copies", (json_int_t)n_missing,
-	              "breaches", breaches, "holds", "stored_bytes", (json_int_t)bytes, "warnings",
+	              "breaches", breaches, "holds", holds, "stored_bytes", (json_int_t)bytes, "warnings",
 	              warnings, "repositories", repos);
 	/* the series the rules and the dashboard read: one per host, one per host and repository */
 	char hl[512];
@@ -319,7 +331,7 @@ static json_t *host_row(drb_repo_set *set, const char *host, const drb_list_opts
 	add(out, "drbackup_fleet_restore_test_rto_seconds", hl,
 	    "how long the host's last restore-test took to restore",
 	    test ? (double)test->rto_seconds : 0);
-	add(out, "drbackup_fleet_holds", hl, "legal holds on the host's practices", 0);
+	add(out, "drbackup_fleet_holds", hl, "legal holds on the host's practices", (double)n_holds);
 	for (size_t i = 0; i < set->n; i++) {
 		const drb_catalog *c = cats[i];
 		label(hl, sizeof hl, host, set->repos[i]->name);
@@ -359,6 +371,16 @@ static const char *str(json_t *o, const char *k)
 static long long num(json_t *o, const char *k)
 {
 	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+/* "-", or the number of practices on hold. */
+static const char *holds_text(json_t *holds)
+{
+	static char buf[16];
+	if (!json_array_size(holds))
+		return "-";
+	snprintf(buf, sizeof buf, "%zu", json_array_size(holds));
+	return buf;
 }
 
 static void print_rows(json_t *hosts, const drb_list_opts *o)
@@ -403,8 +425,8 @@ static void print_rows(json_t *hosts, const drb_list_opts *o)
 		       json_array_size(json_object_get(h, "breaches")) ? "BREACH"
 		       : strcmp(str(h, "status"), "degraded") == 0     ? "DEGRADED"
 		                                                       : "ok",
-		       full, str(h, "recoverable_until"), rpo, num(h, "gaps"), missing, test, "-",
-		       num(h, "stored_bytes") / 1e6);
+		       full, str(h, "recoverable_until"), rpo, num(h, "gaps"), missing, test,
+		       holds_text(json_object_get(h, "holds")), num(h, "stored_bytes") / 1e6);
 	}
 	char fa[16] = "off", rp[16] = "off", ta[16] = "off";
 	if (o->max_full_age_hours)
