@@ -330,7 +330,13 @@ static void probe_point(const job *j, drb_restore_result *r)
 			const drb_segment *s = j->plan.files[i].segs[k];
 			if (s->first_event <= 0 || s->last_event <= s->first_event)
 				continue;
-			r->probe.time = s->first_event + (s->last_event - s->first_event + 1) / 2;
+			int64_t t = s->first_event + (s->last_event - s->first_event + 1) / 2;
+			/* the first segment may begin before the snapshot: the point must come after it */
+			if (t <= j->plan.full->snapshot_time)
+				t = j->plan.full->snapshot_time + 1;
+			if (t > s->last_event)
+				continue;
+			r->probe.time = t;
 			snprintf(r->probe.segment, sizeof r->probe.segment, "%s:%llu", s->file,
 				 (unsigned long long)s->start);
 			snprintf(r->probe.start_gtid, sizeof r->probe.start_gtid, "%s", s->start_gtid);

@@ -708,6 +708,20 @@ static void test_follower_for_minutes(void **state)
 		rss1, fd1, w.n);
 	assert_true(fd1 <= fd0 + 1);
 	assert_true(rss1 <= rss0 + rss0 / 4 + 4096);
+	/* then steady state: a minute and a half more under the writer, sampled every 30 s; after
+	 * the warm-up above, memory and open files must not keep growing */
+	long rss_prev = rss1, grew = 0;
+	for (int i = 0; i < 3; i++) {
+		sleep(30);
+		long r = proc_value(pid, "rss"), f = proc_value(pid, "fds");
+		fprintf(stderr, "follower after %d more s: RSS %ld kB, %ld open files (writer: %ld)\n",
+			30 * (i + 1), r, f, w.n);
+		assert_true(f <= fd0 + 1);
+		if (r > rss_prev)
+			grew += r - rss_prev;
+		rss_prev = r;
+	}
+	assert_true(grew <= 2048); /* at most 2 MiB over 90 s of steady following */
 	writer_stop();
 	sleep(2);
 	drbt_sh(NULL, 0, NULL, 0, "kill -TERM %s", pid);
