@@ -265,6 +265,13 @@ static cfg_opt_t restore_test_opts[] = {
 	CFG_END(),
 };
 
+/* export: the practice's documents tree, and how long exports stay in the repository */
+static cfg_opt_t export_opts[] = {
+	CFG_STR("documents_dir", "/var/www/openemr/sites/{practice}/documents", CFGF_NONE),
+	CFG_INT("keep_days", 7, CFGF_NONE),
+	CFG_END(),
+};
+
 static cfg_opt_t repo_opts[] = {
 	CFG_STR("type", NULL, CFGF_NONE),
 	CFG_STR("path", NULL, CFGF_NONE),
@@ -317,6 +324,7 @@ static cfg_opt_t root_opts[] = {
 	CFG_SEC("compression", compression_opts, CFGF_NONE),
 	CFG_SEC("binlog", binlog_opts, CFGF_NONE),
 	CFG_SEC("restore_test", restore_test_opts, CFGF_NONE),
+	CFG_SEC("export", export_opts, CFGF_NONE),
 	CFG_SEC("repo", repo_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("signing", signing_opts, CFGF_NONE),
 	CFG_SEC("trust", trust_opts, CFGF_NONE),
@@ -333,6 +341,7 @@ static void set_validators(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "encryption|secret_keys", check_secret_files);
 	cfg_set_validate_func(cfg, "compression|level", check_level);
 	cfg_set_validate_func(cfg, "compression|threads", check_nonneg);
+	cfg_set_validate_func(cfg, "export|keep_days", check_nonneg);
 	cfg_set_validate_func(cfg, "binlog|segment_seconds", check_segment_seconds);
 	cfg_set_validate_func(cfg, "binlog|max_outage_days", check_nonneg);
 	cfg_set_validate_func(cfg, "repo|type", check_repo_type);
@@ -413,6 +422,10 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 	cfg_t *rt = cfg_getsec(cfg, "restore_test");
 	c->restore_test.mariadbd = cfg_getstr(rt, "mariadbd");
 	c->restore_test.scratch_dir = nz(cfg_getstr(rt, "scratch_dir"));
+
+	cfg_t *ex = cfg_getsec(cfg, "export");
+	c->export.documents_dir = nz(cfg_getstr(ex, "documents_dir"));
+	c->export.keep_days = cfg_getint(ex, "keep_days");
 
 	c->signing.key = nz(cfg_getstr(cfg_getsec(cfg, "signing"), "key"));
 	cfg_t *trust = cfg_getsec(cfg, "trust");

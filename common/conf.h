@@ -88,6 +88,11 @@ typedef struct drb_config {
 		const char *scratch_dir;
 	} restore_test;
 
+	struct {
+		const char *documents_dir; /* "{practice}" stands for the database name */
+		long keep_days;            /* exports older than this are deleted; 0: kept */
+	} export;
+
 	drb_repo_config *repos;
 	size_t n_repos;
 
