@@ -171,6 +171,21 @@ void drb_snapshot_close(drb_snapshot *s)
 	free(s);
 }
 
+int drb_dump_session_open(const drb_db_target *t, drb_db **out)
+{
+	drb_db *db = NULL;
+	int rc = drb_db_connect(t, &db);
+	if (rc == 0 && (rc = session_setup(db)) == 0 &&
+	    (rc = drb_db_exec(db, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")) == 0)
+		rc = drb_db_exec(db, "SAVEPOINT drb");
+	if (rc < 0) {
+		drb_db_close(db);
+		return rc;
+	}
+	*out = db;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ reading rows */
 
 static int add_name(void *ud, char **row, unsigned long *len, unsigned n)

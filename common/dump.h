@@ -32,6 +32,10 @@ typedef struct drb_snapshot {
 int drb_snapshot_open(const drb_db_target *t, int n, drb_snapshot **out);
 void drb_snapshot_close(drb_snapshot *s);
 
+/* One dump session on a server nobody else writes to (the export's scratch server): the same
+ * session settings and transaction, without binlog coordinates. Close with drb_db_close. */
+int drb_dump_session_open(const drb_db_target *t, drb_db **out);
+
 typedef struct drb_table_count {
 	char *name;
 	uint64_t rows;
