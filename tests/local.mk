@@ -15,7 +15,8 @@ integration_common = \
 	tests/integration/test_backup_restore \
 	tests/integration/test_pitr \
 	tests/integration/test_signing \
-	tests/integration/test_agent
+	tests/integration/test_agent \
+	tests/integration/test_export
 
 check_PROGRAMS += $(unit_common) $(integration_common)
 TESTS += $(unit_common) $(integration_common)
@@ -52,6 +53,9 @@ tests_integration_test_signing_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_signing_LDADD = $(TEST_LIBS)
 tests_integration_test_agent_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_agent_LDADD = $(TEST_LIBS)
+tests_integration_test_export_SOURCES = tests/integration/test_export.c $(s3_support)
+tests_integration_test_export_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_export_LDADD = $(TEST_LIBS)
 
 EXTRA_DIST += tests/fuzz tests/bench tests/rgw.sh
 
