@@ -85,8 +85,12 @@ size_t drb_audit_finish(drb_repo_set *set, const drb_config *c, json_t *rec, int
 			continue;
 		}
 		/* never rewritten: an existing record (same microsecond) is left alone */
-		if (drb_repo_stat(set->repos[i], path, &st) == 0 ||
-		    drb_meta_put(set->repos[i], path, "audit", text) < 0) {
+		if (drb_repo_stat(set->repos[i], path, &st) == 0) {
+			drb_log_warn("repository %s: %s exists already: this audit record is only in "
+				     "syslog",
+				     set->repos[i]->name, path);
+			missed++;
+		} else if (drb_meta_put(set->repos[i], path, "audit", text) < 0) {
 			drb_log_current_error("storing the audit record");
 			drb_log_warn("repository %s: the audit record %s was not stored",
 				     set->repos[i]->name, path);

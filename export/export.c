@@ -370,6 +370,8 @@ static int add_manifest(export_run *x, const drb_restore_result *r, const char *
 		return drb_error(DRB_ERR_NOMEM, "out of memory (manifest)");
 	if (repo_path)
 		json_object_set_new(m, "stored_at", json_string(repo_path));
+	/* the dump session runs in UTC: TIMESTAMP values are UTC in the CSV and the SQL */
+	json_object_set_new(json_object_get(m, "csv"), "timestamps", json_string("UTC"));
 	char *text = json_dumps(m, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(m);
 	if (!text)
