@@ -24,8 +24,8 @@ json_t *drb_audit_begin(const char *action, const char *host_id, int64_t started
 	char iso[21];
 	drb_time_iso(started, iso);
 	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:[]}", "format", DRB_META_FORMAT, "kind",
-			 "audit", "action", action, "host_id", host_id, "started", iso,
-			 "practices");
+	                 "audit", "action", action, "host_id", host_id, "started", iso,
+	                 "practices");
 }
 
 static void add_who(json_t *rec, const drb_config *c)
@@ -37,9 +37,9 @@ static void add_who(json_t *rec, const drb_config *c)
 	if (pw)
 		user = pw->pw_name;
 	json_object_set_new(rec, "by",
-			    json_pack("{s:s, s:s, s:s?, s:I, s:s?}", "host_id", c->host_id,
-				      "hostname", host, "user", user, "uid", (json_int_t)geteuid(),
-				      "sudo_user", sudo));
+	                    json_pack("{s:s, s:s, s:s?, s:I, s:s?}", "host_id", c->host_id,
+	                              "hostname", host, "user", user, "uid", (json_int_t)geteuid(),
+	                              "sudo_user", sudo));
 }
 
 /* <host>/audit/<YYYYMMDD>/<YYYYMMDDTHHMMSS.uuuuuuZ>-<action>.json: sorts in time order, and two
@@ -49,7 +49,7 @@ static char *record_path(const char *host, const char *action, const struct time
 	char id[17], *path = NULL;
 	drb_time_id(tv->tv_sec, id);
 	if (asprintf(&path, "%s/audit/%.8s/%.15s.%06ldZ-%s.json", host, id, id, (long)tv->tv_usec,
-		     action) < 0)
+	             action) < 0)
 		return NULL;
 	return path;
 }
@@ -86,14 +86,15 @@ size_t drb_audit_finish(drb_repo_set *set, const drb_config *c, json_t *rec, int
 		}
 		/* never rewritten: an existing record (same microsecond) is left alone */
 		if (drb_repo_stat(set->repos[i], path, &st) == 0) {
-			drb_log_warn("repository %s: %s exists already: this audit record is only in "
-				     "syslog",
-				     set->repos[i]->name, path);
+			drb_log_warn(
+			    "repository %s: %s exists already: this audit record is only in "
+			    "syslog",
+			    set->repos[i]->name, path);
 			missed++;
 		} else if (drb_meta_put(set->repos[i], path, "audit", text) < 0) {
 			drb_log_current_error("storing the audit record");
 			drb_log_warn("repository %s: the audit record %s was not stored",
-				     set->repos[i]->name, path);
+			             set->repos[i]->name, path);
 			missed++;
 		}
 		drb_error_clear();
@@ -132,14 +133,14 @@ static bool about_practice(json_t *rec, const char *practice)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(json_object_get(rec, "practices"), i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), practice) == 0)
-			return true;
+	json_array_foreach(json_object_get(rec, "practices"), i,
+	                   v) if (json_is_string(v) &&
+	                          strcmp(json_string_value(v), practice) == 0) return true;
 	return false;
 }
 
 int drb_audit_list(drb_repo *r, const drb_audit_filter *f,
-		   int (*fn)(void *ud, const char *path, json_t *rec), void *ud, size_t *untrusted)
+                   int (*fn)(void *ud, const char *path, json_t *rec), void *ud, size_t *untrusted)
 {
 	char prefix[300], from[320], id[17];
 	paths p = {0};

@@ -30,6 +30,6 @@ typedef struct drb_audit_filter {
  * unsigned when the set allows it); fn gets the record and its path, and may keep it (incref).
  * *untrusted counts records that failed their check (skipped, with a warning). */
 int drb_audit_list(drb_repo *r, const drb_audit_filter *f,
-		   int (*fn)(void *ud, const char *path, json_t *rec), void *ud, size_t *untrusted);
+                   int (*fn)(void *ud, const char *path, json_t *rec), void *ud, size_t *untrusted);
 
 #endif

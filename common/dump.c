@@ -28,8 +28,8 @@ static int session_setup(drb_db *db)
 	int rc = drb_db_exec(db, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
 	if (rc == 0)
 		rc = drb_db_exec(db, "SET SESSION time_zone = '+00:00', sql_mode = '', "
-				     "sql_quote_show_create = 1, net_write_timeout = 3600, "
-				     "net_read_timeout = 3600, wait_timeout = 86400");
+		                     "sql_quote_show_create = 1, net_write_timeout = 3600, "
+		                     "net_read_timeout = 3600, wait_timeout = 86400");
 	return rc;
 }
 
@@ -57,13 +57,15 @@ static int start_snapshot(drb_db *db, drb_coord *c)
 	memset(c, 0, sizeof *c);
 	if ((rc = drb_db_exec(db, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")) < 0)
 		return rc;
-	if ((rc = drb_db_rows(db, "SHOW SESSION STATUS LIKE 'binlog_snapshot_%'", take_status, c)) < 0)
+	if ((rc = drb_db_rows(db, "SHOW SESSION STATUS LIKE 'binlog_snapshot_%'", take_status, c)) <
+	    0)
 		return rc;
 	if (!c->file[0])
-		return drb_error(DRB_ERR_DATABASE,
-				 "the server reports no binlog snapshot position: is the binary log on?");
+		return drb_error(
+		    DRB_ERR_DATABASE,
+		    "the server reports no binlog snapshot position: is the binary log on?");
 	snprintf(sql, sizeof sql, "SELECT BINLOG_GTID_POS('%s', %llu)", c->file,
-		 (unsigned long long)c->pos);
+	         (unsigned long long)c->pos);
 	rc = drb_db_value(db, sql, c->gtid, sizeof c->gtid);
 	if (rc == DRB_ERR_NOT_FOUND)
 		rc = 0;
@@ -118,16 +120,18 @@ int drb_snapshot_open(const drb_db_target *t, int n, drb_snapshot **out)
 		if (i == 0)
 			s->coord = c;
 		else if (!same_coord(&c, &s->coord)) {
-			rc = drb_error(DRB_ERR_DATABASE,
-				       "dump sessions see different snapshots (%s:%llu GTID %s in session "
-				       "1, %s:%llu GTID %s in session %d): the backup would not be "
-				       "consistent, so it is not taken",
-				       s->coord.file, (unsigned long long)s->coord.pos, s->coord.gtid,
-				       c.file, (unsigned long long)c.pos, c.gtid, i + 1);
+			rc = drb_error(
+			    DRB_ERR_DATABASE,
+			    "dump sessions see different snapshots (%s:%llu GTID %s in session "
+			    "1, %s:%llu GTID %s in session %d): the backup would not be "
+			    "consistent, so it is not taken",
+			    s->coord.file, (unsigned long long)s->coord.pos, s->coord.gtid, c.file,
+			    (unsigned long long)c.pos, c.gtid, i + 1);
 			goto fail;
 		}
 		if (skew && i == 0)
-			drb_db_exec(control, "FLUSH BINARY LOGS"); /* test fault: a commit slips in */
+			drb_db_exec(control,
+			            "FLUSH BINARY LOGS"); /* test fault: a commit slips in */
 	}
 	if (blocked) {
 		rc = drb_db_exec(control, "BACKUP STAGE END");
@@ -139,8 +143,8 @@ int drb_snapshot_open(const drb_db_target *t, int n, drb_snapshot **out)
 	s->taken = time(NULL);
 	drb_db_close(control);
 	drb_log_debug("snapshot at %s:%llu GTID '%s' in %d session%s (commits held %.1f ms)",
-		      s->coord.file, (unsigned long long)s->coord.pos, s->coord.gtid, n,
-		      n == 1 ? "" : "s", s->block_micros / 1000.0);
+	              s->coord.file, (unsigned long long)s->coord.pos, s->coord.gtid, n,
+	              n == 1 ? "" : "s", s->block_micros / 1000.0);
 	*out = s;
 	return 0;
 fail:
@@ -212,9 +216,9 @@ int drb_dump_columns(drb_db *db, const char *dbname, const char *table, drb_dump
 		return rc;
 	/* generated columns are computed again on load; invisible ones must be named */
 	snprintf(sql, sizeof sql,
-		 "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '%s' AND "
-		 "TABLE_NAME = '%s' AND IS_GENERATED = 'NEVER' ORDER BY ORDINAL_POSITION",
-		 esc_db, esc_t);
+	         "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '%s' AND "
+	         "TABLE_NAME = '%s' AND IS_GENERATED = 'NEVER' ORDER BY ORDINAL_POSITION",
+	         esc_db, esc_t);
 	if ((rc = drb_db_rows(db, sql, add_name, out)) < 0)
 		goto out;
 	if (!(out->kinds = calloc(out->n + 1, sizeof *out->kinds)))
@@ -259,12 +263,13 @@ static drb_col_kind kind_of(const MYSQL_FIELD *f)
 	case MYSQL_TYPE_GEOMETRY:
 		return DRB_COL_BINARY;
 	default:
-		return DRB_COL_TEXT; /* dates, times, JSON, ENUM, SET: text (dates say charset 63) */
+		return DRB_COL_TEXT; /* dates, times, JSON, ENUM, SET: text (dates say charset 63)
+		                      */
 	}
 }
 
 int drb_dump_rows(drb_db *db, const char *dbname, const char *table, drb_dump_cols *cols,
-		  drb_dump_row_fn fn, void *ud, uint64_t *rows_out)
+                  drb_dump_row_fn fn, void *ud, uint64_t *rows_out)
 {
 	MYSQL *m = drb_db_handle(db);
 	char qdb[300], qt[300];
@@ -311,15 +316,16 @@ int drb_dump_rows(drb_db *db, const char *dbname, const char *table, drb_dump_co
 	}
 	if (stop == 0 && !drb_stop_requested() && mysql_errno(m))
 		rc = drb_error(DRB_ERR_DATABASE, "reading %s.%s after %llu rows: %s", qdb, qt,
-			       (unsigned long long)rows, mysql_error(m));
+		               (unsigned long long)rows, mysql_error(m));
 	else if (nf != cols->n)
 		rc = drb_error(DRB_ERR_DATABASE, "reading %s.%s: %u columns, expected %zu", qdb, qt,
-			       nf, cols->n);
+		               nf, cols->n);
 	mysql_free_result(res); /* drains the rest when we stopped early */
 	if (rc == 0 && stop < 0)
 		rc = stop;
 	if (rc == 0 && drb_stop_requested())
-		rc = drb_error(DRB_ERR_CANCELLED, "stopped by a signal while reading %s.%s", qdb, qt);
+		rc = drb_error(DRB_ERR_CANCELLED, "stopped by a signal while reading %s.%s", qdb,
+		               qt);
 	*rows_out = rows;
 out:
 	free(sql);

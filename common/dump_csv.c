@@ -69,8 +69,8 @@ static int csv_row(void *ud, char **row, const unsigned long *lens)
 	return w->o->rc;
 }
 
-int drb_dump_csv(drb_db *db, const char *dbname, const char *table, drb_sink *sink,
-		 uint64_t *rows, uint64_t *bytes, char ***binary, size_t *n_binary)
+int drb_dump_csv(drb_db *db, const char *dbname, const char *table, drb_sink *sink, uint64_t *rows,
+                 uint64_t *bytes, char ***binary, size_t *n_binary)
 {
 	drb_dump_cols cols = {0};
 	drb_out o;

@@ -82,7 +82,8 @@ static inline void drb_out_str(drb_out *o, const char *s)
 	drb_out_put(o, s, strlen(s));
 }
 
-static inline void drb_out_fmt(drb_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void drb_out_fmt(drb_out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static inline void drb_out_fmt(drb_out *o, const char *fmt, ...)
 {
 	char small[1024];

@@ -39,7 +39,7 @@ static int walk(int fd0, const char *rel, drb_docs_fn fn, drb_docs_skip_fn skip,
 	if (!d) {
 		close(fd0);
 		return drb_error(DRB_ERR_IO, "documents: reading folder %s: %s", rel[0] ? rel : ".",
-				 strerror(errno));
+		                 strerror(errno));
 	}
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -65,20 +65,24 @@ static int walk(int fd0, const char *rel, drb_docs_fn fn, drb_docs_skip_fn skip,
 		if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) != 0) {
 			rc = drb_error(DRB_ERR_IO, "documents: %s: %s", path, strerror(errno));
 		} else if (S_ISDIR(st.st_mode)) {
-			int sub = openat(dirfd(d), names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			rc = sub < 0 ? drb_error(DRB_ERR_IO, "documents: %s: %s", path, strerror(errno))
-				     : walk(sub, path, fn, skip, ud);
+			int sub = openat(dirfd(d), names[i],
+			                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			rc = sub < 0
+			         ? drb_error(DRB_ERR_IO, "documents: %s: %s", path, strerror(errno))
+			         : walk(sub, path, fn, skip, ud);
 		} else if (S_ISREG(st.st_mode)) {
 			int fd = openat(dirfd(d), names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0 || fstat(fd, &st) != 0)
-				rc = drb_error(DRB_ERR_IO, "documents: %s: %s", path, strerror(errno));
+				rc = drb_error(DRB_ERR_IO, "documents: %s: %s", path,
+				               strerror(errno));
 			else
 				rc = fn(ud, path, fd, &st);
 			if (fd >= 0)
 				close(fd);
 		} else {
-			skip(ud, path, S_ISLNK(st.st_mode) ? "symbolic link (not followed)"
-							    : "not a regular file");
+			skip(ud, path,
+			     S_ISLNK(st.st_mode) ? "symbolic link (not followed)"
+			                         : "not a regular file");
 		}
 		free(path);
 	}
@@ -95,6 +99,6 @@ int drb_docs_walk(const char *root, drb_docs_fn fn, drb_docs_skip_fn skip, void 
 	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return drb_error(errno == ENOENT ? DRB_ERR_NOT_FOUND : DRB_ERR_IO,
-				 "documents folder %s: %s", root, strerror(errno));
+		                 "documents folder %s: %s", root, strerror(errno));
 	return walk(fd, "", fn, skip, ud);
 }

@@ -29,8 +29,8 @@
 #include "restore/scratch.h"
 
 #define DEFAULT_EXPIRES (24 * 3600L)
-#define EXPIRES_MAX 604800L /* SigV4: a presigned URL lives at most 7 days */
-#define PASS_CHARS 32       /* generated passphrase: 32 of 32 symbols, 160 bits */
+#define EXPIRES_MAX     604800L /* SigV4: a presigned URL lives at most 7 days */
+#define PASS_CHARS      32      /* generated passphrase: 32 of 32 symbols, 160 bits */
 
 typedef struct export_opts {
 	const char *practice, *at, *out, *pass_file, *host;
@@ -50,6 +50,7 @@ typedef struct export_run {
 	json_t *skipped;
 	uint64_t n_docs, doc_bytes;
 	char *docs_dir;
+	int64_t started;
 } export_run;
 
 /* ---------------------------------------------------------------- options */
@@ -79,48 +80,67 @@ static int parse_duration(const char *s, long *out)
 static int parse_opts(int argc, char **argv, export_opts *o)
 {
 	static const struct option opts[] = {{"practice", required_argument, NULL, 'p'},
-					     {"at", required_argument, NULL, 'a'},
-					     {"out", required_argument, NULL, 'o'},
-					     {"passphrase-file", required_argument, NULL, 'P'},
-					     {"url", no_argument, NULL, 'u'},
-					     {"expires", required_argument, NULL, 'e'},
-					     {"host", required_argument, NULL, 'H'},
-					     {"allow-unsigned", no_argument, NULL, 'U'},
-					     {0, 0, 0, 0}};
+	                                     {"at", required_argument, NULL, 'a'},
+	                                     {"out", required_argument, NULL, 'o'},
+	                                     {"passphrase-file", required_argument, NULL, 'P'},
+	                                     {"url", no_argument, NULL, 'u'},
+	                                     {"expires", required_argument, NULL, 'e'},
+	                                     {"host", required_argument, NULL, 'H'},
+	                                     {"allow-unsigned", no_argument, NULL, 'U'},
+	                                     {0, 0, 0, 0}};
 	int opt;
 	const char *expires = NULL;
 	*o = (export_opts){.at = "latest", .expires = DEFAULT_EXPIRES};
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'p': o->practice = optarg; break;
-		case 'a': o->at = optarg; break;
-		case 'o': o->out = optarg; break;
-		case 'P': o->pass_file = optarg; break;
-		case 'u': o->url = true; break;
-		case 'e': expires = optarg; break;
-		case 'H': o->host = optarg; break;
-		case 'U': o->allow_unsigned = true; break;
+		case 'p':
+			o->practice = optarg;
+			break;
+		case 'a':
+			o->at = optarg;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'P':
+			o->pass_file = optarg;
+			break;
+		case 'u':
+			o->url = true;
+			break;
+		case 'e':
+			expires = optarg;
+			break;
+		case 'H':
+			o->host = optarg;
+			break;
+		case 'U':
+			o->allow_unsigned = true;
+			break;
 		default:
-			return drb_error(DRB_ERR_USAGE,
-					 "unknown or incomplete option '%s' (see 'drbackup export --help')",
-					 argv[optind - 1]);
+			return drb_error(
+			    DRB_ERR_USAGE,
+			    "unknown or incomplete option '%s' (see 'drbackup export --help')",
+			    argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return drb_error(DRB_ERR_USAGE, "unexpected argument '%s'", argv[optind]);
 	if (!o->practice || !o->practice[0])
-		return drb_error(DRB_ERR_USAGE, "export needs --practice NAME (see 'drbackup export "
-						"--help')");
+		return drb_error(DRB_ERR_USAGE,
+		                 "export needs --practice NAME (see 'drbackup export "
+		                 "--help')");
 	if (expires && !o->url)
 		return drb_error(DRB_ERR_USAGE, "--expires goes with --url");
 	if (o->url && o->out)
 		return drb_error(DRB_ERR_USAGE, "--out and --url exclude each other: the archive "
-						"goes into a file or into the repository");
+		                                "goes into a file or into the repository");
 	if (expires && (parse_duration(expires, &o->expires) < 0 || o->expires > EXPIRES_MAX))
-		return drb_error(DRB_ERR_USAGE, "--expires takes 1s to 7d (like 90s, 30m, 24h, 7d), "
-						"not '%s'",
-				 expires);
+		return drb_error(DRB_ERR_USAGE,
+		                 "--expires takes 1s to 7d (like 90s, 30m, 24h, 7d), "
+		                 "not '%s'",
+		                 expires);
 	return 0;
 }
 
@@ -154,9 +174,10 @@ static int get_passphrase(const export_opts *o, char **pass, bool *generated)
 		if (len < 12) {
 			drb_secret_free(*pass);
 			*pass = NULL;
-			return drb_error(DRB_ERR_REFUSED, "the passphrase in %s is shorter than 12 "
-							  "characters: too weak for patient data",
-					 o->pass_file);
+			return drb_error(DRB_ERR_REFUSED,
+			                 "the passphrase in %s is shorter than 12 "
+			                 "characters: too weak for patient data",
+			                 o->pass_file);
 		}
 		return 0;
 	}
@@ -169,14 +190,14 @@ static int get_passphrase(const export_opts *o, char **pass, bool *generated)
 /* ---------------------------------------------------------------- the archive */
 
 static int add_file(export_run *x, const char *name, uint64_t size, const char *sha,
-		    const char *original)
+                    const char *original)
 {
-	json_t *f = json_pack("{s:s, s:I, s:s}", "name", name, "size", (json_int_t)size, "sha256",
-			      sha);
+	json_t *f =
+	    json_pack("{s:s, s:I, s:s}", "name", name, "size", (json_int_t)size, "sha256", sha);
 	if (original)
 		json_object_set_new(f, "original_path", json_string(original));
 	return json_array_append_new(x->files, f) == 0 ? 0
-						       : drb_error(DRB_ERR_NOMEM, "out of memory");
+	                                               : drb_error(DRB_ERR_NOMEM, "out of memory");
 }
 
 static int add_readme(export_run *x, const drb_restore_result *r)
@@ -186,35 +207,39 @@ static int add_readme(export_run *x, const drb_restore_result *r)
 	char sha[65];
 	if (r->reached_time > 0)
 		drb_time_iso(r->reached_time, reached);
-	if (asprintf(&text,
-		     "Your practice's data: %s\r\n"
-		     "==========================\r\n\r\n"
-		     "This archive holds a complete copy of the practice database \"%s\" as it was at\r\n"
-		     "%s (UTC), taken from its backups, with the practice's documents.\r\n\r\n"
-		     "What is inside\r\n"
-		     "  %s.sql        the whole database as SQL: tables, views, triggers, routines,\r\n"
-		     "                   events and their character sets\r\n"
-		     "  csv/           one CSV file per table (RFC 4180, UTF-8, a header row). An empty\r\n"
-		     "                   field without quotes is NULL; \"\" is an empty text. Binary\r\n"
-		     "                   columns (images, files stored in the database) are base64.\r\n"
-		     "  documents/     the documents folder, one file per document under a neutral\r\n"
-		     "                   name; manifest.json gives each one's original path\r\n"
-		     "  manifest.json  every file with its size and SHA-256, the row count of every\r\n"
-		     "                   table, which columns are binary, and which backup it came from\r\n\r\n"
-		     "How to open it\r\n"
-		     "  The archive is encrypted with AES-256. Open it with the passphrase you were\r\n"
-		     "  given separately: 7-Zip (Windows), Keka or The Unarchiver (macOS), or\r\n"
-		     "    bsdtar -xf archive.zip --passphrase 'THE PASSPHRASE'\r\n"
-		     "    7z x archive.zip\r\n"
-		     "  Keep it encrypted on a disk you control: it holds patient records.\r\n\r\n"
-		     "How to load it into your own server (MariaDB 10.6 or later, or OpenEMR's)\r\n"
-		     "  mariadb -u root -p < %s.sql\r\n"
-		     "  This creates the database \"%s\" with all its data. Then check it:\r\n"
-		     "    mariadb -u root -p -e 'CHECKSUM TABLE ...' %s\r\n"
-		     "  Put the documents folder back under sites/<practice>/documents, each file at\r\n"
-		     "  the original_path that manifest.json lists for it.\r\n",
-		     x->opt->practice, x->opt->practice, reached[0] ? reached : "the newest backup",
-		     x->opt->practice, x->opt->practice, x->opt->practice, x->opt->practice) < 0)
+	if (asprintf(
+	        &text,
+	        "Your practice's data: %s\r\n"
+	        "==========================\r\n\r\n"
+	        "This archive holds a complete copy of the practice database \"%s\" as it was "
+	        "at\r\n"
+	        "%s (UTC), taken from its backups, with the practice's documents.\r\n\r\n"
+	        "What is inside\r\n"
+	        "  %s.sql        the whole database as SQL: tables, views, triggers, routines,\r\n"
+	        "                   events and their character sets\r\n"
+	        "  csv/           one CSV file per table (RFC 4180, UTF-8, a header row). An "
+	        "empty\r\n"
+	        "                   field without quotes is NULL; \"\" is an empty text. Binary\r\n"
+	        "                   columns (images, files stored in the database) are base64.\r\n"
+	        "  documents/     the documents folder, one file per document under a neutral\r\n"
+	        "                   name; manifest.json gives each one's original path\r\n"
+	        "  manifest.json  every file with its size and SHA-256, the row count of every\r\n"
+	        "                   table, which columns are binary, and which backup it came "
+	        "from\r\n\r\n"
+	        "How to open it\r\n"
+	        "  The archive is encrypted with AES-256. Open it with the passphrase you were\r\n"
+	        "  given separately: 7-Zip (Windows), Keka or The Unarchiver (macOS), or\r\n"
+	        "    bsdtar -xf archive.zip --passphrase 'THE PASSPHRASE'\r\n"
+	        "    7z x archive.zip\r\n"
+	        "  Keep it encrypted on a disk you control: it holds patient records.\r\n\r\n"
+	        "How to load it into your own server (MariaDB 10.6 or later, or OpenEMR's)\r\n"
+	        "  mariadb -u root -p < %s.sql\r\n"
+	        "  This creates the database \"%s\" with all its data. Then check it:\r\n"
+	        "    mariadb -u root -p -e 'CHECKSUM TABLE ...' %s\r\n"
+	        "  Put the documents folder back under sites/<practice>/documents, each file at\r\n"
+	        "  the original_path that manifest.json lists for it.\r\n",
+	        x->opt->practice, x->opt->practice, reached[0] ? reached : "the newest backup",
+	        x->opt->practice, x->opt->practice, x->opt->practice, x->opt->practice) < 0)
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	int rc = drb_zip_add(x->zip, "README.txt", text, strlen(text), &size, sha);
 	if (rc == 0)
@@ -259,20 +284,22 @@ static int add_csv(export_run *x, drb_db *db, const char *table, const drb_dump_
 		goto out;
 	}
 	if ((rc = drb_zip_entry_begin(x->zip, entry, &s)) < 0 ||
-	    (rc = drb_dump_csv(db, x->opt->practice, table, s, &rows, NULL, &binary, &n_binary)) < 0 ||
+	    (rc = drb_dump_csv(db, x->opt->practice, table, s, &rows, NULL, &binary, &n_binary)) <
+	        0 ||
 	    (rc = drb_zip_entry_end(x->zip, &size, sha)) < 0 ||
 	    (rc = add_file(x, entry, size, sha, NULL)) < 0)
 		goto out;
 	/* the SQL and the CSV read the same quiet server: they must agree */
 	for (size_t i = 0; i < st->n_tables; i++)
 		if (strcmp(st->tables[i].name, table) == 0 && st->tables[i].rows != rows) {
-			rc = drb_error(DRB_ERR_INTEGRITY, "table %s: %llu rows in the SQL, %llu in the CSV",
-				       table, (unsigned long long)st->tables[i].rows,
-				       (unsigned long long)rows);
+			rc = drb_error(DRB_ERR_INTEGRITY,
+			               "table %s: %llu rows in the SQL, %llu in the CSV", table,
+			               (unsigned long long)st->tables[i].rows,
+			               (unsigned long long)rows);
 			goto out;
 		}
 	json_array_append_new(x->tables, json_pack("{s:s, s:I, s:s}", "name", table, "rows",
-						   (json_int_t)rows, "csv", entry));
+	                                           (json_int_t)rows, "csv", entry));
 	if (n_binary) {
 		json_t *cols = json_array();
 		for (size_t i = 0; i < n_binary; i++)
@@ -303,7 +330,8 @@ static int add_document(void *ud, const char *rel, int fd, const struct stat *st
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return drb_error(DRB_ERR_IO, "documents: reading %s: %s", rel, strerror(errno));
+			return drb_error(DRB_ERR_IO, "documents: reading %s: %s", rel,
+			                 strerror(errno));
 		if (n == 0)
 			break;
 		if ((rc = drb_sink_write(s, buf, (size_t)n)) < 0)
@@ -332,7 +360,7 @@ static int add_documents(export_run *x)
 	if (rc == DRB_ERR_NOT_FOUND) {
 		/* a practice without documents: said in the manifest, not an error */
 		drb_log_warn("export: %s does not exist: the export holds no documents",
-			     x->docs_dir);
+		             x->docs_dir);
 		drb_error_clear();
 		rc = 0;
 	}
@@ -340,7 +368,7 @@ static int add_documents(export_run *x)
 }
 
 static int add_manifest(export_run *x, const drb_restore_result *r, const char *repo_path,
-			int64_t created)
+                        int64_t created)
 {
 	char created_iso[21], reached[21] = "";
 	uint64_t size;
@@ -349,23 +377,22 @@ static int add_manifest(export_run *x, const drb_restore_result *r, const char *
 	if (r->reached_time > 0)
 		drb_time_iso(r->reached_time, reached);
 	json_t *m = json_pack(
-		"{s:i, s:s, s:s, s:s, s:s, s:{s:s, s:s?, s:s}, "
-		"s:{s:s, s:s, s:I, s:s, s:s}, s:{s:s, s:s}, "
-		"s:{s:s, s:s, s:s, s:s, s:s, s:O}, s:O, s:{s:s, s:I, s:I, s:O}, s:O}",
-		"format", DRB_META_FORMAT, "kind", "practice-export", "practice", x->opt->practice,
-		"host_id", x->opt->host ? x->opt->host : x->cfg->host_id, "created", created_iso,
-		"point_in_time", "asked", x->opt->at, "reached", reached[0] ? reached : NULL,
-		"reached_gtid", r->replayed_gtid,
-		"source", "backup_id", r->backup_id, "repository", r->repo, "segments",
-		(json_int_t)r->n_segments, "first_binlog", r->first_file, "last_binlog", r->last_file,
-		"encryption", "container", "zip, AES-256 (WinZip AE-2)", "entry_names",
-		"neutral: documents are documents/NNNNNN.bin, their paths are in this manifest",
-		"csv", "dialect", "RFC 4180, UTF-8, CRLF, header row", "quoting",
-		"every value quoted", "null", "an empty field without quotes",
-		"empty_string", "\"\"", "binary_encoding", "base64 (RFC 4648, padded)",
-		"binary_columns", x->binary, "tables", x->tables,
-		"documents", "folder", x->docs_dir ? x->docs_dir : "", "count", (json_int_t)x->n_docs,
-		"bytes", (json_int_t)x->doc_bytes, "skipped", x->skipped, "files", x->files);
+	    "{s:i, s:s, s:s, s:s, s:s, s:{s:s, s:s?, s:s}, "
+	    "s:{s:s, s:s, s:I, s:s, s:s}, s:{s:s, s:s}, "
+	    "s:{s:s, s:s, s:s, s:s, s:s, s:O}, s:O, s:{s:s, s:I, s:I, s:O}, s:O}",
+	    "format", DRB_META_FORMAT, "kind", "practice-export", "practice", x->opt->practice,
+	    "host_id", x->opt->host ? x->opt->host : x->cfg->host_id, "created", created_iso,
+	    "point_in_time", "asked", x->opt->at, "reached", reached[0] ? reached : NULL,
+	    "reached_gtid", r->replayed_gtid, "source", "backup_id", r->backup_id, "repository",
+	    r->repo, "segments", (json_int_t)r->n_segments, "first_binlog", r->first_file,
+	    "last_binlog", r->last_file, "encryption", "container", "zip, AES-256 (WinZip AE-2)",
+	    "entry_names",
+	    "neutral: documents are documents/NNNNNN.bin, their paths are in this manifest", "csv",
+	    "dialect", "RFC 4180, UTF-8, CRLF, header row", "quoting", "every value quoted", "null",
+	    "an empty field without quotes", "empty_string", "\"\"", "binary_encoding",
+	    "base64 (RFC 4648, padded)", "binary_columns", x->binary, "tables", x->tables,
+	    "documents", "folder", x->docs_dir ? x->docs_dir : "", "count", (json_int_t)x->n_docs,
+	    "bytes", (json_int_t)x->doc_bytes, "skipped", x->skipped, "files", x->files);
 	if (!m)
 		return drb_error(DRB_ERR_NOMEM, "out of memory (manifest)");
 	if (repo_path)
@@ -395,8 +422,15 @@ static int prepare(void *ud, uint64_t need, drb_db_target *dest)
 	return 0;
 }
 
+static void show_progress(void *ud, const char *entry, uint64_t in, uint64_t out)
+{
+	export_run *x = ud;
+	drb_progress("export %s: %s, %.0f MB read, %.0f MB encrypted, %.0f s", x->opt->practice,
+	             entry, in / 1e6, out / 1e6, (double)(time(NULL) - x->started));
+}
+
 static int build(export_run *x, const drb_restore_result *r, drb_sink *out, const char *pass,
-		 const char *repo_path, int64_t created, uint64_t *zip_bytes)
+                 const char *repo_path, int64_t created, uint64_t *zip_bytes)
 {
 	drb_db *db = NULL;
 	drb_dump_stats st = {0};
@@ -404,8 +438,10 @@ static int build(export_run *x, const drb_restore_result *r, drb_sink *out, cons
 	size_t n_tables = 0;
 	int rc;
 	if ((rc = drb_dump_session_open(&x->target, &db)) < 0 ||
-	    (rc = drb_zip_open(out, pass, created, &x->zip)) < 0 || (rc = add_readme(x, r)) < 0 ||
-	    (rc = add_sql(x, db, &st)) < 0 ||
+	    (rc = drb_zip_open(out, pass, created, &x->zip)) < 0)
+		goto out;
+	drb_zip_set_progress(x->zip, show_progress, x);
+	if ((rc = add_readme(x, r)) < 0 || (rc = add_sql(x, db, &st)) < 0 ||
 	    (rc = drb_dump_base_tables(db, x->opt->practice, &tables, &n_tables)) < 0)
 		goto out;
 	drb_log_info("export: %zu tables as CSV", n_tables);
@@ -420,6 +456,7 @@ static int build(export_run *x, const drb_restore_result *r, drb_sink *out, cons
 	if (rc == 0)
 		*zip_bytes = drb_zip_bytes(x->zip);
 out:
+	drb_progress_clear();
 	drb_zip_free(x->zip);
 	x->zip = NULL;
 	drb_dump_names_free(tables, n_tables);
@@ -462,10 +499,11 @@ static int add_old(void *ud, const char *path, const drb_obj_stat *st)
 
 /* Exports of this practice older than export { keep_days } leave every repository. */
 static void expire_exports(drb_repo_set *set, const drb_config *c, const char *host,
-			   const char *practice)
+                           const char *practice)
 {
 	char *name = drb_path_component(practice), *prefix = NULL;
-	if (c->export.keep_days <= 0 || !name || asprintf(&prefix, "%s/exports/%s/", host, name) < 0)
+	if (c->export.keep_days <= 0 || !name ||
+	    asprintf(&prefix, "%s/exports/%s/", host, name) < 0)
 		goto out;
 	for (size_t i = 0; i < set->n; i++) {
 		old_exports o = {.before = time(NULL) - c->export.keep_days * 86400};
@@ -474,9 +512,10 @@ static void expire_exports(drb_repo_set *set, const drb_config *c, const char *h
 			drb_log_current_error("deleting old exports");
 			drb_error_clear();
 		} else if (o.n) {
-			drb_log_info("export: deleted %zu export%s of %s older than %ld days from %s",
-				     o.n, o.n == 1 ? "" : "s", practice, c->export.keep_days,
-				     set->repos[i]->name);
+			drb_log_info(
+			    "export: deleted %zu export%s of %s older than %ld days from %s", o.n,
+			    o.n == 1 ? "" : "s", practice, c->export.keep_days,
+			    set->repos[i]->name);
 		}
 		for (size_t k = 0; k < o.n; k++)
 			free(o.v[k]);
@@ -512,6 +551,7 @@ int drb_cmd_export(drb_ctx *ctx, int argc, char **argv)
 		return rc;
 	x.cfg = c;
 	x.opt = &opt;
+	x.started = started;
 	x.files = json_array();
 	x.tables = json_array();
 	x.binary = json_object();
@@ -526,15 +566,17 @@ int drb_cmd_export(drb_ctx *ctx, int argc, char **argv)
 		goto out;
 	drb_repo_set_allow_unsigned(o.set, opt.allow_unsigned);
 	if (keys->n_sec == 0) {
-		rc = drb_error(DRB_ERR_CONFIG, "export runs on a restore host: it needs a secret key "
-					       "(encryption { secret_keys } in %s)",
-			       c->file);
+		rc = drb_error(DRB_ERR_CONFIG,
+		               "export runs on a restore host: it needs a secret key "
+		               "(encryption { secret_keys } in %s)",
+		               c->file);
 		goto out;
 	}
 	if (opt.url && !(link_to = link_repo(o.set))) {
-		rc = drb_error(DRB_ERR_CONFIG, "--url needs a repository that hands out download "
-					       "links (type = \"s3\")%s",
-			       ctx->repo_name ? "; --repo names one that does not" : "");
+		rc = drb_error(DRB_ERR_CONFIG,
+		               "--url needs a repository that hands out download "
+		               "links (type = \"s3\")%s",
+		               ctx->repo_name ? "; --repo names one that does not" : "");
 		goto out;
 	}
 	if ((rc = get_passphrase(&opt, &pass, &generated)) < 0)
@@ -552,8 +594,9 @@ int drb_cmd_export(drb_ctx *ctx, int argc, char **argv)
 		drb_put_opts po = {0};
 		if ((rc = drb_repo_put(link_to, repo_path, &po, &out)) < 0)
 			goto out;
-		json_object_set_new(audit, "target", json_pack("{s:s, s:s}", "repository",
-								link_to->name, "object", repo_path));
+		json_object_set_new(
+		    audit, "target",
+		    json_pack("{s:s, s:s}", "repository", link_to->name, "object", repo_path));
 	} else {
 		if (opt.out)
 			out_path = strdup(opt.out);
@@ -565,7 +608,7 @@ int drb_cmd_export(drb_ctx *ctx, int argc, char **argv)
 		}
 		if ((fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
 			rc = drb_error(errno == EEXIST ? DRB_ERR_EXISTS : DRB_ERR_IO, "%s: %s",
-				       out_path, strerror(errno));
+			               out_path, strerror(errno));
 			goto out;
 		}
 		out_created = true;
@@ -607,9 +650,10 @@ int drb_cmd_export(drb_ctx *ctx, int argc, char **argv)
 			goto out;
 		char until[21];
 		drb_time_iso(time(NULL) + opt.expires, until);
-		/* the link itself is a bearer credential: the record names the object, not the URL */
+		/* the link itself is a bearer credential: the record names the object, not the URL
+		 */
 		json_object_set_new(json_object_get(audit, "target"), "link_expires",
-				    json_string(until));
+		                    json_string(until));
 	}
 	json_object_set_new(audit, "bytes", json_integer((json_int_t)zip_bytes));
 	json_object_set_new(audit, "documents", json_integer((json_int_t)x.n_docs));
@@ -633,18 +677,19 @@ out:
 	drb_audit_finish(o.set, c, audit, rc);
 	if (rc == 0) {
 		if (ctx->json) {
-			json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "practice", opt.practice,
-					      "backup_id", r.backup_id, "point_in_time", opt.at, "bytes",
-					      (json_int_t)zip_bytes, "tables",
-					      (json_int_t)json_array_size(x.tables), "documents",
-					      (json_int_t)x.n_docs);
+			json_t *j = json_pack(
+			    "{s:s, s:s, s:s, s:I, s:I, s:I}", "practice", opt.practice, "backup_id",
+			    r.backup_id, "point_in_time", opt.at, "bytes", (json_int_t)zip_bytes,
+			    "tables", (json_int_t)json_array_size(x.tables), "documents",
+			    (json_int_t)x.n_docs);
 			if (out_path)
 				json_object_set_new(j, "file", json_string(out_path));
 			if (repo_path)
 				json_object_set_new(j, "object", json_string(repo_path));
 			if (url) {
 				json_object_set_new(j, "url", json_string(url));
-				json_object_set_new(j, "expires_seconds", json_integer(opt.expires));
+				json_object_set_new(j, "expires_seconds",
+				                    json_integer(opt.expires));
 			}
 			if (generated)
 				json_object_set_new(j, "passphrase", json_string(pass));
@@ -658,9 +703,11 @@ out:
 			if (out_path)
 				printf("file        %s\n", out_path);
 			if (url)
-				printf("link        %s\n            valid %ld s\n", url, opt.expires);
+				printf("link        %s\n            valid %ld s\n", url,
+				       opt.expires);
 			if (generated)
-				printf("passphrase  %s\n            shown once, stored nowhere: give it to "
+				printf("passphrase  %s\n            shown once, stored nowhere: "
+				       "give it to "
 				       "the practice by another channel than the file or link\n",
 				       pass);
 		}

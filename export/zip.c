@@ -31,7 +31,12 @@ struct drb_zip {
 	uint64_t entry_size;
 	crypto_hash_sha256_state sha;
 	entry_sink content;
+	uint64_t content_total, next_progress;
+	void (*progress)(void *ud, const char *entry, uint64_t in, uint64_t out);
+	void *progress_ud;
 };
+
+#define PROGRESS_EVERY (4u << 20)
 
 static la_ssize_t write_cb(struct archive *a, void *ud, const void *buf, size_t len)
 {
@@ -72,9 +77,9 @@ int drb_zip_open(drb_sink *out, const char *passphrase, int64_t mtime, drb_zip *
 	if (archive_write_set_options(z->a, "zip:encryption=aes256") != ARCHIVE_OK ||
 	    archive_write_set_passphrase(z->a, passphrase) != ARCHIVE_OK) {
 		rc = drb_error(DRB_ERR_CRYPTO,
-			       "this libarchive cannot write AES-256 zip archives (%s): the export "
-			       "is not made unencrypted",
-			       archive_error_string(z->a));
+		               "this libarchive cannot write AES-256 zip archives (%s): the export "
+		               "is not made unencrypted",
+		               archive_error_string(z->a));
 		goto out;
 	}
 	if (archive_write_open2(z->a, z, NULL, write_cb, NULL, NULL) != ARCHIVE_OK) {
@@ -102,6 +107,11 @@ static int content_write(drb_sink *s, const void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 		z->entry_size += (uint64_t)n;
+		z->content_total += (uint64_t)n;
+	}
+	if (z->progress && z->content_total >= z->next_progress) {
+		z->next_progress = z->content_total + PROGRESS_EVERY;
+		z->progress(z->progress_ud, z->name, z->content_total, z->bytes);
 	}
 	return 0;
 }
@@ -118,8 +128,8 @@ static void content_free(drb_sink *s)
 {
 	(void)s;
 }
-static const drb_sink_ops content_ops = {"zip entry", content_write, content_finish,
-					 content_abort, content_free};
+static const drb_sink_ops content_ops = {"zip entry", content_write, content_finish, content_abort,
+                                         content_free};
 
 int drb_zip_entry_begin(drb_zip *z, const char *name, drb_sink **content)
 {
@@ -165,7 +175,7 @@ int drb_zip_entry_end(drb_zip *z, uint64_t *size, char hex[65])
 }
 
 int drb_zip_add(drb_zip *z, const char *name, const void *buf, size_t len, uint64_t *size,
-		char hex[65])
+                char hex[65])
 {
 	drb_sink *s;
 	int rc = drb_zip_entry_begin(z, name, &s);
@@ -189,6 +199,14 @@ void drb_zip_free(drb_zip *z)
 		return;
 	archive_write_free(z->a); /* closes first when still open */
 	free(z);
+}
+
+void drb_zip_set_progress(drb_zip *z,
+                          void (*fn)(void *ud, const char *entry, uint64_t in, uint64_t out),
+                          void *ud)
+{
+	z->progress = fn;
+	z->progress_ud = ud;
 }
 
 uint64_t drb_zip_bytes(const drb_zip *z)

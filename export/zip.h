@@ -22,12 +22,17 @@ int drb_zip_entry_begin(drb_zip *z, const char *name, drb_sink **content);
 int drb_zip_entry_end(drb_zip *z, uint64_t *size, char sha256_hex[65]);
 /* A whole entry from memory. */
 int drb_zip_add(drb_zip *z, const char *name, const void *buf, size_t len, uint64_t *size,
-		char sha256_hex[65]);
+                char sha256_hex[65]);
 
 /* Write the central directory and flush; the output sink is then complete (not finished). */
 int drb_zip_close(drb_zip *z);
 /* Release z (after close, or to give up). */
 void drb_zip_free(drb_zip *z);
+/* Call fn every few MiB of content, with the current entry's name, the content bytes taken and
+ * the archive bytes written so far (a progress line). */
+void drb_zip_set_progress(drb_zip *z,
+                          void (*fn)(void *ud, const char *entry, uint64_t in, uint64_t out),
+                          void *ud);
 /* The archive bytes written into out so far. */
 uint64_t drb_zip_bytes(const drb_zip *z);
 

@@ -24,14 +24,16 @@ static int show(void *ud, const char *path, json_t *rec)
 	(void)path;
 	s->n++;
 	if (s->all)
-		return json_array_append(s->all, rec) == 0 ? 0 : drb_error(DRB_ERR_NOMEM, "out of memory");
+		return json_array_append(s->all, rec) == 0
+		           ? 0
+		           : drb_error(DRB_ERR_NOMEM, "out of memory");
 	json_t *by = json_object_get(rec, "by"), *target = json_object_get(rec, "target");
 	char practices[512] = "", *t = NULL;
 	size_t i, len = 0;
 	json_t *v;
-	json_array_foreach(json_object_get(rec, "practices"), i, v)
-		len += (size_t)snprintf(practices + len, len < sizeof practices ? sizeof practices - len : 0,
-					"%s%s", i ? "," : "", json_string_value(v));
+	json_array_foreach(json_object_get(rec, "practices"), i, v) len +=
+	    (size_t)snprintf(practices + len, len < sizeof practices ? sizeof practices - len : 0,
+	                     "%s%s", i ? "," : "", json_string_value(v));
 	if (len >= sizeof practices)
 		strcpy(practices + sizeof practices - 4, "...");
 	if (json_is_string(target))
@@ -55,10 +57,10 @@ static int show(void *ud, const char *path, json_t *rec)
 int drb_cmd_audit(drb_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {{"practice", required_argument, NULL, 'p'},
-					     {"since", required_argument, NULL, 's'},
-					     {"host", required_argument, NULL, 'H'},
-					     {"allow-unsigned", no_argument, NULL, 'U'},
-					     {0, 0, 0, 0}};
+	                                     {"since", required_argument, NULL, 's'},
+	                                     {"host", required_argument, NULL, 'H'},
+	                                     {"allow-unsigned", no_argument, NULL, 'U'},
+	                                     {0, 0, 0, 0}};
 	drb_audit_filter f = {0};
 	drb_config *c;
 	drb_repo_set *set = NULL;
@@ -69,22 +71,31 @@ int drb_cmd_audit(drb_ctx *ctx, int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'p': f.practice = optarg; break;
-		case 'H': f.host_id = optarg; break;
-		case 'U': allow_unsigned = true; break;
+		case 'p':
+			f.practice = optarg;
+			break;
+		case 'H':
+			f.host_id = optarg;
+			break;
+		case 'U':
+			allow_unsigned = true;
+			break;
 		case 's':
 			if (drb_time_parse(optarg, &f.since) < 0)
-				return drb_error(DRB_ERR_USAGE, "--since takes a time, not '%s'", optarg);
+				return drb_error(DRB_ERR_USAGE, "--since takes a time, not '%s'",
+				                 optarg);
 			break;
 		default:
-			return drb_error(DRB_ERR_USAGE,
-					 "unknown or incomplete option '%s' (see 'drbackup audit --help')",
-					 argv[optind - 1]);
+			return drb_error(
+			    DRB_ERR_USAGE,
+			    "unknown or incomplete option '%s' (see 'drbackup audit --help')",
+			    argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return drb_error(DRB_ERR_USAGE, "unexpected argument '%s'", argv[optind]);
-	if ((rc = drb_ctx_config(ctx, &c)) < 0 || (rc = drb_repo_set_open(c, ctx->repo_name, &set)) < 0)
+	if ((rc = drb_ctx_config(ctx, &c)) < 0 ||
+	    (rc = drb_repo_set_open(c, ctx->repo_name, &set)) < 0)
 		return rc;
 	drb_repo_set_allow_unsigned(set, allow_unsigned);
 	if (!f.host_id)
@@ -106,12 +117,12 @@ int drb_cmd_audit(drb_ctx *ctx, int argc, char **argv)
 		json_dumpf(s.all, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
 		putchar('\n');
 	} else if (rc == 0 && s.n == 0) {
-		printf("no audit records for %s%s%s\n", f.host_id, f.practice ? " and practice " : "",
-		       f.practice ? f.practice : "");
+		printf("no audit records for %s%s%s\n", f.host_id,
+		       f.practice ? " and practice " : "", f.practice ? f.practice : "");
 	}
 	if (rc == 0 && untrusted)
 		drb_log_warn("%zu audit record%s did not verify and %s not shown", untrusted,
-			     untrusted == 1 ? "" : "s", untrusted == 1 ? "is" : "are");
+		             untrusted == 1 ? "" : "s", untrusted == 1 ? "is" : "are");
 	json_decref(s.all);
 	drb_repo_set_close(set);
 	return rc;

@@ -24,7 +24,7 @@
 #include "tests/integration/test_s3_support.h"
 
 #define PRACTICE "practice_ehr"
-#define CANARY "CANARY-Zq81fK3"
+#define CANARY   "CANARY-Zq81fK3"
 
 static char *dir;
 static drbt_mariadb src, dst;
@@ -52,8 +52,8 @@ static int run(const char *fmt, ...)
 static void expect(int got, int want, const char *what)
 {
 	if (got != want) {
-		print_error("%s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s\n", what, got, want, out,
-			    err);
+		print_error("%s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s\n", what, got, want,
+		            out, err);
 		fail();
 	}
 }
@@ -83,36 +83,36 @@ static void sh(const char *fmt, ...)
 }
 
 static const char schema[] =
-	"CREATE DATABASE " PRACTICE " CHARACTER SET utf8mb4;\nUSE " PRACTICE ";\n"
-	"CREATE TABLE patient_data (pid INT PRIMARY KEY AUTO_INCREMENT, fname VARCHAR(64), "
-	"lname VARCHAR(64) CHARACTER SET latin1, `prénom_usuel` VARCHAR(64), dob DATE, notes TEXT, "
-	"photo LONGBLOB, flags BIT(8), balance DECIMAL(10,2), meta JSON, token BINARY(4), "
-	"full_name VARCHAR(130) AS (CONCAT(fname, ' ', lname)) VIRTUAL, "
-	"secret_note VARCHAR(20) INVISIBLE DEFAULT 'hidden') ENGINE=InnoDB;\n"
-	"CREATE TABLE `données_médicales` (id INT AUTO_INCREMENT PRIMARY KEY, pid INT, "
-	"`mesure` VARCHAR(40), scan MEDIUMBLOB, FOREIGN KEY (pid) REFERENCES patient_data (pid));\n"
-	"CREATE TABLE audit_log (id INT AUTO_INCREMENT PRIMARY KEY, pid INT, action VARCHAR(20));\n"
-	"CREATE TABLE empty_table (id INT PRIMARY KEY, v VARCHAR(10));\n"
-	"CREATE TRIGGER patient_ins AFTER INSERT ON patient_data FOR EACH ROW INSERT INTO audit_log "
-	"(pid, action) VALUES (NEW.pid, 'insert');\n"
-	"CREATE VIEW v_names AS SELECT pid, full_name FROM patient_data;\n"
-	"DELIMITER ;;\n"
-	"CREATE PROCEDURE add_note(IN p INT, IN t TEXT) BEGIN UPDATE patient_data SET notes = "
-	"CONCAT(IFNULL(notes, ''), t) WHERE pid = p; END;;\n"
-	"CREATE FUNCTION initials(f VARCHAR(64), l VARCHAR(64)) RETURNS VARCHAR(4) DETERMINISTIC "
-	"RETURN CONCAT(LEFT(f, 1), LEFT(l, 1));;\n"
-	"DELIMITER ;\n"
-	"CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISABLE DO "
-	"DELETE FROM audit_log WHERE id < 0;\n"
-	"INSERT INTO patient_data (fname, lname, `prénom_usuel`, dob, notes, photo, flags, balance, "
-	"meta, token) VALUES "
-	"('Ada', 'Lovelace', 'Adé', '1815-12-10', 'first \\\\ note ''quoted'' \"dq\", comma\\nline "
-	"" CANARY "', 0x00FF10, b'00000001', -1.50, '{\"a\": [1, 2], \"ü\": null}', 0x00010203), "
-	"('李', 'Müller', '', NULL, '', '', NULL, 0, NULL, NULL), "
-	"('Zoë', 'Ørsted', NULL, '2001-02-03', NULL, NULL, b'11111111', 99999999.99, '[]', "
-	"0xFFFFFFFF);\n"
-	"INSERT INTO `données_médicales` (pid, `mesure`, scan) SELECT 1 + seq % 3, CONCAT('tension "
-	"', seq), RANDOM_BYTES(1000) FROM seq_1_to_200;\n";
+    "CREATE DATABASE " PRACTICE " CHARACTER SET utf8mb4;\nUSE " PRACTICE ";\n"
+    "CREATE TABLE patient_data (pid INT PRIMARY KEY AUTO_INCREMENT, fname VARCHAR(64), "
+    "lname VARCHAR(64) CHARACTER SET latin1, `prénom_usuel` VARCHAR(64), dob DATE, notes TEXT, "
+    "photo LONGBLOB, flags BIT(8), balance DECIMAL(10,2), meta JSON, token BINARY(4), "
+    "full_name VARCHAR(130) AS (CONCAT(fname, ' ', lname)) VIRTUAL, "
+    "secret_note VARCHAR(20) INVISIBLE DEFAULT 'hidden') ENGINE=InnoDB;\n"
+    "CREATE TABLE `données_médicales` (id INT AUTO_INCREMENT PRIMARY KEY, pid INT, "
+    "`mesure` VARCHAR(40), scan MEDIUMBLOB, FOREIGN KEY (pid) REFERENCES patient_data (pid));\n"
+    "CREATE TABLE audit_log (id INT AUTO_INCREMENT PRIMARY KEY, pid INT, action VARCHAR(20));\n"
+    "CREATE TABLE empty_table (id INT PRIMARY KEY, v VARCHAR(10));\n"
+    "CREATE TRIGGER patient_ins AFTER INSERT ON patient_data FOR EACH ROW INSERT INTO audit_log "
+    "(pid, action) VALUES (NEW.pid, 'insert');\n"
+    "CREATE VIEW v_names AS SELECT pid, full_name FROM patient_data;\n"
+    "DELIMITER ;;\n"
+    "CREATE PROCEDURE add_note(IN p INT, IN t TEXT) BEGIN UPDATE patient_data SET notes = "
+    "CONCAT(IFNULL(notes, ''), t) WHERE pid = p; END;;\n"
+    "CREATE FUNCTION initials(f VARCHAR(64), l VARCHAR(64)) RETURNS VARCHAR(4) DETERMINISTIC "
+    "RETURN CONCAT(LEFT(f, 1), LEFT(l, 1));;\n"
+    "DELIMITER ;\n"
+    "CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISABLE DO "
+    "DELETE FROM audit_log WHERE id < 0;\n"
+    "INSERT INTO patient_data (fname, lname, `prénom_usuel`, dob, notes, photo, flags, balance, "
+    "meta, token) VALUES "
+    "('Ada', 'Lovelace', 'Adé', '1815-12-10', 'first \\\\ note ''quoted'' \"dq\", comma\\nline "
+    "" CANARY "', 0x00FF10, b'00000001', -1.50, '{\"a\": [1, 2], \"ü\": null}', 0x00010203), "
+    "('李', 'Müller', '', NULL, '', '', NULL, 0, NULL, NULL), "
+    "('Zoë', 'Ørsted', NULL, '2001-02-03', NULL, NULL, b'11111111', 99999999.99, '[]', "
+    "0xFFFFFFFF);\n"
+    "INSERT INTO `données_médicales` (pid, `mesure`, scan) SELECT 1 + seq % 3, CONCAT('tension "
+    "', seq), RANDOM_BYTES(1000) FROM seq_1_to_200;\n";
 
 static void write_doc(const char *rel, const void *data, size_t len)
 {
@@ -138,16 +138,17 @@ static int setup(void **state)
 	snprintf(p, sizeof p, "%s/r1", dir);
 	mkdir(p, 0700);
 	snprintf(repos, sizeof repos,
-		 "repo local {\n type = \"posix\"\n path = \"%s/r1\"\n}\n"
-		 "repo cloud {\n type = \"s3\"\n endpoint = \"%s\"\n region = \"us-east-1\"\n"
-		 " bucket = \"exports\"\n prefix = \"drb\"\n access_key_id = \"%s\"\n"
-		 " secret_access_key_file = \"%s\"\n uri_style = \"path\"\n}\n",
-		 dir, rgw_ok ? rgw.endpoint[0] : "http://127.0.0.1:9", rgw.access_key,
-		 rgw_ok ? rgw.secret_file : "/nonexistent");
-	snprintf(extra, sizeof extra,
-		 "binlog { segment_seconds = 1 }\n"
-		 "export {\n documents_dir = \"%s/sites/{practice}/documents\"\n keep_days = 7\n}\n",
-		 dir);
+	         "repo local {\n type = \"posix\"\n path = \"%s/r1\"\n}\n"
+	         "repo cloud {\n type = \"s3\"\n endpoint = \"%s\"\n region = \"us-east-1\"\n"
+	         " bucket = \"exports\"\n prefix = \"drb\"\n access_key_id = \"%s\"\n"
+	         " secret_access_key_file = \"%s\"\n uri_style = \"path\"\n}\n",
+	         dir, rgw_ok ? rgw.endpoint[0] : "http://127.0.0.1:9", rgw.access_key,
+	         rgw_ok ? rgw.secret_file : "/nonexistent");
+	snprintf(
+	    extra, sizeof extra,
+	    "binlog { segment_seconds = 1 }\n"
+	    "export {\n documents_dir = \"%s/sites/{practice}/documents\"\n keep_days = 7\n}\n",
+	    dir);
 	snprintf(conf, sizeof conf, "%s/drbackup.conf", dir);
 	snprintf(pass_file, sizeof pass_file, "%s/export.pass", dir);
 	drbt_write_file(pass_file, "correct horse battery staple 42\n", 0600);
@@ -156,7 +157,7 @@ static int setup(void **state)
 	snprintf(p, sizeof p, "%s/schema.sql", src.dir);
 	drbt_write_file(p, schema, 0600);
 	if (drbt_sh(NULL, 0, err, sizeof err, "mariadb --no-defaults -uroot -S %s < %s", src.socket,
-		    p) != 0) {
+	            p) != 0) {
 		fprintf(stderr, "schema: %s\n", err);
 		return -1;
 	}
@@ -191,16 +192,18 @@ static void test_backups(void **state)
 	expect(run("full"), 0, "full");
 	expect(run("binlog"), 0, "binlog");
 	sleep(1);
-	drbt_sql(&src, out, sizeof out, "USE " PRACTICE "; CALL add_note(2, ' at T1'); INSERT INTO "
-				      "patient_data (fname, lname) VALUES ('Tee', 'One');");
+	drbt_sql(&src, out, sizeof out,
+	         "USE " PRACTICE "; CALL add_note(2, ' at T1'); INSERT INTO "
+	         "patient_data (fname, lname) VALUES ('Tee', 'One');");
 	drbt_fingerprint(&src, fp_t1, sizeof fp_t1, PRACTICE);
 	sleep(1);
 	time_t t1 = time(NULL);
 	strftime(when_t1, sizeof when_t1, "%Y-%m-%d %H:%M:%S", gmtime(&t1));
 	sleep(2);
-	drbt_sql(&src, out, sizeof out, "USE " PRACTICE "; DELETE FROM `données_médicales` WHERE id "
-				      "<= 50; UPDATE patient_data SET meta = '{\"after\": true}' WHERE pid = 3; INSERT "
-				      "INTO patient_data (fname, lname, notes) VALUES ('After', 'T1', '');");
+	drbt_sql(&src, out, sizeof out,
+	         "USE " PRACTICE "; DELETE FROM `données_médicales` WHERE id "
+	         "<= 50; UPDATE patient_data SET meta = '{\"after\": true}' WHERE pid = 3; INSERT "
+	         "INTO patient_data (fname, lname, notes) VALUES ('After', 'T1', '');");
 	drbt_fingerprint(&src, fp_latest, sizeof fp_latest, PRACTICE);
 	assert_string_not_equal(fp_t1, fp_latest);
 	sleep(1);
@@ -213,46 +216,46 @@ static void load_and_compare(const char *zip, const char *pass, const char *want
 	static char got[1 << 15];
 	char x[4400];
 	snprintf(x, sizeof x, "%s/x-%s", dir, what);
-	sh("rm -rf '%s' && mkdir -p '%s' && bsdtar -xf '%s' -C '%s' --passphrase '%s'", x, x, zip, x,
-	   pass);
+	sh("rm -rf '%s' && mkdir -p '%s' && bsdtar -xf '%s' -C '%s' --passphrase '%s'", x, x, zip,
+	   x, pass);
 	drbt_sql(&dst, out, sizeof out, "DROP DATABASE IF EXISTS " PRACTICE);
 	sh("mariadb --no-defaults -uroot -S %s < '%s/" PRACTICE ".sql'", dst.socket, x);
 	drbt_fingerprint(&dst, got, sizeof got, PRACTICE);
 	if (strcmp(got, want) != 0) {
-		print_error("%s: the loaded data differs\nexpected:\n%.3000s\ngot:\n%.3000s\n", what,
-			    want, got);
+		print_error("%s: the loaded data differs\nexpected:\n%.3000s\ngot:\n%.3000s\n",
+		            what, want, got);
 		fail();
 	}
 }
 
 static const char check_py[] =
-	"import csv, hashlib, json, os, sys\n"
-	"x, docs = sys.argv[1], sys.argv[2]\n"
-	"m = json.load(open(os.path.join(x, 'manifest.json')))\n"
-	"assert m['practice'] == 'practice_ehr', m['practice']\n"
-	"names = set()\n"
-	"for f in m['files']:\n"
-	"    data = open(os.path.join(x, f['name']), 'rb').read()\n"
-	"    assert len(data) == f['size'], f\n"
-	"    assert hashlib.sha256(data).hexdigest() == f['sha256'], f\n"
-	"    names.add(f['name'])\n"
-	"    if 'original_path' in f:\n"
-	"        orig = open(os.path.join(docs, f['original_path']), 'rb').read()\n"
-	"        assert orig == data, f\n"
-	"ndocs = sum(len(fs) for _, _, fs in os.walk(docs))\n"
-	"assert m['documents']['count'] == ndocs, (m['documents'], ndocs)\n"
-	"for t in m['tables']:\n"
-	"    with open(os.path.join(x, t['csv']), newline='', encoding='utf-8') as f:\n"
-	"        rows = list(csv.reader(f, strict=True))\n"
-	"    assert len(rows) - 1 == t['rows'], (t, len(rows))\n"
-	"    print(t['name'], t['rows'])\n"
-	"assert m['csv']['binary_encoding'].startswith('base64')\n"
-	"assert 'photo' in m['csv']['binary_columns']['patient_data']\n"
-	"for root, _, fs in os.walk(x):\n"
-	"    for n in fs:\n"
-	"        rel = os.path.relpath(os.path.join(root, n), x)\n"
-	"        assert rel in names or rel == 'manifest.json', rel\n"
-	"print('checked', len(m['files']), 'files')\n";
+    "import csv, hashlib, json, os, sys\n"
+    "x, docs = sys.argv[1], sys.argv[2]\n"
+    "m = json.load(open(os.path.join(x, 'manifest.json')))\n"
+    "assert m['practice'] == 'practice_ehr', m['practice']\n"
+    "names = set()\n"
+    "for f in m['files']:\n"
+    "    data = open(os.path.join(x, f['name']), 'rb').read()\n"
+    "    assert len(data) == f['size'], f\n"
+    "    assert hashlib.sha256(data).hexdigest() == f['sha256'], f\n"
+    "    names.add(f['name'])\n"
+    "    if 'original_path' in f:\n"
+    "        orig = open(os.path.join(docs, f['original_path']), 'rb').read()\n"
+    "        assert orig == data, f\n"
+    "ndocs = sum(len(fs) for _, _, fs in os.walk(docs))\n"
+    "assert m['documents']['count'] == ndocs, (m['documents'], ndocs)\n"
+    "for t in m['tables']:\n"
+    "    with open(os.path.join(x, t['csv']), newline='', encoding='utf-8') as f:\n"
+    "        rows = list(csv.reader(f, strict=True))\n"
+    "    assert len(rows) - 1 == t['rows'], (t, len(rows))\n"
+    "    print(t['name'], t['rows'])\n"
+    "assert m['csv']['binary_encoding'].startswith('base64')\n"
+    "assert 'photo' in m['csv']['binary_columns']['patient_data']\n"
+    "for root, _, fs in os.walk(x):\n"
+    "    for n in fs:\n"
+    "        rel = os.path.relpath(os.path.join(root, n), x)\n"
+    "        assert rel in names or rel == 'manifest.json', rel\n"
+    "print('checked', len(m['files']), 'files')\n";
 
 static void test_export_file(void **state)
 {
@@ -260,8 +263,8 @@ static void test_export_file(void **state)
 	char zip[4400], x[4400], py[4400], docs[4400], counts[8192];
 	snprintf(zip, sizeof zip, "%s/latest.zip", dir);
 	snprintf(x, sizeof x, "%s/x-latest", dir);
-	expect(run("export --practice " PRACTICE " --out %s --passphrase-file %s", zip, pass_file), 0,
-	       "export to a file");
+	expect(run("export --practice " PRACTICE " --out %s --passphrase-file %s", zip, pass_file),
+	       0, "export to a file");
 	contains(out, "exported " PRACTICE);
 	struct stat st;
 	assert_int_equal(stat(zip, &st), 0);
@@ -286,16 +289,16 @@ static void test_export_file(void **state)
 	/* no passphrase, a wrong one: nothing comes out */
 	snprintf(py, sizeof py, "%s/x-nopass", dir);
 	assert_int_not_equal(drbt_sh(out, sizeof out, err, sizeof err,
-				     "mkdir -p '%s' && cd '%s' && bsdtar -xf '%s' < /dev/null", py, py,
-				     zip),
-			     0);
+	                             "mkdir -p '%s' && cd '%s' && bsdtar -xf '%s' < /dev/null", py,
+	                             py, zip),
+	                     0);
 	assert_int_not_equal(drbt_sh(out, sizeof out, err, sizeof err,
-				     "cd '%s' && bsdtar -xf '%s' --passphrase 'wrong passphrase'", py,
-				     zip),
-			     0);
-	assert_int_equal(drbt_sh(out, sizeof out, err, sizeof err,
-				 "grep -rl '" CANARY "' '%s' | head -1", py),
-			 0);
+	                             "cd '%s' && bsdtar -xf '%s' --passphrase 'wrong passphrase'",
+	                             py, zip),
+	                     0);
+	assert_int_equal(
+	    drbt_sh(out, sizeof out, err, sizeof err, "grep -rl '" CANARY "' '%s' | head -1", py),
+	    0);
 	assert_string_equal(out, "");
 
 	/* with it: the SQL loads into a fresh server with the same checksums */
@@ -308,11 +311,12 @@ static void test_export_file(void **state)
 	sh("python3 '%s' '%s' '%s'", py, x, docs);
 	contains(out, "checked");
 	snprintf(counts, sizeof counts, "%s", out);
-	drbt_sql(&src, out, sizeof out,
-		 "SELECT CONCAT('patient_data ', COUNT(*)) FROM " PRACTICE ".patient_data UNION ALL "
-		 "SELECT CONCAT('données_médicales ', COUNT(*)) FROM " PRACTICE ".`données_médicales` "
-		 "UNION ALL SELECT CONCAT('audit_log ', COUNT(*)) FROM " PRACTICE ".audit_log UNION ALL "
-		 "SELECT CONCAT('empty_table ', COUNT(*)) FROM " PRACTICE ".empty_table");
+	drbt_sql(
+	    &src, out, sizeof out,
+	    "SELECT CONCAT('patient_data ', COUNT(*)) FROM " PRACTICE ".patient_data UNION ALL "
+	    "SELECT CONCAT('données_médicales ', COUNT(*)) FROM " PRACTICE ".`données_médicales` "
+	    "UNION ALL SELECT CONCAT('audit_log ', COUNT(*)) FROM " PRACTICE ".audit_log UNION ALL "
+	    "SELECT CONCAT('empty_table ', COUNT(*)) FROM " PRACTICE ".empty_table");
 	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
 		contains(counts, line);
 	/* NULL is the unquoted empty field, '' is "": row 2 has prénom_usuel '' and dob NULL, an
@@ -328,7 +332,7 @@ static void test_export_file(void **state)
 	char *csv = drbt_read_file(csv_path, NULL);
 	assert_non_null(csv);
 	contains(csv, "\"1\",\"Ada\",\"Lovelace\",\"Adé\",\"1815-12-10\",\"first \\ note 'quoted' "
-		      "\"\"dq\"\", comma\nline " CANARY "\",\"AP8Q\",\"AQ==\",\"-1.50\",");
+	              "\"\"dq\"\", comma\nline " CANARY "\",\"AP8Q\",\"AQ==\",\"-1.50\",");
 	contains(csv, "\"AAECAw==\"");
 	free(csv);
 	/* the file a CSV name came from: non-ASCII table names stay readable (percent-encoded) */
@@ -344,8 +348,8 @@ static void test_export_at(void **state)
 	(void)state;
 	char zip[4400];
 	snprintf(zip, sizeof zip, "%s/t1.zip", dir);
-	expect(run("export --practice " PRACTICE " --at '%s' --out %s --passphrase-file %s", when_t1,
-		   zip, pass_file),
+	expect(run("export --practice " PRACTICE " --at '%s' --out %s --passphrase-file %s",
+	           when_t1, zip, pass_file),
 	       0, "export --at T1");
 	load_and_compare(zip, "correct horse battery staple 42", fp_t1, "t1");
 	char x[4400];
@@ -362,8 +366,7 @@ static void test_export_url(void **state)
 		fail();
 	}
 	char zip[4400], url[4096] = "", pass[256] = "";
-	expect(run("--json export --practice " PRACTICE " --url --expires 3s"), 0,
-	       "export --url");
+	expect(run("--json export --practice " PRACTICE " --url --expires 3s"), 0, "export --url");
 	/* {"url": "...", "passphrase": "..."}: a generated passphrase, shown once */
 	char *u = strstr(out, "\"url\": \""), *p = strstr(out, "\"passphrase\": \"");
 	assert_non_null(u);
@@ -382,9 +385,8 @@ static void test_export_url(void **state)
 	drbt_sh(out, sizeof out, err, sizeof err, "%s", cmd);
 	assert_string_equal(out, "");
 	sleep(5);
-	assert_int_not_equal(drbt_sh(out, sizeof out, err, sizeof err, "curl -sf -o /dev/null '%s'",
-				     url),
-			     0);
+	assert_int_not_equal(
+	    drbt_sh(out, sizeof out, err, sizeof err, "curl -sf -o /dev/null '%s'", url), 0);
 	/* a link lives 7 days at most, and the posix repository gives none */
 	expect(run("export --practice " PRACTICE " --url --expires 8d"), 2, "--expires 8d");
 	expect(run("--repo local export --practice " PRACTICE " --url"), 2, "--url on posix");
@@ -397,19 +399,17 @@ static void test_refusals(void **state)
 	snprintf(bad, sizeof bad, "%s/loose.pass", dir);
 	snprintf(zip, sizeof zip, "%s/never.zip", dir);
 	drbt_write_file(bad, "correct horse battery staple 42\n", 0644);
-	assert_int_not_equal(run("export --practice " PRACTICE " --out %s --passphrase-file %s", zip,
-				 bad),
-			     0);
+	assert_int_not_equal(
+	    run("export --practice " PRACTICE " --out %s --passphrase-file %s", zip, bad), 0);
 	contains(err, "loose.pass");
 	assert_int_not_equal(access(zip, F_OK), 0);
 	/* an existing file is never replaced */
 	snprintf(zip, sizeof zip, "%s/latest.zip", dir);
-	assert_int_not_equal(run("export --practice " PRACTICE " --out %s --passphrase-file %s", zip,
-				 pass_file),
-			     0);
+	assert_int_not_equal(
+	    run("export --practice " PRACTICE " --out %s --passphrase-file %s", zip, pass_file), 0);
 	/* a restore that fails (no backup that early) */
 	expect(run("restore --to '2001-01-01 00:00:00' --db " PRACTICE " --target-socket %s",
-		   dst.socket),
+	           dst.socket),
 	       1, "restore before every backup");
 }
 
@@ -423,7 +423,8 @@ static void test_no_plaintext(void **state)
 	sh("grep -rlsa '" CANARY "' '%s/spool' '%s/r1' /dev/shm 2>/dev/null | head -5; true", dir,
 	   dir);
 	assert_string_equal(out, "");
-	sh("grep -rlsa '" CANARY "' '%s' 2>/dev/null | grep -v -e '^%s/' -e '^%s/' -e '^%s/' | head "
+	sh("grep -rlsa '" CANARY
+	   "' '%s' 2>/dev/null | grep -v -e '^%s/' -e '^%s/' -e '^%s/' | head "
 	   "-5; true",
 	   tmp, src.dir, dst.dir, dir);
 	assert_string_equal(out, "");
@@ -471,10 +472,10 @@ static void test_audit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_backups),     cmocka_unit_test(test_export_file),
-		cmocka_unit_test(test_export_at),   cmocka_unit_test(test_export_url),
-		cmocka_unit_test(test_refusals),    cmocka_unit_test(test_no_plaintext),
-		cmocka_unit_test(test_audit),
+	    cmocka_unit_test(test_backups),   cmocka_unit_test(test_export_file),
+	    cmocka_unit_test(test_export_at), cmocka_unit_test(test_export_url),
+	    cmocka_unit_test(test_refusals),  cmocka_unit_test(test_no_plaintext),
+	    cmocka_unit_test(test_audit),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
