@@ -131,6 +131,11 @@ static int parse_opts(int argc, char **argv, export_opts *o)
 		return drb_error(DRB_ERR_USAGE,
 		                 "export needs --practice NAME (see 'drbackup export "
 		                 "--help')");
+	/* the name also picks the documents folder: it must stay one path component */
+	if (strchr(o->practice, '/') || strcmp(o->practice, ".") == 0 ||
+	    strcmp(o->practice, "..") == 0)
+		return drb_error(DRB_ERR_USAGE, "'%s' is not a practice database name",
+		                 o->practice);
 	if (expires && !o->url)
 		return drb_error(DRB_ERR_USAGE, "--expires goes with --url");
 	if (o->url && o->out)

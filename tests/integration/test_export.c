@@ -407,6 +407,10 @@ static void test_refusals(void **state)
 	snprintf(zip, sizeof zip, "%s/latest.zip", dir);
 	assert_int_not_equal(
 	    run("export --practice " PRACTICE " --out %s --passphrase-file %s", zip, pass_file), 0);
+	/* the name picks the documents folder too: one path component only */
+	expect(run("export --practice ../etc --out %s/never2.zip --passphrase-file %s", dir,
+	           pass_file),
+	       2, "a practice name with a slash");
 	/* a restore that fails (no backup that early) */
 	expect(run("restore --to '2001-01-01 00:00:00' --db " PRACTICE " --target-socket %s",
 	           dst.socket),
