@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "common/audit.h"
 #include "common/catalog.h"
 #include "common/context.h"
 #include "common/error.h"
@@ -571,6 +572,15 @@ int drb_cmd_expire(drb_ctx *ctx, int argc, char **argv)
 	free(holds);
 	if (!e.dry_run)
 		metrics(&e, failed == 0);
+	if (!e.dry_run) {
+		json_t *rec = drb_audit_begin("expire", c->host_id, e.now);
+		if (rec) {
+			json_object_set_new(rec, "deleted_objects", json_integer((json_int_t)e.deleted));
+			json_object_set_new(rec, "locked_objects", json_integer((json_int_t)e.locked));
+			json_object_set_new(rec, "bytes_freed", json_integer((json_int_t)e.freed));
+			drb_audit_finish(e.set, c, rec, failed ? DRB_ERR_DEGRADED : 0);
+		}
+	}
 	if (ctx->json) {
 		json_t *j = json_pack("{s:s, s:b, s:o, s:o, s:I, s:I}", "host_id", c->host_id, "dry_run",
 				      e.dry_run, "now", json_integer((json_int_t)e.now), "repositories",

@@ -15,7 +15,7 @@
 
 #include "agent/agent.h"
 #include "agent/binlog_scan.h"
-#include "agent/dump.h"
+#include "common/dump.h"
 #include "agent/heal.h"
 #include "agent/state.h"
 #include "common/catalog.h"

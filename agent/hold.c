@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "common/audit.h"
 #include "common/catalog.h"
 #include "common/context.h"
 #include "common/error.h"
@@ -116,6 +117,12 @@ int drb_cmd_hold(drb_ctx *ctx, int argc, char **argv)
 				     practice, host, reason);
 		rc = ok == set->n ? 0 : ok ? drb_error(DRB_ERR_DEGRADED, "a repository missed the hold")
 					  : drb_error(DRB_ERR_FAILED, "no repository took the hold");
+	}
+	json_t *rec = drb_audit_begin(release ? "hold-release" : "hold", host, time(NULL));
+	if (rec) {
+		json_object_set_new(rec, "practices", json_pack("[s]", practice));
+		json_object_set_new(rec, "reason", json_string(h.reason ? h.reason : ""));
+		drb_audit_finish(set, c, rec, rc);
 	}
 	if (ctx->json && rc >= 0) {
 		json_t *j = json_pack("{s:s, s:s, s:b, s:s?}", "host_id", host, "practice", practice,

@@ -2,7 +2,6 @@
 libdrbackup_a_SOURCES += \
 	agent/agent.h \
 	agent/check.c \
-	agent/dump.c agent/dump.h \
 	agent/full.c \
 	agent/heal.c agent/heal.h \
 	agent/state.c agent/state.h \

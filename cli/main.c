@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/repo.h"
+#include "export/export.h"
 #include "restore/restore.h"
 #include "s3/s3.h"
 
@@ -145,8 +146,37 @@ static const command commands[] = {
 	 "  --reason TEXT     why (a case number, a letter)\n"
 	 "  --release         lift the hold\n"
 	 "  --host ID         another host's practice (default: this configuration's host_id)\n"},
-	{"export", NULL, "export --practice NAME [--out FILE] [--url]",
-	 "export one practice's data, encrypted", ""},
+	{"export", drb_cmd_export,
+	 "export --practice NAME [--at TIME|latest] [--out FILE | --url [--expires D]]\n"
+	 "                 [--passphrase-file F] [--host ID] [--allow-unsigned]",
+	 "export one practice's data as an encrypted zip, from the backups",
+	 "Restores the practice from the backups into a private scratch server (never the live\n"
+	 "server) and writes one AES-256 encrypted zip: NAME.sql (loads with 'mariadb < file'),\n"
+	 "csv/TABLE.csv per table, documents/ (export { documents_dir }), manifest.json and\n"
+	 "README.txt. Nothing is written to disk unencrypted. Needs a secret key. Recorded in\n"
+	 "the audit trail.\n"
+	 "\n"
+	 "  --practice NAME      the practice's database\n"
+	 "  --at WHEN            a UTC time, a GTID or 'latest' (default)\n"
+	 "  --out FILE           write the zip here (default: NAME-TIMESTAMP.zip; never replaced)\n"
+	 "  --url                store it in the repository under HOST/exports/NAME/ and print a\n"
+	 "                       download link (an S3 repository); older exports than\n"
+	 "                       export { keep_days } are deleted\n"
+	 "  --expires D          how long the link works: 90s, 30m, 24h (default), up to 7d\n"
+	 "  --passphrase-file F  the zip's passphrase (a 0600 file, 12 characters or more);\n"
+	 "                       without it a strong one is generated and printed once\n"
+	 "  --host ID            another host's backups (default: this configuration's host_id)\n"
+	 "  --allow-unsigned     accept metadata without a signature\n"},
+	{"audit", drb_cmd_audit, "audit [--practice NAME] [--since TIME] [--host ID]",
+	 "who restored, tested, exported, held or expired what, and when",
+	 "Lists the audit records (one per restore, restore-test, export, hold and expire,\n"
+	 "failed ones too) of a host's backups, oldest first, from signed objects in the\n"
+	 "repository.\n"
+	 "\n"
+	 "  --practice NAME   only the actions on this practice\n"
+	 "  --since TIME      only from this UTC time on\n"
+	 "  --host ID         another host's records (default: this configuration's host_id)\n"
+	 "  --allow-unsigned  show records without a signature too\n"},
 	{"repo", drb_cmd_repo, "repo ls [PREFIX] | repo get PATH | repo put PATH",
 	 "inspect a repository",
 	 "  repo ls [PREFIX]   list objects (size, time, path) in each repository, or in --repo\n"

@@ -289,6 +289,13 @@ static cfg_opt_t alerts_opts[] = {
 	CFG_END(),
 };
 
+/* export: the practice's documents tree, and how long exports stay in the repository */
+static cfg_opt_t export_opts[] = {
+	CFG_STR("documents_dir", "/var/www/openemr/sites/{practice}/documents", CFGF_NONE),
+	CFG_INT("keep_days", 7, CFGF_NONE),
+	CFG_END(),
+};
+
 static cfg_opt_t repo_opts[] = {
 	CFG_STR("type", NULL, CFGF_NONE),
 	CFG_STR("path", NULL, CFGF_NONE),
@@ -366,6 +373,7 @@ static cfg_opt_t root_opts[] = {
 	CFG_SEC("binlog", binlog_opts, CFGF_NONE),
 	CFG_SEC("restore_test", restore_test_opts, CFGF_NONE),
 	CFG_SEC("alerts", alerts_opts, CFGF_NONE),
+	CFG_SEC("export", export_opts, CFGF_NONE),
 	CFG_SEC("repo", repo_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("signing", signing_opts, CFGF_NONE),
 	CFG_SEC("retention", retention_opts, CFGF_NONE),
@@ -383,6 +391,7 @@ static void set_validators(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "encryption|secret_keys", check_secret_files);
 	cfg_set_validate_func(cfg, "compression|level", check_level);
 	cfg_set_validate_func(cfg, "compression|threads", check_nonneg);
+	cfg_set_validate_func(cfg, "export|keep_days", check_nonneg);
 	cfg_set_validate_func(cfg, "binlog|segment_seconds", check_segment_seconds);
 	cfg_set_validate_func(cfg, "binlog|max_outage_days", check_nonneg);
 	cfg_set_validate_func(cfg, "alerts|max_full_age_hours", check_nonneg);
@@ -493,6 +502,9 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 	c->alerts.max_full_age_hours = cfg_getint(al, "max_full_age_hours");
 	c->alerts.max_rpo_seconds = cfg_getint(al, "max_rpo_seconds");
 	c->alerts.max_restore_test_age_days = cfg_getint(al, "max_restore_test_age_days");
+	cfg_t *ex = cfg_getsec(cfg, "export");
+	c->export.documents_dir = nz(cfg_getstr(ex, "documents_dir"));
+	c->export.keep_days = cfg_getint(ex, "keep_days");
 
 	c->signing.key = nz(cfg_getstr(cfg_getsec(cfg, "signing"), "key"));
 	cfg_t *trust = cfg_getsec(cfg, "trust");

@@ -96,6 +96,10 @@ typedef struct drb_config {
 		long max_rpo_seconds;
 		long max_restore_test_age_days;
 	} alerts;
+	struct {
+		const char *documents_dir; /* "{practice}" stands for the database name */
+		long keep_days;            /* exports older than this are deleted; 0: kept */
+	} export;
 
 	drb_repo_config *repos;
 	size_t n_repos;

@@ -21,4 +21,7 @@ libdrbackup_a_SOURCES += \
 	common/fork.c common/fork.h \
 	common/metrics.c common/metrics.h \
 	common/proc.c common/proc.h \
-	common/pool.c common/pool.h
+	common/pool.c common/pool.h \
+	common/dump.c common/dump.h common/dump_out.h \
+	common/dump_sql.c common/dump_csv.c \
+	common/audit.c common/audit.h

@@ -152,6 +152,24 @@ int drb_repo_stat(drb_repo *r, const char *path, drb_obj_stat *st)
 	return rc;
 }
 
+bool drb_repo_can_presign(const drb_repo *r)
+{
+	return r->driver->presign != NULL;
+}
+
+int drb_repo_presign(drb_repo *r, const char *path, long expires_seconds, char **url)
+{
+	if (!drb_repo_path_ok(path))
+		return bad_path(r, path);
+	if (!r->driver->presign)
+		return drb_error(DRB_ERR_NOT_IMPLEMENTED,
+				 "repository %s (%s) cannot hand out download links", r->name,
+				 r->driver->type);
+	if (r->driver->presign(r->impl, path, expires_seconds, url) < 0)
+		return drb_error_wrap(0, "repository %s: a download link for %s", r->name, path);
+	return 0;
+}
+
 int drb_repo_remove(drb_repo *r, const char *const *paths, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

@@ -54,6 +54,9 @@ typedef struct drb_repo_driver {
 	/* Optional: re-read credentials that were rotated (their files changed, or the store said
 	 * they expired). Called between operations, never while one is in flight. */
 	int (*refresh)(void *impl);
+	/* Optional: a link that lets whoever holds it GET path for expires_seconds without
+	 * credentials (an S3 presigned URL; *url is malloc'd). No request is made. */
+	int (*presign)(void *impl, const char *path, long expires_seconds, char **url);
 } drb_repo_driver;
 
 typedef struct drb_repo {
@@ -83,6 +86,10 @@ int drb_repo_list_after(drb_repo *r, const char *prefix, const char *after, drb_
 			void *ud);
 int drb_repo_stat(drb_repo *r, const char *path, drb_obj_stat *st);
 int drb_repo_remove(drb_repo *r, const char *const *paths, size_t n);
+/* A download link for path valid expires_seconds; DRB_ERR_NOT_IMPLEMENTED when the driver hands
+ * out none (posix). */
+bool drb_repo_can_presign(const drb_repo *r);
+int drb_repo_presign(drb_repo *r, const char *path, long expires_seconds, char **url);
 
 /* Store a small object from memory / read one into memory (at most max bytes). */
 int drb_repo_put_buf(drb_repo *r, const char *path, const void *buf, size_t len,

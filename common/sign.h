@@ -70,8 +70,8 @@ typedef struct drb_meta_check {
 } drb_meta_check;
 
 /* Check text, the stored bytes of the object at key of kind whose owner is host (the first
- * component of key). Restore-test reports may be signed by another trusted host (the restore
- * host that ran the test); everything else must be signed by its owner. */
+ * component of key). Restore-test reports and audit records may be signed by another trusted
+ * host (the restore host that ran the action); everything else must be signed by its owner. */
 void drb_meta_verify(const drb_trust *t, const char *host, const char *key, const char *kind,
 		     const char *text, size_t len, drb_meta_check *out);
 /* The length of text without its signature line (all of it when it has none), for readers that

@@ -11,4 +11,5 @@ libdrbackup_a_SOURCES += \
 	restore/restore.c \
 	restore/list.c restore/list.h restore/fleet.c restore/timeline.c \
 	restore/scratch.c restore/scratch.h \
-	restore/restore_test.c
+	restore/restore_test.c \
+	restore/audit.c

@@ -3,12 +3,15 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/audit.h"
 #include "common/db.h"
 #include "common/error.h"
 #include "common/fork.h"
@@ -64,6 +67,29 @@ static void print_plan(const drb_restore_opts *o, const drb_restore_result *r, b
 		       r->millis_replay / 1000.0);
 }
 
+/* What the audit record says of a restore: which databases, to when, into which server. */
+static void record(json_t *rec, const drb_restore_opts *o, const drb_restore_result *r,
+		   const char *to)
+{
+	json_t *practices = json_object_get(rec, "practices");
+	char target[PATH_MAX + 64], reached[21] = "";
+	for (size_t i = 0; i < o->n_dbs; i++)
+		json_array_append_new(practices, json_string(o->dbs[i]));
+	for (size_t i = 0; o->n_dbs == 0 && i < r->n_dbs; i++)
+		json_array_append_new(practices, json_string(r->dbs[i].name));
+	if (o->dest.socket)
+		snprintf(target, sizeof target, "server at socket %s", o->dest.socket);
+	else
+		snprintf(target, sizeof target, "server at %s:%d", o->dest.host ? o->dest.host : "?",
+			 o->dest.port);
+	if (r->reached_time > 0)
+		drb_time_iso(r->reached_time, reached);
+	json_object_set_new(rec, "point_in_time", json_string(to));
+	json_object_set_new(rec, "reached", reached[0] ? json_string(reached) : json_null());
+	json_object_set_new(rec, "backup_id", json_string(r->backup_id));
+	json_object_set_new(rec, "target", json_string(target));
+}
+
 int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -84,6 +110,7 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 	size_t n_dbs = 0;
 	long port = 0, jobs = 0;
 	bool allow_unsigned = false;
+	json_t *audit = NULL;
 	int opt, rc;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -146,6 +173,8 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 	}
 	o.cfg = c;
 	o.host_id = host ? host : c->host_id;
+	if (!o.dry_run)
+		audit = drb_audit_begin("restore", o.host_id, time(NULL));
 	o.dbs = dbs;
 	o.n_dbs = n_dbs;
 	o.jobs = (int)(jobs ? jobs : c->db.jobs ? c->db.jobs : drb_restore_default_jobs());
@@ -197,6 +226,9 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 	if (rc < 0)
 		drb_error_wrap(0, "restore of %s to %s", o.host_id, to);
 out:
+	if (audit)
+		record(audit, &o, &r, to);
+	drb_audit_finish(o.set, c, audit, rc);
 	drb_restore_result_free(&r);
 	drb_repo_set_close(o.set);
 	drb_keyring_free(keys);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/audit.h"
 #include "common/catalog.h"
 #include "common/error.h"
 #include "common/keys.h"
@@ -324,6 +325,16 @@ report:;
 	json_object_set_new(report, "point_in_time", pitr);
 	if (o.set)
 		store_report(o.set, o.host_id, report, started);
+	json_t *audit = drb_audit_begin("restore-test", o.host_id, started);
+	if (audit && r.manifest)
+		for (size_t i = 0; i < r.manifest->n_dbs; i++)
+			json_array_append_new(json_object_get(audit, "practices"),
+					      json_string(r.manifest->dbs[i].name));
+	json_object_set_new(audit, "point_in_time", json_string("latest"));
+	json_object_set_new(audit, "reached", iso_reached[0] ? json_string(iso_reached) : json_null());
+	json_object_set_new(audit, "backup_id", json_string(r.backup_id));
+	json_object_set_new(audit, "target", json_string("scratch server (removed after the test)"));
+	drb_audit_finish(o.set, c, audit, rc);
 	drb_metric met[] = {
 		{"drbackup_restore_test_ok", NULL, "1 when the last restore-test passed", rc == 0},
 		{"drbackup_restore_test_timestamp_seconds", NULL, "when the last restore-test ended",

@@ -278,6 +278,8 @@ static void s3_describe(void *impl, char *buf, size_t len)
 	         s3->endpoint);
 }
 
+static int s3_presign(void *impl, const char *path, long expires_seconds, char **url_out);
+
 const drb_repo_driver drb_s3_driver = {
     .type = "s3",
     .open = s3_open,
@@ -290,14 +292,14 @@ const drb_repo_driver drb_s3_driver = {
     .stat = drb_s3_stat,
     .remove = drb_s3_remove,
     .describe = s3_describe,
+    .presign = s3_presign,
 };
 
 /* ---------------------------------------------------------------- presigned URLs */
 
-int drb_s3_presign(const drb_repo_config *cfg, const char *path, long expires_seconds,
-                   char **url_out)
+/* A presigned GET of path through an open client. */
+static int presign(drb_s3 *s3, const char *path, long expires_seconds, char **url_out)
 {
-	drb_s3 *s3 = NULL;
 	char *key = NULL, *uri = NULL, amz_date[17];
 	int rc;
 	if (!drb_repo_path_ok(path))
@@ -307,8 +309,6 @@ int drb_s3_presign(const drb_repo_config *cfg, const char *path, long expires_se
 		return drb_error(DRB_ERR_USAGE,
 		                 "a download link lives 1 second to 7 days (%ld s), not %ld s",
 		                 DRB_S3_PRESIGN_MAX, expires_seconds);
-	if ((rc = drb_s3_new(cfg, &s3)) < 0)
-		return rc;
 	if (!(key = drb_s3_key(s3, path))) {
 		rc = drb_error_code();
 		goto out;
@@ -321,11 +321,27 @@ int drb_s3_presign(const drb_repo_config *cfg, const char *path, long expires_se
 	rc = drb_s3_presign_url(&s3->signer, s3->base_url, s3->host, uri, expires_seconds, amz_date,
 	                        url_out);
 out:
+	free(key);
+	free(uri);
+	return rc;
+}
+
+/* The driver op: the repository interface hands out the link (export --url). */
+static int s3_presign(void *impl, const char *path, long expires_seconds, char **url_out)
+{
+	return presign(impl, path, expires_seconds, url_out);
+}
+
+int drb_s3_presign(const drb_repo_config *cfg, const char *path, long expires_seconds,
+                   char **url_out)
+{
+	drb_s3 *s3 = NULL;
+	int rc = drb_s3_new(cfg, &s3);
+	if (rc == 0)
+		rc = presign(s3, path, expires_seconds, url_out);
 	if (rc < 0)
 		drb_error_wrap(0, "repo %s: a download link for %s", cfg->name ? cfg->name : "",
 		               path);
-	free(key);
-	free(uri);
 	drb_s3_free(s3);
 	return rc;
 }

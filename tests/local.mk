@@ -21,7 +21,8 @@ integration_common = \
 	tests/integration/test_agent \
 	tests/integration/test_expire \
 	tests/integration/test_fences \
-	tests/integration/test_fleet
+	tests/integration/test_fleet \
+	tests/integration/test_export
 
 check_PROGRAMS += $(unit_common) $(integration_common)
 TESTS += $(unit_common) $(integration_common)
@@ -71,6 +72,9 @@ tests_integration_test_fences_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_fences_LDADD = $(TEST_LIBS)
 tests_integration_test_fleet_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_fleet_LDADD = $(TEST_LIBS)
+tests_integration_test_export_SOURCES = tests/integration/test_export.c $(s3_support)
+tests_integration_test_export_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_export_LDADD = $(TEST_LIBS)
 
 EXTRA_DIST += tests/fuzz tests/bench tests/rgw.sh
 
