@@ -578,7 +578,10 @@ int drb_cmd_expire(drb_ctx *ctx, int argc, char **argv)
 			json_object_set_new(rec, "deleted_objects", json_integer((json_int_t)e.deleted));
 			json_object_set_new(rec, "locked_objects", json_integer((json_int_t)e.locked));
 			json_object_set_new(rec, "bytes_freed", json_integer((json_int_t)e.freed));
-			drb_audit_finish(e.set, c, rec, failed ? DRB_ERR_DEGRADED : 0);
+			/* nothing deleted and nothing failed: no object is written, the system log
+			 * still has the line */
+			drb_audit_finish(e.deleted || failed ? e.set : NULL, c, rec,
+					 failed ? DRB_ERR_DEGRADED : 0);
 		}
 	}
 	if (ctx->json) {

@@ -77,7 +77,9 @@ int drb_cmd_hold(drb_ctx *ctx, int argc, char **argv)
 			return drb_error(DRB_ERR_NOT_FOUND, "practice %s of %s has no hold to release",
 					 practice, host);
 		}
-		h.reason = old->reason;
+		static char reason_copy[1024];
+		snprintf(reason_copy, sizeof reason_copy, "%s", old->reason ? old->reason : "");
+		h.reason = reason_copy; /* the catalog goes before the audit record is written */
 		h.since = old->since;
 		h.released = true;
 		h.released_at = time(NULL);

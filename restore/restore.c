@@ -188,8 +188,8 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 	if (tca)
 		o.dest.ssl_ca = tca;
 	if ((rc = drb_db_target_check(&o.dest)) < 0) {
-		free(dbs);
-		return drb_error_wrap(DRB_ERR_USAGE, "restore");
+		rc = drb_error_wrap(DRB_ERR_USAGE, "restore");
+		goto out; /* recorded: a refused restore is an action too */
 	}
 	if (port)
 		o.dest.port = (int)port;

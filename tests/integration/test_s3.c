@@ -499,6 +499,41 @@ static void host_style(void **state)
 
 /* ---------------------------------------------------------------- errors */
 
+/* A long-running process (the follower) re-reads rotated credentials: a secret file replaced
+ * on disk is taken at the next refresh, without reopening the repository. Against RGW, which
+ * checks every signature: the stale secret is refused, the rotated one accepted. */
+static void credentials_rotate(void **state)
+{
+	(void)state;
+	NEED_S3();
+	char path[PATH_MAX], text[256];
+	snprintf(path, sizeof path, "%s/rotating.secret", T.dir);
+	assert_int_equal(drbt_write_file(path, "not-the-secret\n", 0600), 0);
+	drb_repo_config cfg = s3t_config(&T, NULL, "t7");
+	cfg.secret_access_key_file = path;
+	cfg.retries = 0;
+	drb_repo *r = NULL;
+	assert_int_equal(drb_repo_open(&cfg, &r), 0);
+	assert_true(drb_repo_put_buf(r, "rot", "x", 1, NULL) < 0);
+	assert_non_null(strstr(s3t_error(), "SignatureDoesNotMatch"));
+	/* nothing changed on disk: a refresh keeps what it has */
+	assert_int_equal(drb_repo_refresh(r), 0);
+	assert_true(drb_repo_put_buf(r, "rot", "x", 1, NULL) < 0);
+	/* the operator rotates the secret into the file (a new mtime) */
+	sleep(1);
+	snprintf(text, sizeof text, "%s\n", T.rgw.secret);
+	assert_int_equal(drbt_write_file(path, text, 0600), 0);
+	assert_int_equal(drb_repo_refresh(r), 0);
+	assert_int_equal(drb_repo_put_buf(r, "rot", "x", 1, NULL), 0);
+	/* a rotation to an unreadable file keeps the working secret, with a warning */
+	sleep(1);
+	assert_int_equal(drbt_write_file(path, "loose\n", 0644), 0);
+	drb_repo_refresh(r);
+	drb_error_clear();
+	assert_int_equal(drb_repo_put_buf(r, "rot2", "y", 1, NULL), 0);
+	drb_repo_close(r);
+}
+
 static void errors(void **state)
 {
 	(void)state;
@@ -578,6 +613,7 @@ int main(void)
 	    cmocka_unit_test(host_style),
 	    cmocka_unit_test(cli),
 	    cmocka_unit_test(errors),
+	    cmocka_unit_test(credentials_rotate),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
