@@ -26,7 +26,7 @@ repo dr { type = "posix" path = "$WORK/$x/r2" }
 CONF
   chmod 600 "$WORK/$x/drbackup.conf"
 done
-unsigned() { "$1" --help 2>&1 | grep -q allow-unsigned && echo --allow-unsigned || true; }
+unsigned() { "$1" restore --help 2>&1 | grep -q allow-unsigned && echo --allow-unsigned || true; }
 ua=$(unsigned "$DRB_A"); ub=$(unsigned "$DRB_B")
 drop_all() { sql dst -e "DROP DATABASE IF EXISTS practice_1"; }
 echo "== one practice of ~$MB MB of SQL, $ROUNDS rounds, A=$DRB_A B=$DRB_B"
