@@ -135,15 +135,12 @@ static int apply_tombstone(expirer *e, drb_repo *r, const drb_tombstone *t)
 	if (t->backup_id && t->whole)
 		return delete_backup(e, r, t->backup_id);
 	if (t->backup_id) {
-		char *dir = drb_path_full_dir(e->c->host_id, t->backup_id);
-		for (size_t i = 0; dir && i < t->n_practices && rc == 0; i++) {
-			char *name = drb_path_component(t->practices[i]), *path = NULL;
-			if (name && asprintf(&path, "%s/%s.sql.drb", dir, name) >= 0)
-				rc = remove_one(e, r, path, &locked);
+		for (size_t i = 0; i < t->n_practices && rc == 0; i++) {
+			char *path = drb_path_dump(e->c->host_id, t->backup_id, t->practices[i]);
+			rc = path ? remove_one(e, r, path, &locked)
+				  : drb_error(DRB_ERR_NOMEM, "out of memory");
 			free(path);
-			free(name);
 		}
-		free(dir);
 		return rc;
 	}
 	/* segments: every description and object of the generation before the key */

@@ -94,12 +94,11 @@ static int dump_one(run *r, drb_db *session, job *j)
 	drb_object_writer w;
 	drb_object_info info;
 	drb_dump_stats st;
-	char *dir = drb_path_full_dir(r->cfg->host_id, r->backup_id);
-	char *name = drb_path_component(j->db), *object = NULL, *path = NULL;
+	char *object = drb_path_dump_object(j->db);
+	char *path = drb_path_dump(r->cfg->host_id, r->backup_id, j->db);
 	int64_t t0 = now_ms();
 	int rc = 0;
-	if (!dir || !name || asprintf(&object, "%s.sql.drb", name) < 0 ||
-	    asprintf(&path, "%s/%s", dir, object) < 0) {
+	if (!object || !path) {
 		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -143,8 +142,6 @@ static int dump_one(run *r, drb_db *session, job *j)
 	e->millis = now_ms() - t0;
 	drb_dump_stats_free(&st);
 out:
-	free(dir);
-	free(name);
 	free(object);
 	free(path);
 	return rc;
@@ -292,19 +289,16 @@ out:
 static void remove_partial(drb_repo_set *set, const char *host, const char *backup_id, job *jobs,
 			   size_t n)
 {
-	char *dir = drb_path_full_dir(host, backup_id);
-	for (size_t r = 0; dir && r < set->n; r++)
+	for (size_t r = 0; r < set->n; r++)
 		for (size_t i = 0; i < n; i++) {
-			char *name = drb_path_component(jobs[i].db), *path = NULL;
-			if (name && asprintf(&path, "%s/%s.sql.drb", dir, name) >= 0) {
+			char *path = drb_path_dump(host, backup_id, jobs[i].db);
+			if (path) {
 				const char *p[] = {path};
 				if (drb_repo_remove(set->repos[r], p, 1) < 0)
 					drb_error_clear(); /* best effort: list shows it as incomplete */
 			}
-			free(name);
 			free(path);
 		}
-	free(dir);
 }
 
 /* The first event time of the snapshot's binlog file, so a restore finds the right history

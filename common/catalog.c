@@ -1044,10 +1044,9 @@ bool drb_tombstone_covers(const drb_tombstone *t, const char *path)
 		if (t->whole)
 			return true;
 		for (size_t i = 0; i < t->n_practices; i++) {
-			char *name = drb_path_component(t->practices[i]), obj[600];
-			snprintf(obj, sizeof obj, "%s.sql.drb", name ? name : "");
-			bool hit = name && strcmp(k.name, obj) == 0;
-			free(name);
+			char *obj = drb_path_dump_object(t->practices[i]);
+			bool hit = obj && strcmp(k.name, obj) == 0;
+			free(obj);
 			if (hit)
 				return true;
 		}

@@ -43,6 +43,24 @@ char *drb_path_manifest(const char *host, const char *backup_id)
 	return joined("%s/full/%s/%s", host, backup_id, "manifest.json");
 }
 
+char *drb_path_dump_object(const char *database)
+{
+	char *name = drb_path_component(database), *object = NULL;
+	if (name && asprintf(&object, "%s.sql.drb", name) < 0)
+		object = NULL;
+	free(name);
+	return object;
+}
+
+char *drb_path_dump(const char *host, const char *backup_id, const char *database)
+{
+	char *object = drb_path_dump_object(database), *path = NULL;
+	if (object)
+		path = joined("%s/full/%s/%s", host, backup_id, object);
+	free(object);
+	return path;
+}
+
 char *drb_path_segment(const char *host, const char *gen, const char *file, uint64_t start,
 		       const char *ext)
 {

@@ -21,6 +21,9 @@ char *drb_path_component(const char *name);
 /* Each returns a new string (NULL when out of memory). */
 char *drb_path_full_dir(const char *host, const char *backup_id);
 char *drb_path_manifest(const char *host, const char *backup_id);
+/* A database's dump: its file name in the backup folder, and its whole key. */
+char *drb_path_dump_object(const char *database);
+char *drb_path_dump(const char *host, const char *backup_id, const char *database);
 char *drb_path_segment(const char *host, const char *gen, const char *file, uint64_t start,
 		       const char *ext);
 char *drb_path_day_catalog(const char *host, const char *gen, const char *day);
