@@ -16,6 +16,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
 
 /* every server started, so an exit or a signal stops them all */
 #define MAX_CHILDREN 32
@@ -544,4 +548,21 @@ void drbt_fingerprint(drbt_mariadb *m, char *buf, size_t len, const char *only)
 		 "information_schema.ROUTINES WHERE ROUTINE_SCHEMA %s))",
 		 pattern, pattern, pattern);
 	snprintf(buf, len, "%s\n%s", sums, objs);
+}
+
+void drbt_expect(int got, int want, const char *what, const char *out, const char *err)
+{
+	if (got != want) {
+		print_error("%s: exit %d, expected %d\nstdout:\n%.8000s\nstderr:\n%.8000s\n", what, got,
+			    want, out, err);
+		fail();
+	}
+}
+
+void drbt_contains(const char *text, const char *what, const char *err)
+{
+	if (!strstr(text, what)) {
+		print_error("'%s' not found in:\n%.8000s\n(stderr:\n%.4000s)\n", what, text, err);
+		fail();
+	}
 }

@@ -56,6 +56,11 @@ void drbt_s3_stop(drbt_s3 *s);
 void drbt_s3_kill(drbt_s3 *s);
 bool drbt_s3_available(void);
 
+/* cmocka checks shared by the integration tests: an exit status, with both outputs when it is
+ * not the one expected; a text that must hold what, with stderr for context. */
+void drbt_expect(int got, int want, const char *what, const char *out, const char *err);
+void drbt_contains(const char *text, const char *what, const char *err);
+
 /* CHECKSUM TABLE ... EXTENDED of every base table of the databases named practice_* (or only
  * the one named), then their triggers, views and routines: equal texts, equal data. */
 void drbt_fingerprint(drbt_mariadb *m, char *buf, size_t len, const char *only);

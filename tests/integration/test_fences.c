@@ -41,22 +41,9 @@ static int run(const char *fmt, ...)
 	return rc;
 }
 
-static void expect(int got, int want, const char *what)
-{
-	if (got != want) {
-		print_error("%s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s\n", what, got, want,
-		            out, err);
-		fail();
-	}
-}
+#define expect(got, want, what) drbt_expect(got, want, what, out, err)
 
-static void contains(const char *text, const char *what)
-{
-	if (!strstr(text, what)) {
-		print_error("'%s' not found in:\n%s\n(stderr:\n%s)\n", what, text, err);
-		fail();
-	}
-}
+#define contains(text, what) drbt_contains(text, what, err)
 
 static void sql_value(drbt_mariadb *m, char *buf, size_t len, const char *sql)
 {
