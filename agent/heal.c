@@ -161,7 +161,7 @@ static int heal_one(drb_repo_set *set, listing *ls, size_t dst, const char *path
 			continue; /* this source lacks the description; another may hold it */
 		}
 		tried = true;
-		drb_put_opts o = {.immutable = data};
+		drb_put_opts o = {.immutable = true}; /* metadata is locked too */
 		rc = drb_repo_copy(set->repos[s], set->repos[dst], path, &o, data ? sha : NULL);
 		if (rc == 0) {
 			drb_log_info("healed %s: copied from repository %s to %s", path,

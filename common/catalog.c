@@ -126,6 +126,8 @@ int drb_meta_put(drb_repo *r, const char *path, const char *kind, const char *js
 {
 	size_t len = strlen(json);
 	char *body = malloc(len + 2), *signed_text = NULL;
+	/* metadata is locked like data where the repository locks (Object Lock) */
+	const drb_put_opts locked = {.immutable = true};
 	int rc = 0;
 	if (!body)
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
@@ -135,9 +137,9 @@ int drb_meta_put(drb_repo *r, const char *path, const char *kind, const char *js
 	if (r->signer) {
 		size_t slen = 0;
 		if ((rc = drb_meta_sign(r->signer, path, kind, body, len, &signed_text, &slen)) == 0)
-			rc = drb_repo_put_buf(r, path, signed_text, slen, NULL);
+			rc = drb_repo_put_buf(r, path, signed_text, slen, &locked);
 	} else {
-		rc = drb_repo_put_buf(r, path, body, len, NULL);
+		rc = drb_repo_put_buf(r, path, body, len, &locked);
 	}
 	free(body);
 	free(signed_text);

@@ -71,6 +71,12 @@ static int check_uri_style(cfg_t *cfg, cfg_opt_t *opt)
 	return one_of(cfg, opt, styles);
 }
 
+static int check_lock_mode(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static const char *const modes[] = {"COMPLIANCE", "GOVERNANCE", NULL};
+	return one_of(cfg, opt, modes);
+}
+
 static int check_nonneg(cfg_t *cfg, cfg_opt_t *opt)
 {
 	long v = cfg_opt_getnint(opt, 0);
@@ -296,6 +302,13 @@ static cfg_opt_t export_opts[] = {
 	CFG_END(),
 };
 
+/* repo { tier { } }: fulls older than after_days move to storage_class (expire copies them) */
+static cfg_opt_t tier_opts[] = {
+	CFG_INT("after_days", 0, CFGF_NONE),
+	CFG_STR("storage_class", "STANDARD_IA", CFGF_NONE),
+	CFG_END(),
+};
+
 static cfg_opt_t repo_opts[] = {
 	CFG_STR("type", NULL, CFGF_NONE),
 	CFG_STR("path", NULL, CFGF_NONE),
@@ -311,6 +324,10 @@ static cfg_opt_t repo_opts[] = {
 	CFG_BOOL("allow_http", cfg_false, CFGF_NONE),
 	CFG_STR("storage_class", "", CFGF_NONE),
 	CFG_INT("object_lock_days", 0, CFGF_NONE),
+	CFG_STR("object_lock_mode", "COMPLIANCE", CFGF_NONE),
+	CFG_BOOL("delete_versions", cfg_false, CFGF_NONE),
+	CFG_BOOL("legal_hold", cfg_false, CFGF_NONE),
+	CFG_SEC("tier", tier_opts, CFGF_NONE),
 	CFG_INT("part_size", 8L * 1024 * 1024, CFGF_NONE),
 	CFG_INT("upload_parallel", 4, CFGF_NONE),
 	CFG_INT("timeout", 60, CFGF_NONE),
@@ -403,6 +420,8 @@ static void set_validators(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "repo|session_token_file", check_secret_files);
 	cfg_set_validate_func(cfg, "repo|ca_file", check_files_exist);
 	cfg_set_validate_func(cfg, "repo|object_lock_days", check_nonneg);
+	cfg_set_validate_func(cfg, "repo|object_lock_mode", check_lock_mode);
+	cfg_set_validate_func(cfg, "repo|tier|after_days", check_nonneg);
 	cfg_set_validate_func(cfg, "repo|part_size", check_part_size);
 	cfg_set_validate_func(cfg, "repo|upload_parallel", check_nonneg);
 	cfg_set_validate_func(cfg, "repo|timeout", check_nonneg);
@@ -544,6 +563,12 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 		rc->allow_http = cfg_getbool(r, "allow_http");
 		rc->storage_class = nz(cfg_getstr(r, "storage_class"));
 		rc->object_lock_days = cfg_getint(r, "object_lock_days");
+		rc->object_lock_mode = cfg_getstr(r, "object_lock_mode");
+		rc->delete_versions = cfg_getbool(r, "delete_versions");
+		rc->legal_hold = cfg_getbool(r, "legal_hold");
+		cfg_t *tier = cfg_getsec(r, "tier");
+		rc->tier_after_days = tier ? cfg_getint(tier, "after_days") : 0;
+		rc->tier_storage_class = tier ? nz(cfg_getstr(tier, "storage_class")) : NULL;
 		rc->part_size = cfg_getint(r, "part_size");
 		rc->upload_parallel = cfg_getint(r, "upload_parallel");
 		if (rc->upload_parallel < 1)

@@ -26,7 +26,12 @@ typedef struct drb_repo_config {
 	const char *ca_file;
 	bool allow_http; /* an http:// endpoint that is not loopback */
 	const char *storage_class;
-	long object_lock_days;
+	long object_lock_days;        /* every object is locked this long at upload (0: no lock) */
+	const char *object_lock_mode; /* "COMPLIANCE" (default) or "GOVERNANCE" */
+	bool delete_versions;         /* a delete removes every version, not only adds a marker */
+	bool legal_hold;              /* hold also sets S3 legal holds on the practice's objects */
+	long tier_after_days;         /* tier { after_days }: 0 = no tiering */
+	const char *tier_storage_class;
 	long part_size;       /* bytes */
 	long upload_parallel; /* parts in flight per object */
 	long timeout;         /* seconds without progress before a request is retried */

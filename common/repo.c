@@ -152,6 +152,72 @@ int drb_repo_stat(drb_repo *r, const char *path, drb_obj_stat *st)
 	return rc;
 }
 
+bool drb_repo_can_lock(const drb_repo *r)
+{
+	return r->driver->info && r->driver->retain;
+}
+
+static int no_op(drb_repo *r, const char *what)
+{
+	return drb_error(DRB_ERR_NOT_IMPLEMENTED, "repository %s (%s) has no %s", r->name,
+			 r->driver->type, what);
+}
+
+int drb_repo_info(drb_repo *r, const char *path, drb_obj_info *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!drb_repo_path_ok(path))
+		return bad_path(r, path);
+	if (!r->driver->info)
+		return no_op(r, "object locks or storage classes");
+	int rc = r->driver->info(r->impl, path, out);
+	return rc < 0 && rc != DRB_ERR_NOT_FOUND ? drb_error_wrap(0, "repository %s", r->name) : rc;
+}
+
+int drb_repo_retain(drb_repo *r, const char *path, int64_t until)
+{
+	if (!drb_repo_path_ok(path))
+		return bad_path(r, path);
+	if (!r->driver->retain)
+		return no_op(r, "Object Lock");
+	return r->driver->retain(r->impl, path, until) < 0
+		   ? drb_error_wrap(0, "repository %s: extending the lock of %s", r->name, path)
+		   : 0;
+}
+
+int drb_repo_legal_hold(drb_repo *r, const char *path, bool on)
+{
+	if (!drb_repo_path_ok(path))
+		return bad_path(r, path);
+	if (!r->driver->legal_hold)
+		return no_op(r, "legal holds");
+	return r->driver->legal_hold(r->impl, path, on) < 0
+		   ? drb_error_wrap(0, "repository %s: the legal hold of %s", r->name, path)
+		   : 0;
+}
+
+int drb_repo_set_class(drb_repo *r, const char *path, const char *storage_class)
+{
+	if (!drb_repo_path_ok(path))
+		return bad_path(r, path);
+	if (!r->driver->set_class)
+		return no_op(r, "storage classes");
+	return r->driver->set_class(r->impl, path, storage_class) < 0
+		   ? drb_error_wrap(0, "repository %s: moving %s to %s", r->name, path,
+				    storage_class)
+		   : 0;
+}
+
+int drb_repo_as_of(drb_repo *r, int64_t t)
+{
+	if (!r->driver->as_of)
+		return drb_error(DRB_ERR_USAGE,
+				 "repository %s (%s) keeps no versions: --repo-as-of needs an S3 "
+				 "repository on a versioned (Object Lock) bucket",
+				 r->name, r->driver->type);
+	return r->driver->as_of(r->impl, t) < 0 ? drb_error_wrap(0, "repository %s", r->name) : 0;
+}
+
 bool drb_repo_can_presign(const drb_repo *r)
 {
 	return r->driver->presign != NULL;

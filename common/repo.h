@@ -23,6 +23,15 @@ typedef struct drb_put_opts {
 	bool immutable;     /* data objects: apply the repository's retention lock when it has one */
 } drb_put_opts;
 
+/* What a store says about one object beyond its size: its lock, legal hold and storage class. */
+typedef struct drb_obj_info {
+	char lock_mode[16];      /* "COMPLIANCE", "GOVERNANCE", "" when not locked */
+	int64_t retain_until;    /* seconds since the epoch; 0 without a retention date */
+	bool legal_hold;         /* an S3 legal hold is ON */
+	char storage_class[32];  /* "STANDARD" when the store names none */
+	char restore[160];       /* x-amz-restore of an archived object, "" without */
+} drb_obj_info;
+
 /* Called once per object, in ascending byte order of path. A folder (non-recursive listing)
  * comes as a path ending in '/' with st == NULL. Return non-zero to stop early (that value is
  * returned by list). */
@@ -57,6 +66,17 @@ typedef struct drb_repo_driver {
 	/* Optional: a link that lets whoever holds it GET path for expires_seconds without
 	 * credentials (an S3 presigned URL; *url is malloc'd). No request is made. */
 	int (*presign)(void *impl, const char *path, long expires_seconds, char **url);
+	/* Optional (stores with Object Lock, versions and storage classes: S3). */
+	int (*info)(void *impl, const char *path, drb_obj_info *out);
+	/* Extend the retention of path's current version to until (never shortens it). */
+	int (*retain)(void *impl, const char *path, int64_t until);
+	/* Turn the legal hold of path's current version on or off. */
+	int (*legal_hold)(void *impl, const char *path, bool on);
+	/* Move path to another storage class by a copy onto itself (its lock is kept). */
+	int (*set_class)(void *impl, const char *path, const char *storage_class);
+	/* From now on read the repository as it was at t (0: as it is): for each key the newest
+	 * version not after t, delete markers skipped. Writes are refused meanwhile. */
+	int (*as_of)(void *impl, int64_t t);
 } drb_repo_driver;
 
 typedef struct drb_repo {
@@ -90,6 +110,15 @@ int drb_repo_remove(drb_repo *r, const char *const *paths, size_t n);
  * out none (posix). */
 bool drb_repo_can_presign(const drb_repo *r);
 int drb_repo_presign(drb_repo *r, const char *path, long expires_seconds, char **url);
+
+/* Object Lock, legal hold, storage classes, reading the past: DRB_ERR_NOT_IMPLEMENTED where the
+ * driver has none of it (posix). */
+bool drb_repo_can_lock(const drb_repo *r);
+int drb_repo_info(drb_repo *r, const char *path, drb_obj_info *out);
+int drb_repo_retain(drb_repo *r, const char *path, int64_t until);
+int drb_repo_legal_hold(drb_repo *r, const char *path, bool on);
+int drb_repo_set_class(drb_repo *r, const char *path, const char *storage_class);
+int drb_repo_as_of(drb_repo *r, int64_t t);
 
 /* Store a small object from memory / read one into memory (at most max bytes). */
 int drb_repo_put_buf(drb_repo *r, const char *path, const void *buf, size_t len,

@@ -53,6 +53,38 @@ static void period_of(int64_t t, int kind, char *out, size_t len)
 	strftime(out, len, fmt[kind], &tm);
 }
 
+/* The first second of the period holding t, and of the period n periods later. */
+static int64_t period_start(int64_t t, int kind)
+{
+	int64_t d = t >= 0 ? t / DAY : (t - DAY + 1) / DAY;
+	if (kind == P_DAY)
+		return d * DAY;
+	if (kind == P_WEEK) /* ISO weeks start on Monday; 1970-01-01 was a Thursday */
+		return (d - (((d + 3) % 7) + 7) % 7) * DAY;
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	tm.tm_mday = 1;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	if (kind == P_YEAR)
+		tm.tm_mon = 0;
+	return (int64_t)timegm(&tm);
+}
+
+static int64_t period_after(int64_t start, int kind, long n)
+{
+	if (kind == P_DAY || kind == P_WEEK)
+		return start + (int64_t)n * (kind == P_DAY ? 1 : 7) * DAY;
+	time_t tt = (time_t)start;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	if (kind == P_MONTH)
+		tm.tm_mon += (int)n;
+	else
+		tm.tm_year += (int)n;
+	return (int64_t)timegm(&tm);
+}
+
 static long period_count(const drb_policy *p, int kind)
 {
 	switch (kind) {
@@ -73,6 +105,7 @@ typedef struct practice_view {
 	size_t *fulls;
 	size_t n;
 	char **why; /* per catalog full: the first reason it keeps it, or NULL */
+	int64_t *until; /* per catalog full: a weekly/monthly/yearly keep lasts at least this long */
 	int64_t need_since; /* binlog needed from here on */
 	const drb_manifest *base; /* the full that serves the start of the pitr window */
 } practice_view;
@@ -127,6 +160,14 @@ static void decide_practice(const drb_ret_input *in, practice_view *v)
 			snprintf(why, sizeof why, "the newest of %s (%s = %ld, %s)", per,
 				 period_names[kind], want, v->rule);
 			keep(v, v->fulls[k], why);
+			/* promoted: its week, month or year is over, so no later full replaces it,
+			 * and it stays among the newest `want` until `want` periods have begun */
+			int64_t t0 = period_start(c->fulls[v->fulls[k]]->snapshot_time, kind);
+			if (kind >= P_WEEK && in->now >= period_after(t0, kind, 1)) {
+				int64_t until = period_after(t0, kind, want);
+				if (until > v->until[v->fulls[k]])
+					v->until[v->fulls[k]] = until;
+			}
 		}
 	}
 	/* the binlog this practice needs: from its pitr base on, and everything younger than the
@@ -231,7 +272,8 @@ int drb_retention_plan(const drb_ret_input *in, drb_ret_plan *out)
 				v[nv].hold = on_hold(in, e->name);
 				v[nv].fulls = calloc(c->n_fulls, sizeof *v[nv].fulls);
 				v[nv].why = calloc(c->n_fulls, sizeof *v[nv].why);
-				if (!v[nv].fulls || !v[nv].why)
+				v[nv].until = calloc(c->n_fulls, sizeof *v[nv].until);
+				if (!v[nv].fulls || !v[nv].why || !v[nv].until)
 					rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 				nv++;
 			}
@@ -269,6 +311,9 @@ int drb_retention_plan(const drb_ret_input *in, drb_ret_plan *out)
 			first = "the newest full backup";
 		drb_ret_item it = {.kind = DRB_RET_FULL, .keep = first != NULL, .full = m,
 				   .bytes = full_bytes(m)};
+		for (size_t k = 0; k < nv; k++)
+			if (v[k].until[i] > it.lock_until)
+				it.lock_until = v[k].until[i];
 		snprintf(it.why, sizeof it.why, "%s", first ? first : "no rule keeps it for any practice");
 		rc = add_item(out, &it);
 		kept_fulls += it.keep;
@@ -279,7 +324,8 @@ int drb_retention_plan(const drb_ret_input *in, drb_ret_plan *out)
 				continue;
 			bool keep_it = v[k].why[i] || i == newest_i;
 			drb_ret_item pi = {.kind = DRB_RET_PRACTICE, .keep = keep_it, .full = m,
-					   .practice = e->name, .bytes = e->stored_bytes};
+					   .practice = e->name, .bytes = e->stored_bytes,
+					   .lock_until = v[k].until[i]};
 			if (keep_it)
 				snprintf(pi.why, sizeof pi.why, "%s",
 					 v[k].why[i] ? v[k].why[i] : "in the newest full backup");
@@ -312,6 +358,7 @@ int drb_retention_plan(const drb_ret_input *in, drb_ret_plan *out)
 		for (size_t i = 0; i < c->n_fulls; i++)
 			free(v[k].why[i]);
 		free(v[k].why);
+		free(v[k].until);
 		free(v[k].fulls);
 	}
 	free(v);

@@ -59,6 +59,10 @@ typedef struct drb_ret_item {
 	const drb_segment *seg;    /* SEGMENT */
 	uint64_t bytes;            /* stored bytes */
 	char why[240];             /* the rule that keeps it, or why it goes */
+	/* FULL, PRACTICE: a weekly, monthly or yearly keep whose period is over lasts at least
+	 * until this time (the start of the period `keep_*` periods later): expire extends an
+	 * Object Lock to it. 0: no such promotion. A FULL carries the latest of its practices'. */
+	int64_t lock_until;
 } drb_ret_item;
 
 typedef struct drb_ret_plan {

@@ -170,6 +170,7 @@ int drb_s3_new(const drb_repo_config *cfg, drb_s3 **out)
 		                 name, cfg->part_size);
 	if (!(s3 = calloc(1, sizeof *s3)))
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&s3->asof_lock, NULL);
 	if ((rc = drb_s3_conns_init(s3)) < 0)
 		goto out;
 	s3->host_style = cfg->uri_style && strcmp(cfg->uri_style, "host") == 0;
@@ -193,6 +194,10 @@ int drb_s3_new(const drb_repo_config *cfg, drb_s3 **out)
 		goto out;
 	}
 	s3->object_lock_days = cfg->object_lock_days > 0 ? cfg->object_lock_days : 0;
+	snprintf(s3->lock_mode, sizeof s3->lock_mode, "%s",
+	         cfg->object_lock_mode && *cfg->object_lock_mode ? cfg->object_lock_mode
+	                                                         : "COMPLIANCE");
+	s3->delete_versions = cfg->delete_versions;
 	s3->part_size = cfg->part_size ? (uint64_t)cfg->part_size : DRB_S3_PART_DEFAULT;
 	s3->upload_parallel = cfg->upload_parallel > 0 ? (unsigned)cfg->upload_parallel : 4;
 	if (s3->upload_parallel > DRB_S3_PARALLEL_MAX)
@@ -223,6 +228,8 @@ void drb_s3_free(drb_s3 *s3)
 	free(s3->host);
 	free(s3->ca_file);
 	free(s3->storage_class);
+	drb_s3_as_of(s3, 0); /* frees the versions resolved */
+	pthread_mutex_destroy(&s3->asof_lock);
 	free(s3);
 }
 
@@ -280,19 +287,45 @@ static void s3_describe(void *impl, char *buf, size_t len)
 
 static int s3_presign(void *impl, const char *path, long expires_seconds, char **url_out);
 
+/* Reading the past (--repo-as-of) never writes or deletes. */
+static int refuse_as_of(drb_s3 *s3)
+{
+	return drb_error(DRB_ERR_USAGE,
+	                 "s3://%s is opened as it was at a past time (--repo-as-of): nothing is "
+	                 "written or deleted",
+	                 s3->bucket);
+}
+
+static int s3_put(void *impl, const char *path, const drb_put_opts *opts, drb_sink **writer)
+{
+	drb_s3 *s3 = impl;
+	return s3->as_of ? refuse_as_of(s3) : drb_s3_put(impl, path, opts, writer);
+}
+
+static int s3_remove(void *impl, const char *const *paths, size_t n)
+{
+	drb_s3 *s3 = impl;
+	return s3->as_of ? refuse_as_of(s3) : drb_s3_remove(impl, paths, n);
+}
+
 const drb_repo_driver drb_s3_driver = {
     .type = "s3",
     .open = s3_open,
     .close = s3_close,
-    .put = drb_s3_put,
+    .put = s3_put,
     .get = drb_s3_get,
     .list = drb_s3_list,
     .list_after = drb_s3_list_after,
     .refresh = s3_refresh,
     .stat = drb_s3_stat,
-    .remove = drb_s3_remove,
+    .remove = s3_remove,
     .describe = s3_describe,
     .presign = s3_presign,
+    .info = drb_s3_info,
+    .retain = drb_s3_retain,
+    .legal_hold = drb_s3_legal_hold,
+    .set_class = drb_s3_set_class,
+    .as_of = drb_s3_as_of,
 };
 
 /* ---------------------------------------------------------------- presigned URLs */

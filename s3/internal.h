@@ -102,6 +102,13 @@ typedef struct drb_s3 {
 	char *ca_file; /* NULL: the system's trust store */
 	char *storage_class;
 	long object_lock_days;
+	char lock_mode[16]; /* COMPLIANCE or GOVERNANCE */
+	bool delete_versions;
+	/* --repo-as-of: read the bucket as it was at as_of (versions.c); 0: as it is */
+	int64_t as_of;
+	pthread_mutex_t asof_lock;
+	struct drb_s3_version *asof_v; /* resolved keys, sorted */
+	size_t asof_n, asof_cap;
 	uint64_t part_size;
 	unsigned upload_parallel;
 	long timeout; /* seconds without progress; 0: none */
@@ -151,7 +158,17 @@ typedef struct drb_s3_resp {
 	char code[64]; /* from an <Error> body */
 	char message[256];
 	int64_t skew; /* RequestTimeTooSkewed: server time - request time, seconds; 0 unknown */
+	/* Object Lock, storage class and versions (HEAD, GET; lock.c reads the headers) */
+	char lock_mode[16];
+	int64_t lock_until; /* 0: none */
+	bool legal_hold;
+	char storage_class[32];
+	char restore[160];
+	char version_id[128];
 } drb_s3_resp;
+
+/* One x-amz-* answer header of the above into resp (lock.c). */
+void drb_s3_lock_header(drb_s3_resp *resp, const char *name, const char *value);
 
 typedef struct drb_s3_req drb_s3_req;
 struct drb_s3_req {
@@ -257,6 +274,34 @@ int64_t drb_s3_parse_iso8601(const char *s);
 bool drb_s3_url_decode(char *s);
 void drb_s3_xml_init(void);
 
+/* ListObjectVersions (ListVersionsResult): versions and delete markers, in the order given (by
+ * key, newest first within a key). */
+typedef struct drb_s3_version {
+	char *key;
+	char *version_id;
+	uint64_t size;
+	int64_t mtime;
+	bool delete_marker;
+	bool is_latest;
+	char storage_class[32];
+} drb_s3_version;
+
+typedef struct drb_s3_versions_page {
+	drb_s3_version *v;
+	size_t n;
+	bool truncated;
+	char *next_key, *next_version; /* NextKeyMarker, NextVersionIdMarker */
+	bool url_encoded;
+} drb_s3_versions_page;
+
+int drb_s3_parse_versions(const char *xml, size_t len, drb_s3_versions_page *page);
+void drb_s3_versions_page_free(drb_s3_versions_page *page);
+/* Bodies: <Retention> (mode, retain-until), <LegalHold> (ON/OFF), and <Delete> of versions. */
+int drb_s3_xml_retention(const char *mode, int64_t until, char **xml, size_t *len);
+int drb_s3_xml_legal_hold(bool on, char **xml, size_t *len);
+int drb_s3_xml_delete_versions(const char *const *keys, const char *const *versions, size_t n,
+                               char **xml, size_t *len);
+
 /* ---------------------------------------------------------------- operations */
 
 int drb_s3_put(void *impl, const char *path, const drb_put_opts *opts, drb_sink **writer);
@@ -266,6 +311,19 @@ int drb_s3_list(void *impl, const char *prefix, bool recursive, drb_repo_list_fn
 int drb_s3_list_after(void *impl, const char *prefix, const char *after, drb_repo_list_fn fn,
 		      void *ud);
 int drb_s3_remove(void *impl, const char *const *paths, size_t n);
+/* lock.c: HEAD for lock/class, PutObjectRetention, PutObjectLegalHold, CopyObject to a class */
+int drb_s3_info(void *impl, const char *path, drb_obj_info *out);
+int drb_s3_retain(void *impl, const char *path, int64_t until);
+int drb_s3_legal_hold(void *impl, const char *path, bool on);
+int drb_s3_set_class(void *impl, const char *path, const char *storage_class);
+/* versions.c: every version of each key (delete_versions), and the bucket as it was */
+int drb_s3_remove_versions(drb_s3 *s3, char *const *keys, size_t n);
+int drb_s3_as_of(void *impl, int64_t t);
+/* The version of key to read at s3->as_of: 0 with *vid set (malloc'd), DRB_ERR_NOT_FOUND when
+ * the key had no version then (or a delete marker). */
+int drb_s3_asof_version(drb_s3 *s3, const char *key, char **vid);
+int drb_s3_asof_list(drb_s3 *s3, const char *prefix, bool recursive, const char *after,
+                     drb_repo_list_fn fn, void *ud);
 
 /* Multipart: the size of part number n (1-based) of a stream, given the configured part size
  * and the expected size (0: unknown). Without a hint parts keep the configured size for 1,000

@@ -30,6 +30,8 @@ static int list(void *impl, const char *prefix, bool recursive, const char *afte
 	size_t strip = *s3->prefix ? strlen(s3->prefix) + 1 : 0;
 	unsigned pages = 0;
 	int rc = 0;
+	if (s3->as_of) /* --repo-as-of: the versions of then (versions.c) */
+		return drb_s3_asof_list(s3, prefix, recursive, after, fn, ud);
 	/* the prefix of the repository always ends the listed prefix with '/' */
 	size_t n = strlen(s3->prefix) + strlen(prefix) + 2;
 	if (!(full = malloc(n)))

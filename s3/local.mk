@@ -9,7 +9,9 @@ libdrbackup_a_SOURCES += \
 	s3/read.c \
 	s3/write.c \
 	s3/list.c \
-	s3/remove.c
+	s3/remove.c \
+	s3/lock.c \
+	s3/versions.c
 
 unit_s3 = \
 	tests/unit/test_s3_sign \

@@ -44,6 +44,11 @@ int drb_s3_stat(void *impl, const char *path, drb_obj_stat *st)
 	if (!key)
 		return drb_error_code();
 	drb_s3_req req = {.method = "HEAD", .key = key, .what = "looking up"};
+	char *vid = NULL; /* --repo-as-of: the version of then */
+	if (s3->as_of && (rc = drb_s3_asof_version(s3, key, &vid)) < 0)
+		goto out;
+	if (vid)
+		req.query[req.n_query++] = (drb_s3_kv){"versionId", vid};
 	rc = drb_s3_send(s3, &req, &resp);
 	if (rc == DRB_ERR_NOT_FOUND && resp.status == 404) {
 		rc = drb_error(DRB_ERR_NOT_FOUND, "%s: no such object",
@@ -63,6 +68,7 @@ int drb_s3_stat(void *impl, const char *path, drb_obj_stat *st)
 	st->mtime = resp.last_modified > 0 ? resp.last_modified : 0;
 out:
 	drb_s3_resp_free(&resp);
+	free(vid);
 	free(key);
 	return rc;
 }
@@ -153,6 +159,11 @@ int drb_s3_get(void *impl, const char *path, drb_sink *out)
 	                  .ud = &g,
 	                  .start = rd_start,
 	                  .data = rd_data};
+	char *vid = NULL; /* --repo-as-of: the version of then */
+	if (s3->as_of && (rc = drb_s3_asof_version(s3, key, &vid)) < 0)
+		goto out;
+	if (vid)
+		req.query[req.n_query++] = (drb_s3_kv){"versionId", vid};
 	for (unsigned n = 1;; n++) {
 		if (n > 1 && !drb_s3_backoff(stalled + 1)) {
 			rc = drb_error(DRB_ERR_CANCELLED, "reading %s: stopped on request", where);
@@ -220,6 +231,7 @@ out:
 		drb_log_debug("read %s (%" PRIu64 " bytes) after %u interruption%s", where,
 		              g.delivered, log.n, log.n == 1 ? "" : "s");
 	drb_s3_resp_free(&resp);
+	free(vid);
 	free(key);
 	return rc;
 }

@@ -55,6 +55,10 @@ int drb_s3_remove(void *impl, const char *const *paths, size_t n)
 			rc = drb_error_code();
 			goto out;
 		}
+	if (s3->delete_versions) { /* every version, not only a delete marker (versions.c) */
+		rc = drb_s3_remove_versions(s3, keys, n);
+		goto out;
+	}
 	for (i = 0; i < n && rc == 0; i += DRB_S3_DELETE_BATCH) {
 		size_t batch = n - i < DRB_S3_DELETE_BATCH ? n - i : DRB_S3_DELETE_BATCH;
 		rc = delete_batch(s3, (const char *const *)keys + i, batch);

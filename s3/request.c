@@ -178,6 +178,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 		header_value(r->sse, sizeof r->sse, v);
 	} else if (strcasecmp(line, "x-amz-meta-drb-size") == 0) {
 		header_value(r->meta_size, sizeof r->meta_size, v);
+	} else if (strncasecmp(line, "x-amz-", 6) == 0) {
+		drb_s3_lock_header(r, line, v); /* lock, legal hold, class, version (lock.c) */
 	}
 	return len;
 }

@@ -152,7 +152,7 @@ static void object_headers(s3_writer *w, drb_s3_req *req)
 		    (drb_s3_kv){"x-amz-storage-class", w->s3->storage_class};
 	if (w->lock_until[0]) {
 		req->headers[req->n_headers++] =
-		    (drb_s3_kv){"x-amz-object-lock-mode", "COMPLIANCE"};
+		    (drb_s3_kv){"x-amz-object-lock-mode", w->s3->lock_mode};
 		req->headers[req->n_headers++] =
 		    (drb_s3_kv){"x-amz-object-lock-retain-until-date", w->lock_until};
 	}

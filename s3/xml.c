@@ -503,3 +503,174 @@ out:
 	xmlFreeDoc(doc);
 	return rc;
 }
+
+/* ---------------------------------------------------------------- versions and locks */
+
+void drb_s3_versions_page_free(drb_s3_versions_page *page)
+{
+	for (size_t i = 0; i < page->n; i++) {
+		free(page->v[i].key);
+		free(page->v[i].version_id);
+	}
+	free(page->v);
+	free(page->next_key);
+	free(page->next_version);
+	memset(page, 0, sizeof *page);
+}
+
+static char *nonempty(char *s)
+{
+	if (s && !*s) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* One <Version> or <DeleteMarker>. */
+static int add_version(drb_s3_versions_page *page, size_t *cap, const xmlNode *c, bool marker)
+{
+	char *key = child_text(c, "Key"), *vid = child_text(c, "VersionId"),
+	     *size = child_text(c, "Size"), *mod = child_text(c, "LastModified"),
+	     *latest = child_text(c, "IsLatest");
+	uint64_t sz = 0;
+	int64_t mt = mod ? drb_s3_parse_iso8601(mod) : -1;
+	int rc = 0;
+	if (!key || !*key || !vid || !*vid || mt < 0 || (!marker && !parse_u64(size, &sz))) {
+		rc = drb_error(DRB_ERR_FORMAT,
+		               "a version listing entry without a usable Key, VersionId, Size or "
+		               "LastModified (key \"%.200s\", version \"%.80s\")",
+		               key ? key : "", vid ? vid : "");
+		goto out;
+	}
+	if (page->url_encoded && !drb_s3_url_decode(key)) {
+		rc = drb_error(DRB_ERR_FORMAT, "a listed key has a bad %%-escape: \"%.200s\"", key);
+		goto out;
+	}
+	if (page->n == *cap) {
+		size_t n = *cap ? *cap * 2 : 64;
+		drb_s3_version *v = realloc(page->v, n * sizeof *v);
+		if (!v) {
+			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		page->v = v;
+		*cap = n;
+	}
+	drb_s3_version *v = &page->v[page->n++];
+	*v = (drb_s3_version){.key = key, .version_id = vid, .size = sz, .mtime = mt,
+	                      .delete_marker = marker,
+	                      .is_latest = latest && strcmp(latest, "true") == 0};
+	copy_text(c, "StorageClass", v->storage_class, sizeof v->storage_class);
+	key = vid = NULL;
+out:
+	free(key);
+	free(vid);
+	free(size);
+	free(mod);
+	free(latest);
+	return rc;
+}
+
+int drb_s3_parse_versions(const char *xml, size_t len, drb_s3_versions_page *page)
+{
+	xmlDocPtr doc = NULL;
+	size_t cap = 0;
+	char *t;
+	int rc;
+	memset(page, 0, sizeof *page);
+	if ((rc = parse(xml, len, false, &doc)) < 0)
+		return drb_error_wrap(0, "reading a version listing");
+	xmlNode *root = xmlDocGetRootElement(doc);
+	if (!is(root, "ListVersionsResult")) {
+		rc = drb_error(DRB_ERR_FORMAT,
+		               "a version listing whose root is <%.60s>, not <ListVersionsResult>",
+		               (const char *)root->name);
+		goto out;
+	}
+	t = child_text(root, "EncodingType");
+	page->url_encoded = t && strcmp(t, "url") == 0;
+	free(t);
+	t = child_text(root, "IsTruncated");
+	page->truncated = t && strcmp(t, "true") == 0;
+	free(t);
+	page->next_key = nonempty(child_text(root, "NextKeyMarker"));
+	page->next_version = nonempty(child_text(root, "NextVersionIdMarker"));
+	if (page->next_key && page->url_encoded && !drb_s3_url_decode(page->next_key)) {
+		rc = drb_error(DRB_ERR_FORMAT, "NextKeyMarker has a bad %%-escape");
+		goto out;
+	}
+	for (xmlNode *c = root->children; c && rc == 0; c = c->next)
+		if (is(c, "Version") || is(c, "DeleteMarker"))
+			rc = add_version(page, &cap, c, is(c, "DeleteMarker"));
+out:
+	if (rc < 0)
+		drb_s3_versions_page_free(page);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+int drb_s3_xml_retention(const char *mode, int64_t until, char **xml, size_t *len)
+{
+	xmlNodePtr root;
+	xmlDocPtr doc;
+	char date[32];
+	time_t t = (time_t)until;
+	struct tm tm;
+	int rc;
+	drb_s3_xml_init();
+	if (!gmtime_r(&t, &tm) || !strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S.000Z", &tm))
+		return drb_error(DRB_ERR_USAGE, "a retention date out of range");
+	if (!(doc = new_doc("Retention", &root)))
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	if (!xmlNewTextChild(root, NULL, BAD_CAST "Mode", BAD_CAST mode) ||
+	    !xmlNewTextChild(root, NULL, BAD_CAST "RetainUntilDate", BAD_CAST date))
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	else
+		rc = dump(doc, xml, len);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+int drb_s3_xml_legal_hold(bool on, char **xml, size_t *len)
+{
+	xmlNodePtr root;
+	xmlDocPtr doc;
+	int rc;
+	drb_s3_xml_init();
+	if (!(doc = new_doc("LegalHold", &root)))
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	if (!xmlNewTextChild(root, NULL, BAD_CAST "Status", BAD_CAST(on ? "ON" : "OFF")))
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	else
+		rc = dump(doc, xml, len);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+int drb_s3_xml_delete_versions(const char *const *keys, const char *const *versions, size_t n,
+                               char **xml, size_t *len)
+{
+	xmlNodePtr root;
+	xmlDocPtr doc;
+	int rc = 0;
+	drb_s3_xml_init();
+	if (!(doc = new_doc("Delete", &root)))
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	if (!xmlNewTextChild(root, NULL, BAD_CAST "Quiet", BAD_CAST "true")) {
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		xmlNodePtr o = xmlNewChild(root, NULL, BAD_CAST "Object", NULL);
+		if (!o || !xmlNewTextChild(o, NULL, BAD_CAST "Key", BAD_CAST keys[i]) ||
+		    !xmlNewTextChild(o, NULL, BAD_CAST "VersionId", BAD_CAST versions[i])) {
+			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	rc = dump(doc, xml, len);
+out:
+	xmlFreeDoc(doc);
+	return rc;
+}

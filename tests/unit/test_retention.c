@@ -214,6 +214,44 @@ static void test_per_practice_rules(void **state)
 	drb_catalog_free(c);
 }
 
+/* A weekly, monthly or yearly keep whose period is over lasts until `keep_*` periods have begun
+ * after its own: expire extends the Object Lock to that date. A period still running promotes
+ * nothing (a later full of it would take its place). */
+static void test_lock_until_promotions(void **state)
+{
+	(void)state;
+	drb_catalog *c = history(40, two, 2, NULL); /* daily fulls up to Mon 2026-11-30 01:30 */
+	drb_ret_input in = {.cat = c, .policy = {.keep_weekly = 3, .keep_monthly = 2}, .now = NOW};
+	drb_ret_plan p;
+	size_t n = c->n_fulls;
+	assert_int_equal(drb_retention_plan(&in, &p), 0);
+	/* Sun 11-29, newest of ISO week 48 (Mon 11-23): until Mon 12-14, 3 weeks after 11-23 */
+	assert_int_equal(item_for(&p, c->fulls[n - 2], NULL)->lock_until, NOW + 13 * DAY);
+	assert_int_equal(item_for(&p, c->fulls[n - 2], "peds_b")->lock_until, NOW + 13 * DAY);
+	/* Sun 11-22, week 47 (Mon 11-16): until 12-07 */
+	assert_int_equal(item_for(&p, c->fulls[n - 9], NULL)->lock_until, NOW + 6 * DAY);
+	/* Mon 11-30: its week runs on, but November is over: until 2027-01-01 */
+	assert_int_equal(item_for(&p, c->fulls[n - 1], NULL)->lock_until, NOW + 31 * DAY);
+	/* Sat 10-31, newest of October: until 12-01 */
+	assert_int_equal(item_for(&p, c->fulls[n - 31], NULL)->lock_until, NOW);
+	/* a kept full that no finished period promotes has none */
+	assert_true(item_for(&p, c->fulls[n - 3], NULL) == NULL ||
+		    item_for(&p, c->fulls[n - 3], NULL)->lock_until == 0);
+	drb_retention_plan_free(&p);
+	/* the same history seen on Sunday 11-29 noon: week 48 and November still run */
+	in.now = NOW - DAY - 12 * 3600;
+	drb_catalog *c2 = history(40, two, 2, NULL);
+	for (size_t i = 0; i < n; i++) /* drop Monday's full: not taken yet at that time */
+		if (i == n - 1)
+			c2->fulls[i]->snapshot_time = c2->fulls[i - 1]->snapshot_time - 60;
+	in.cat = c2;
+	assert_int_equal(drb_retention_plan(&in, &p), 0);
+	assert_int_equal(item_for(&p, c2->fulls[n - 2], NULL)->lock_until, 0);
+	drb_retention_plan_free(&p);
+	drb_catalog_free(c2);
+	drb_catalog_free(c);
+}
+
 static void test_refusals(void **state)
 {
 	(void)state;
@@ -319,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_newest_and_floor),
 		cmocka_unit_test(test_calendar_periods_after_an_outage),
 		cmocka_unit_test(test_per_practice_rules),
+		cmocka_unit_test(test_lock_until_promotions),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_properties),
 	};
