@@ -47,7 +47,16 @@ typedef struct expirer {
 static int remove_one(expirer *e, drb_repo *r, const char *path, bool *locked)
 {
 	const char *v[1] = {path};
+	drb_obj_stat st;
 	*locked = false;
+	/* on a versioned bucket a second delete adds a second marker: only what is there goes
+	 * (with delete_versions every version of the key is looked for) */
+	if (drb_repo_can_lock(r) && !r->cfg->delete_versions &&
+	    drb_repo_stat(r, path, &st) == DRB_ERR_NOT_FOUND) {
+		drb_error_clear();
+		return 0;
+	}
+	drb_error_clear();
 	int rc = drb_repo_remove(r, v, 1);
 	if (rc == DRB_ERR_PERMISSION) {
 		drb_log_info("repository %s: %s is locked (Object Lock or legal hold): kept", r->name,
@@ -207,6 +216,198 @@ static int complete_tombstones(expirer *e, size_t ri)
 	return rc;
 }
 
+/* ------------------------------------------------------------------ Object Lock, tiering */
+
+#define TIER_MIN_BYTES (128u * 1024) /* S3 bills smaller objects in IA classes as 128 KiB */
+
+static void iso_of(int64_t t, char out[24])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 24, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* The object whose lock stands for the item: a backup's manifest, a practice's dump, a
+ * segment's data object. */
+static char *lock_path(const expirer *e, const drb_ret_item *it)
+{
+	if (it->kind == DRB_RET_FULL)
+		return drb_path_manifest(e->c->host_id, it->full->backup_id);
+	if (it->kind == DRB_RET_PRACTICE)
+		return drb_path_dump(e->c->host_id, it->full->backup_id, it->practice);
+	return drb_path_segment(e->c->host_id, it->seg->generation, it->seg->file, it->seg->start,
+				"drb");
+}
+
+static void keep_locked(drb_ret_plan *p, drb_ret_item *it, const char *why)
+{
+	it->keep = true;
+	snprintf(it->why, sizeof it->why, "%s", why);
+	p->n_delete--;
+	p->bytes_freed -= it->bytes;
+	p->bytes_kept += it->bytes;
+}
+
+/* Never try to delete a locked version: what the store says is locked (an Object Lock retention
+ * not past, a legal hold) is kept, with why, before anything is deleted; so are the segments
+ * after a locked one (segments go as a prefix of the chain). */
+static int check_locks(expirer *e, size_t ri, drb_ret_plan *p, json_t *locked)
+{
+	drb_repo *r = e->set->repos[ri];
+	int64_t real_now = time(NULL);
+	const char *blocked_gen = NULL;
+	if (!drb_repo_can_lock(r))
+		return 0;
+	for (size_t i = 0; i < p->n; i++) {
+		drb_ret_item *it = &p->items[i];
+		if (it->keep)
+			continue;
+		if (it->kind == DRB_RET_SEGMENT && blocked_gen &&
+		    strcmp(blocked_gen, it->seg->generation) == 0) {
+			keep_locked(p, it, "after a locked segment (segments go as a prefix of the "
+					   "chain)");
+			continue;
+		}
+		char *path = lock_path(e, it), why[240];
+		drb_obj_info info;
+		if (!path)
+			return drb_error(DRB_ERR_NOMEM, "out of memory");
+		int rc = drb_repo_info(r, path, &info);
+		if (rc < 0) {
+			/* gone already (a run that was killed), or unreadable: the delete decides */
+			if (rc != DRB_ERR_NOT_FOUND)
+				drb_log_current_error("expire");
+			drb_error_clear();
+			free(path);
+			continue;
+		}
+		bool by_date = info.retain_until > real_now;
+		if (by_date || info.legal_hold) {
+			char until[24];
+			iso_of(info.retain_until, until);
+			if (info.legal_hold)
+				snprintf(why, sizeof why, "locked: an S3 legal hold is ON on %s", path);
+			else
+				snprintf(why, sizeof why,
+					 "locked: Object Lock %s until %s UTC (the store refuses to "
+					 "delete it before)",
+					 info.lock_mode[0] ? info.lock_mode : "retention", until);
+			drb_log_info("repository %s: %s", r->name, why);
+			keep_locked(p, it, why);
+			e->locked++;
+			json_array_append_new(locked, json_pack("{s:s, s:s, s:I, s:b}", "object", path,
+								"mode", info.lock_mode,
+								"retain_until",
+								(json_int_t)info.retain_until,
+								"legal_hold", info.legal_hold));
+			if (it->kind == DRB_RET_SEGMENT)
+				blocked_gen = it->seg->generation;
+		}
+		free(path);
+	}
+	return 0;
+}
+
+/* Extend the lock of every object of a backup that a weekly, monthly or yearly keep now holds
+ * until the date that keep lasts: a practice's dump to its own practice's date, the manifest and
+ * the rest to the backup's. */
+static int extend_locks(expirer *e, size_t ri, const drb_ret_plan *p, size_t *extended)
+{
+	drb_repo *r = e->set->repos[ri];
+	int64_t real_now = time(NULL);
+	int rc = 0;
+	if (!drb_repo_can_lock(r) || r->cfg->object_lock_days <= 0)
+		return 0;
+	for (size_t i = 0; i < p->n && rc == 0; i++) {
+		const drb_ret_item *it = &p->items[i];
+		if (it->kind != DRB_RET_FULL || !it->keep || it->lock_until <= real_now)
+			continue;
+		char *dir = drb_path_full_dir(e->c->host_id, it->full->backup_id), prefix[600];
+		paths all = {0};
+		snprintf(prefix, sizeof prefix, "%s/", dir ? dir : "");
+		rc = dir ? drb_repo_list(r, prefix, true, collect, &all)
+			 : drb_error(DRB_ERR_NOMEM, "out of memory");
+		char *manifest = drb_path_manifest(e->c->host_id, it->full->backup_id);
+		if (rc == 0 && manifest && (rc = drb_repo_retain(r, manifest, it->lock_until)) == 0)
+			(*extended)++;
+		for (size_t k = 0; k < all.n && rc == 0; k++) {
+			int64_t until = it->lock_until;
+			for (size_t j = i + 1; j < p->n && p->items[j].kind == DRB_RET_PRACTICE &&
+					       p->items[j].full == it->full;
+			     j++) {
+				char *dump = drb_path_dump(e->c->host_id, it->full->backup_id,
+							   p->items[j].practice);
+				if (dump && strcmp(dump, all.v[k]) == 0)
+					until = p->items[j].keep ? p->items[j].lock_until : 0;
+				free(dump);
+			}
+			if (until > real_now && (rc = drb_repo_retain(r, all.v[k], until)) == 0)
+				(*extended)++;
+		}
+		if (rc == 0) {
+			char when[24];
+			iso_of(it->lock_until, when);
+			drb_log_info("repository %s: full backup %s is locked until %s UTC (%s)",
+				     r->name, it->full->backup_id, when, it->why);
+		}
+		paths_free(&all);
+		free(manifest);
+		free(dir);
+	}
+	return rc;
+}
+
+/* tier { after_days storage_class }: the dumps of fulls older than after_days, and binlog
+ * segments of at least 128 KiB as old, move to the colder class by a copy onto themselves.
+ * Manifests, descriptions and small segments stay where they are read often and cost little. */
+static int tier(expirer *e, size_t ri, const drb_ret_plan *p, size_t *moved, uint64_t *bytes)
+{
+	drb_repo *r = e->set->repos[ri];
+	const drb_repo_config *rc_ = r->cfg;
+	int rc = 0;
+	if (rc_->tier_after_days <= 0 || !rc_->tier_storage_class)
+		return 0;
+	if (!r->driver->set_class) {
+		drb_log_warn("repository %s (%s) has no storage classes: tier { } is ignored",
+			     r->name, r->driver->type);
+		return 0;
+	}
+	int64_t before = e->now - (int64_t)rc_->tier_after_days * 86400;
+	for (size_t i = 0; i < p->n && rc == 0; i++) {
+		const drb_ret_item *it = &p->items[i];
+		char *path = NULL;
+		if (!it->keep)
+			continue;
+		if (it->kind == DRB_RET_FULL && it->full->snapshot_time < before) {
+			for (size_t d = 0; d < it->full->n_dbs && rc == 0; d++) {
+				const drb_db_entry *db = &it->full->dbs[d];
+				if (db->expired || db->stored_bytes < TIER_MIN_BYTES)
+					continue;
+				path = drb_path_dump(e->c->host_id, it->full->backup_id, db->name);
+				rc = path ? drb_repo_set_class(r, path, rc_->tier_storage_class)
+					  : drb_error(DRB_ERR_NOMEM, "out of memory");
+				if (rc == 0) {
+					(*moved)++;
+					*bytes += db->stored_bytes;
+				}
+				free(path);
+			}
+		} else if (it->kind == DRB_RET_SEGMENT && it->seg->stored_bytes >= TIER_MIN_BYTES &&
+			   it->seg->shipped < before) {
+			path = lock_path(e, it);
+			rc = path ? drb_repo_set_class(r, path, rc_->tier_storage_class)
+				  : drb_error(DRB_ERR_NOMEM, "out of memory");
+			if (rc == 0) {
+				(*moved)++;
+				*bytes += it->seg->stored_bytes;
+			}
+			free(path);
+		}
+	}
+	return rc;
+}
+
 /* ------------------------------------------------------------------ the plan */
 
 static void policy_of(const long rules[6], drb_policy *p)
@@ -242,6 +443,10 @@ static json_t *item_json(const drb_ret_item *it)
 			      (json_int_t)it->bytes, "why", it->why);
 	if (it->full)
 		json_object_set_new(j, "backup_id", json_string(it->full->backup_id));
+	if (it->keep && it->lock_until)
+		json_object_set_new(j, "lock_until", json_integer((json_int_t)it->lock_until));
+	if (it->keep && strncmp(it->why, "locked", 6) == 0)
+		json_object_set_new(j, "locked", json_true());
 	if (it->practice)
 		json_object_set_new(j, "practice", json_string(it->practice));
 	if (it->seg) {
@@ -258,16 +463,28 @@ static void print_plan(const drb_repo *r, const drb_ret_plan *p, bool dry)
 	size_t seg_keep = 0, seg_del = 0;
 	uint64_t seg_del_bytes = 0;
 	printf("repository %s: %s\n", r->name, dry ? "plan (dry run, nothing changes)" : "expired");
+	size_t seg_locked = 0;
 	for (size_t i = 0; i < p->n; i++) {
 		const drb_ret_item *it = &p->items[i];
 		if (it->kind == DRB_RET_SEGMENT) {
+			seg_locked += it->keep && strncmp(it->why, "locked", 6) == 0;
 			seg_keep += it->keep;
 			seg_del += !it->keep;
 			seg_del_bytes += it->keep ? 0 : it->bytes;
 			continue;
 		}
+		char until[24] = "";
+		if (it->keep && it->lock_until > time(NULL))
+			iso_of(it->lock_until, until);
 		if (it->kind == DRB_RET_FULL)
-			printf("  %-6s full %s  %9.1f MB  %s\n", it->keep ? "keep" : "DELETE",
+			printf("  %-6s full %s  %9.1f MB  %s%s%s%s\n", it->keep ? "keep" : "DELETE",
+			       it->full->backup_id, it->bytes / 1e6, it->why,
+			       until[0] ? (dry ? "; its lock would be extended to "
+					       : "; lock extended to ")
+					: "",
+			       until, until[0] ? " UTC" : "");
+		else if (it->keep && strncmp(it->why, "locked", 6) == 0)
+			printf("    keep   %s of %s  %9.1f MB  %s\n", it->practice,
 			       it->full->backup_id, it->bytes / 1e6, it->why);
 		else if (!it->keep)
 			printf("    DELETE %s of %s  %9.1f MB  %s\n", it->practice, it->full->backup_id,
@@ -275,6 +492,10 @@ static void print_plan(const drb_repo *r, const drb_ret_plan *p, bool dry)
 	}
 	printf("  binlog: keep %zu segment%s, DELETE %zu (%.1f MB)\n", seg_keep,
 	       seg_keep == 1 ? "" : "s", seg_del, seg_del_bytes / 1e6);
+	if (seg_locked)
+		printf("  binlog: %zu segment%s kept because Object Lock or a legal hold protects "
+		       "%s\n",
+		       seg_locked, seg_locked == 1 ? "" : "s", seg_locked == 1 ? "it" : "them");
 	printf("  frees %.1f MB; keeps %.1f MB\n", p->bytes_freed / 1e6, p->bytes_kept / 1e6);
 }
 
@@ -420,13 +641,20 @@ static int expire_repo(expirer *e, size_t ri, const char *const *holds, size_t n
 		drb_error_wrap(0, "repository %s", r->name);
 		goto out;
 	}
+	json_t *locked = json_array();
+	if ((rc = check_locks(e, ri, &plan, locked)) < 0) {
+		json_decref(locked);
+		drb_error_wrap(0, "repository %s", r->name);
+		goto out;
+	}
 	json_t *items = json_array();
 	for (size_t i = 0; i < plan.n; i++)
 		json_array_append_new(items, item_json(&plan.items[i]));
-	json_array_append_new(e->out, json_pack("{s:s, s:o, s:I, s:I, s:I}", "repository", r->name,
-						"items", items, "delete", (json_int_t)plan.n_delete,
-						"bytes_freed", (json_int_t)plan.bytes_freed,
-						"bytes_kept", (json_int_t)plan.bytes_kept));
+	json_t *rj = json_pack("{s:s, s:o, s:I, s:I, s:I, s:o}", "repository", r->name, "items",
+			       items, "delete", (json_int_t)plan.n_delete, "bytes_freed",
+			       (json_int_t)plan.bytes_freed, "bytes_kept",
+			       (json_int_t)plan.bytes_kept, "locked", locked);
+	json_array_append_new(e->out, rj);
 	if (!e->json)
 		print_plan(r, &plan, e->dry_run);
 	if (e->dry_run)
@@ -434,6 +662,16 @@ static int expire_repo(expirer *e, size_t ri, const char *const *holds, size_t n
 	if ((rc = complete_tombstones(e, ri)) == 0 && plan.n_delete)
 		rc = apply_plan(e, ri, &plan);
 	e->freed += plan.bytes_freed;
+	/* what stays: its locks extended to what its keep lasts, old backups to a colder class */
+	size_t extended = 0, moved = 0;
+	uint64_t moved_bytes = 0;
+	if (rc == 0 && (rc = extend_locks(e, ri, &plan, &extended)) == 0)
+		rc = tier(e, ri, &plan, &moved, &moved_bytes);
+	json_object_set_new(rj, "locks_extended", json_integer((json_int_t)extended));
+	json_object_set_new(rj, "tiered_objects", json_integer((json_int_t)moved));
+	if (moved && !e->json)
+		printf("  tiered %zu object%s (%.1f MB) to %s\n", moved, moved == 1 ? "" : "s",
+		       moved_bytes / 1e6, r->cfg->tier_storage_class);
 	if (rc < 0)
 		drb_error_wrap(0, "repository %s", r->name);
 out:

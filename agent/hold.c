@@ -21,6 +21,72 @@
 #include "common/layout.h"
 #include "common/log.h"
 
+/* legal_hold = true: an S3 legal hold on the practice's objects too, which even this host's own
+ * credentials cannot delete until it is turned off: the practice's dumps and the manifests that
+ * describe them. A release turns its dumps off, and a manifest once no practice in that backup is
+ * still held. Called after the hold object is written, so the catalog reads the new state. */
+static int s3_legal_holds(drb_repo *r, const char *host, const char *practice, bool on,
+			  size_t *n)
+{
+	drb_catalog *cat = NULL;
+	int rc = 0;
+	if (!r->cfg->legal_hold)
+		return 0;
+	if (!r->driver->legal_hold) {
+		drb_log_warn("repository %s (%s) has no legal holds: legal_hold is ignored", r->name,
+			     r->driver->type);
+		return 0;
+	}
+	if ((rc = drb_catalog_load(r, host, &cat)) < 0)
+		return drb_error_wrap(0, "repository %s: the legal holds of practice %s", r->name,
+				      practice);
+	for (size_t i = 0; i < cat->n_fulls && rc == 0; i++) {
+		const drb_manifest *m = cat->fulls[i];
+		const drb_db_entry *d = drb_manifest_db(m, practice);
+		if (!d || d->expired)
+			continue;
+		char *dump = drb_path_dump(host, m->backup_id, practice);
+		char *manifest = drb_path_manifest(host, m->backup_id);
+		bool other = false; /* another practice of this backup still on hold */
+		for (size_t k = 0; !on && k < m->n_dbs; k++)
+			if (strcmp(m->dbs[k].name, practice) != 0 && !m->dbs[k].expired &&
+			    drb_catalog_on_hold(cat, m->dbs[k].name))
+				other = true;
+		if (!dump || !manifest)
+			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+		if (rc == 0 && (rc = drb_repo_legal_hold(r, dump, on)) == 0)
+			(*n)++;
+		if (rc == 0 && !other && (rc = drb_repo_legal_hold(r, manifest, on)) == 0)
+			(*n)++;
+		free(dump);
+		free(manifest);
+	}
+	drb_catalog_free(cat);
+	return rc;
+}
+
+/* The S3 legal holds of every repository that asks for them; DRB_ERR_DEGRADED when one failed. */
+static int legal_holds(drb_repo_set *set, const char *host, const char *practice, bool on)
+{
+	size_t failed = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		size_t n = 0;
+		if (s3_legal_holds(set->repos[i], host, practice, on, &n) < 0) {
+			drb_log_current_error(on ? "hold" : "hold --release");
+			drb_error_clear();
+			failed++;
+		} else if (n) {
+			drb_log_info("repository %s: S3 legal hold %s on %zu object%s of practice %s",
+				     set->repos[i]->name, on ? "ON" : "OFF", n, n == 1 ? "" : "s",
+				     practice);
+		}
+	}
+	return failed ? drb_error(DRB_ERR_DEGRADED,
+				  "%zu repositor%s missed the S3 legal holds of practice %s", failed,
+				  failed == 1 ? "y" : "ies", practice)
+		      : 0;
+}
+
 int drb_cmd_hold(drb_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {{"practice", required_argument, NULL, 'p'},
@@ -101,6 +167,8 @@ int drb_cmd_hold(drb_ctx *ctx, int argc, char **argv)
 				     practice, host, ok, set->n);
 		rc = ok == set->n ? 0 : ok ? drb_error(DRB_ERR_DEGRADED, "a repository missed the release")
 					  : drb_error(DRB_ERR_FAILED, "no repository took the release");
+		if (ok && rc == 0)
+			rc = legal_holds(set, host, practice, false);
 	} else {
 		char *text = NULL, *path = drb_path_hold(host, practice);
 		size_t ok = 0;
@@ -119,6 +187,8 @@ int drb_cmd_hold(drb_ctx *ctx, int argc, char **argv)
 				     practice, host, reason);
 		rc = ok == set->n ? 0 : ok ? drb_error(DRB_ERR_DEGRADED, "a repository missed the hold")
 					  : drb_error(DRB_ERR_FAILED, "no repository took the hold");
+		if (ok && rc == 0)
+			rc = legal_holds(set, host, practice, true);
 	}
 	json_t *rec = drb_audit_begin(release ? "hold-release" : "hold", host, time(NULL));
 	if (rec) {

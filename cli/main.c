@@ -64,7 +64,7 @@ static const command commands[] = {
 	 "  --follow   keep running: stream the binary log and seal a segment every\n"
 	 "             binlog { segment_seconds }; stops cleanly on SIGTERM\n"},
 	{"list", drb_cmd_list,
-	 "list [--host ID] [--allow-unsigned]\n"
+	 "list [--host ID] [--allow-unsigned] [--repo-as-of TIME]\n"
 	 "              | list --all-hosts [--max-full-age-hours N] [--max-rpo-seconds N]\n"
 	 "                               [--max-restore-test-age-days N]\n"
 	 "              | list --timeline [--host ID] [--db NAME] [--days N | --since TIME]\n"
@@ -76,6 +76,8 @@ static const command commands[] = {
 	 "\n"
 	 "  --host ID          another host's backups (default: this configuration's host_id)\n"
 	 "  --allow-unsigned   count metadata without a signature (backups from before signing)\n"
+	 "  --repo-as-of TIME  the repository as it was at TIME (UTC; S3 with versions only)\n"
+	 "                     A repository that tiers (tier { }) shows each backup's class.\n"
 	 "\n"
 	 "  --all-hosts        one row per host id in the repositories: newest full, the point it\n"
 	 "                     restores to and the RPO now, gaps, copies missing per repository,\n"
@@ -96,7 +98,7 @@ static const command commands[] = {
 	 "restore --to TIME|GTID|latest [--host ID] [--db NAME]... [--jobs N]\n"
 	 "                 [--target-socket PATH | --target-host H --target-port P]\n"
 	 "                 [--target-user U] [--target-ssl-ca FILE] [--force] [--dry-run]\n"
-	 "                 [--allow-unsigned]",
+	 "                 [--allow-unsigned] [--repo-as-of TIME]",
 	 "restore databases to a point in time",
 	 "Picks the newest full backup at or before the target and the unbroken chain of binlog\n"
 	 "segments after it, checks every object, loads the dumps and replays the chain.\n"
@@ -116,7 +118,14 @@ static const command commands[] = {
 	 "  --force             replace databases that exist and are not empty\n"
 	 "  --dry-run           print the plan and change nothing\n"
 	 "  --allow-unsigned    accept metadata without a signature (backups from before\n"
-	 "                      signing), with a warning; a failing signature is never accepted\n"},
+	 "                      signing), with a warning; a failing signature is never accepted\n"
+	 "  --repo-as-of TIME   read the repository as it was at TIME (UTC): for each object the\n"
+	 "                      newest version not after it, delete markers skipped, so what was\n"
+	 "                      overwritten or deleted since (ransomware with this host's own\n"
+	 "                      credentials) does not hide a locked good version. S3 repositories\n"
+	 "                      on a versioned (Object Lock) bucket only; pick one with --repo\n"
+	 "An object in GLACIER or DEEP_ARCHIVE that is not thawed stops the restore before the\n"
+	 "target is touched, with how to thaw it.\n"},
 	{"restore-test", drb_cmd_restore_test, "restore-test [--host ID] [--allow-unsigned]",
 	 "prove the newest backup restores, in a scratch server",
 	 "Starts a private scratch server, restores the newest full backup and every segment\n"
@@ -131,8 +140,13 @@ static const command commands[] = {
 	 "practice's own rules), the holds and now: what is kept and why, what goes. Deletes in\n"
 	 "a crash-safe order (a signed tombstone, the manifest, the objects); the next run\n"
 	 "finishes what a killed one began and completes repositories that were down. Runs\n"
-	 "neither beside another expire nor beside a full backup. Locked objects are kept and\n"
-	 "reported. Exit 3 when a repository could not be expired.\n"
+	 "neither beside another expire nor beside a full backup. Exit 3 when a repository could\n"
+	 "not be expired.\n"
+	 "On S3: an object that Object Lock or a legal hold protects is never deleted: the plan\n"
+	 "shows it kept, and why; a backup promoted to a weekly, monthly or yearly keep has its\n"
+	 "lock extended to the date that keep lasts (object_lock_days); delete_versions removes\n"
+	 "every version, not only adds a delete marker; tier { } moves old backups to a colder\n"
+	 "storage class.\n"
 	 "\n"
 	 "  --dry-run    print the plan (kept and why; deleted and bytes freed); change nothing\n"
 	 "  --now TIME   evaluate the policy at another time (UTC)\n"},
@@ -140,7 +154,10 @@ static const command commands[] = {
 	 "hold --practice NAME --reason TEXT | hold --release --practice NAME [--host ID]",
 	 "put a practice on legal hold, or release it",
 	 "While a hold stands, expire deletes nothing of that practice and keeps the binlog its\n"
-	 "backups need. The hold is a signed object in every repository; list shows it.\n"
+	 "backups need. The hold is a signed object in every repository; list shows it. With\n"
+	 "legal_hold = true in a repo section, the practice's dumps and their manifests get an S3\n"
+	 "legal hold too (which no credentials delete through); a release turns it off where no\n"
+	 "other hold covers them.\n"
 	 "\n"
 	 "  --practice NAME   the practice (its database name)\n"
 	 "  --reason TEXT     why (a case number, a letter)\n"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_DRIVERS 8
 
@@ -216,6 +217,40 @@ int drb_repo_as_of(drb_repo *r, int64_t t)
 				 "repository on a versioned (Object Lock) bucket",
 				 r->name, r->driver->type);
 	return r->driver->as_of(r->impl, t) < 0 ? drb_error_wrap(0, "repository %s", r->name) : 0;
+}
+
+int drb_repo_set_as_of(drb_repo_set *set, int64_t t)
+{
+	int rc = 0;
+	for (size_t i = 0; i < set->n && rc == 0; i++)
+		if (t == 0 && !set->repos[i]->driver->as_of)
+			continue;
+		else
+			rc = drb_repo_as_of(set->repos[i], t);
+	if (rc < 0 && set->n > 1)
+		drb_error_wrap(0, "--repo-as-of reads one S3 repository: choose it with --repo NAME");
+	return rc;
+}
+
+int drb_repo_as_of_parse(const char *s, int64_t *t)
+{
+	struct tm tm;
+	const char *end;
+	memset(&tm, 0, sizeof tm);
+	end = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+	if (!end || *end) {
+		memset(&tm, 0, sizeof tm);
+		end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	if (!end || *end)
+		return drb_error(DRB_ERR_USAGE,
+				 "--repo-as-of takes a UTC time such as '2026-12-01 10:00:00', not "
+				 "\"%s\"",
+				 s);
+	*t = (int64_t)timegm(&tm);
+	if (*t > (int64_t)time(NULL) + 60)
+		return drb_error(DRB_ERR_USAGE, "--repo-as-of %s lies in the future", s);
+	return 0;
 }
 
 bool drb_repo_can_presign(const drb_repo *r)

@@ -147,6 +147,11 @@ int drb_repo_set_open(const drb_config *c, const char *only_name, drb_repo_set *
 void drb_repo_set_close(drb_repo_set *set);
 /* Accept metadata without a signature (backups from before signing), with a warning. */
 void drb_repo_set_allow_unsigned(drb_repo_set *set, bool allow);
+/* --repo-as-of: every repository of the set read as it was at t (0: as it is). Refused, in one
+ * line naming it, when one repository keeps no versions (posix). */
+int drb_repo_set_as_of(drb_repo_set *set, int64_t t);
+/* "2026-12-01 10:00:00" or "2026-12-01T10:00:00Z" (UTC) for --repo-as-of; not in the future. */
+int drb_repo_as_of_parse(const char *s, int64_t *t);
 /* Let every driver re-read rotated credentials (a long-running process, between operations);
  * a repository whose new credentials cannot be read keeps the old ones, with a warning. */
 int drb_repo_refresh(drb_repo *r);

@@ -582,6 +582,48 @@ static int make_spool(job *j)
 	return rc;
 }
 
+/* An object in an archive class (GLACIER, DEEP_ARCHIVE) reads only once thawed: say so, and how,
+ * before the target is touched. The dumps are looked at always (a lifecycle rule of the
+ * operator's may have moved them); segments when the repository tiers (tier { }). */
+static int check_thawed(job *j)
+{
+	drb_repo *r = j->o.set->repos[j->from];
+	char first[400] = "";
+	size_t frozen = 0, thawing = 0;
+	if (!r->driver->info)
+		return 0;
+	size_t n = r->cfg->tier_after_days > 0 ? j->n_objs : j->n_dumps;
+	for (size_t i = 0; i < n; i++) {
+		drb_obj_info info;
+		if (drb_repo_info(r, j->objs[i].path, &info) < 0) {
+			drb_error_clear(); /* the fetch says what is wrong with it */
+			continue;
+		}
+		if (strcmp(info.storage_class, "GLACIER") != 0 &&
+		    strcmp(info.storage_class, "DEEP_ARCHIVE") != 0)
+			continue;
+		if (strstr(info.restore, "ongoing-request=\"false\""))
+			continue; /* thawed: a readable copy exists until its expiry-date */
+		if (strstr(info.restore, "ongoing-request=\"true\""))
+			thawing++;
+		if (!first[0])
+			snprintf(first, sizeof first, "%s (%s)", j->objs[i].path, info.storage_class);
+		frozen++;
+	}
+	if (!frozen)
+		return 0;
+	return drb_error(DRB_ERR_REFUSED,
+			 "%zu object%s this restore needs %s in archive storage and not thawed%s, "
+			 "first %s in repository %s (%s): thaw %s first (S3 RestoreObject, e.g. "
+			 "'aws s3api restore-object --bucket BUCKET --key KEY --restore-request "
+			 "Days=7,GlacierJobParameters={Tier=Standard}': hours for GLACIER, up to 12 "
+			 "for DEEP_ARCHIVE; HEAD shows x-amz-restore ongoing-request=\"false\" when "
+			 "done), then run the restore again; the target was not touched",
+			 frozen, frozen == 1 ? "" : "s", frozen == 1 ? "is" : "are",
+			 thawing ? " (some thaws are under way)" : "", first, r->name, r->where,
+			 frozen == 1 ? "it" : "them");
+}
+
 int drb_restore_run(const drb_restore_opts *opts, drb_restore_result *r)
 {
 	job j = {.o = *opts};
@@ -590,7 +632,8 @@ int drb_restore_run(const drb_restore_opts *opts, drb_restore_result *r)
 	memset(r, 0, sizeof *r);
 	if (!(j.cats = calloc(opts->set->n, sizeof *j.cats)))
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
-	if ((rc = plan_best(&j)) < 0 || (rc = objects_from_plan(&j, r)) < 0 || opts->dry_run)
+	if ((rc = plan_best(&j)) < 0 || (rc = objects_from_plan(&j, r)) < 0 ||
+	    (rc = check_thawed(&j)) < 0 || opts->dry_run)
 		goto out;
 	t1 = now_ms();
 	if ((rc = make_spool(&j)) < 0 || (rc = fetch_objects(&j, r)) < 0)

@@ -148,6 +148,20 @@ static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *a
 					 m->gtid));
 		json_object_set_new(json_array_get(fulls, json_array_size(fulls) - 1),
 				    "expired_practices", gone);
+		/* a repository that tiers: the class of the backup's largest dump (one HEAD) */
+		const drb_db_entry *big = NULL;
+		for (size_t k = 0; k < m->n_dbs; k++)
+			if (!m->dbs[k].expired && (!big || m->dbs[k].stored_bytes > big->stored_bytes))
+				big = &m->dbs[k];
+		drb_obj_info info;
+		char *dump = big && r->cfg->tier_after_days > 0 && r->driver->info
+				     ? drb_path_dump(c->host_id, m->backup_id, big->name)
+				     : NULL;
+		if (dump && drb_repo_info(r, dump, &info) == 0)
+			json_object_set_new(json_array_get(fulls, json_array_size(fulls) - 1),
+					    "storage_class", json_string(info.storage_class));
+		drb_error_clear();
+		free(dump);
 	}
 	for (size_t g = 0; g < c->n_gens; g++) {
 		const drb_generation *gen = &c->gens[g];
@@ -258,12 +272,14 @@ static void print_text(const char *host, json_t *repos)
 		size_t k;
 		printf("  full backups: %zu\n", json_array_size(fulls));
 		json_array_foreach(fulls, k, f)
-			printf("    %s  %2zu database%s  %9.1f MB  snapshot %s:%lld GTID %s\n",
+			printf("    %s  %2zu database%s  %9.1f MB  snapshot %s:%lld GTID %s%s%s\n",
 			       str(f, "backup_id"), json_array_size(json_object_get(f, "databases")),
 			       json_array_size(json_object_get(f, "databases")) == 1 ? " " : "s",
 			       json_integer_value(json_object_get(f, "stored_bytes")) / 1e6,
 			       str(f, "binlog_file"), (long long)json_integer_value(json_object_get(f, "binlog_pos")),
-			       *str(f, "gtid") ? str(f, "gtid") : "none");
+			       *str(f, "gtid") ? str(f, "gtid") : "none",
+			       json_object_get(f, "storage_class") ? "  class " : "",
+			       json_object_get(f, "storage_class") ? str(f, "storage_class") : "");
 		json_t *gens = json_object_get(r, "binlog"), *g;
 		json_array_foreach(gens, k, g)
 		{
@@ -392,7 +408,7 @@ static int show_host(drb_ctx *ctx, const drb_config *c, drb_repo_set *set, const
 int drb_cmd_list(drb_ctx *ctx, int argc, char **argv)
 {
 	enum { O_HOST = 'H', O_UNSIGNED = 'U', O_ALL = 256, O_TIMELINE, O_DAYS, O_SINCE, O_DB,
-	       O_WIDTH, O_FULL_AGE, O_RPO, O_TEST_AGE, O_NO_COLOR };
+	       O_WIDTH, O_FULL_AGE, O_RPO, O_TEST_AGE, O_NO_COLOR, O_AS_OF };
 	static const struct option opts[] = {{"host", required_argument, NULL, O_HOST},
 					     {"allow-unsigned", no_argument, NULL, O_UNSIGNED},
 					     {"all-hosts", no_argument, NULL, O_ALL},
@@ -405,12 +421,14 @@ int drb_cmd_list(drb_ctx *ctx, int argc, char **argv)
 					     {"max-rpo-seconds", required_argument, NULL, O_RPO},
 					     {"max-restore-test-age-days", required_argument, NULL, O_TEST_AGE},
 					     {"no-color", no_argument, NULL, O_NO_COLOR},
+					     {"repo-as-of", required_argument, NULL, O_AS_OF},
 					     {0, 0, 0, 0}};
 	drb_list_opts o = {.now = time(NULL), .width = 72, .color = isatty(STDOUT_FILENO) &&
 								    !getenv("NO_COLOR")};
 	bool allow_unsigned = false, all_hosts = false, timeline = false;
 	long days = 7, v, full_age = -1, rpo = -1, test_age = -1;
 	const char *since = NULL;
+	int64_t as_of = 0;
 	drb_config *c;
 	drb_repo_set *set = NULL;
 	int opt, rc = 0;
@@ -434,6 +452,7 @@ int drb_cmd_list(drb_ctx *ctx, int argc, char **argv)
 			rc = number("--max-restore-test-age-days", optarg, 0, 100000, &test_age);
 			break;
 		case O_NO_COLOR: o.color = false; break;
+		case O_AS_OF: rc = drb_repo_as_of_parse(optarg, &as_of); break;
 		default:
 			return drb_error(DRB_ERR_USAGE, "unknown or incomplete option '%s' (see 'drbackup list "
 							"--help')",
@@ -459,6 +478,10 @@ int drb_cmd_list(drb_ctx *ctx, int argc, char **argv)
 	if ((rc = drb_ctx_config(ctx, &c)) < 0 || (rc = drb_repo_set_open(c, ctx->repo_name, &set)) < 0)
 		return rc;
 	drb_repo_set_allow_unsigned(set, allow_unsigned);
+	if (as_of && (rc = drb_repo_set_as_of(set, as_of)) < 0) {
+		drb_repo_set_close(set);
+		return rc;
+	}
 	o.max_full_age_hours = full_age >= 0 ? full_age : c->alerts.max_full_age_hours;
 	o.max_rpo_seconds = rpo >= 0 ? rpo : c->alerts.max_rpo_seconds;
 	o.max_restore_test_age_days = test_age >= 0 ? test_age : c->alerts.max_restore_test_age_days;

@@ -99,7 +99,8 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 		{"target-port", required_argument, NULL, 'p'}, {"target-user", required_argument, NULL, 'u'},
 		{"target-ssl-ca", required_argument, NULL, 'C'},
 		{"force", no_argument, NULL, 'f'},            {"dry-run", no_argument, NULL, 'n'},
-		{"allow-unsigned", no_argument, NULL, 'U'},   {0, 0, 0, 0}};
+		{"allow-unsigned", no_argument, NULL, 'U'},   {"repo-as-of", required_argument, NULL, 'A'},
+		{0, 0, 0, 0}};
 	drb_restore_opts o = {0};
 	drb_restore_result r = {0};
 	drb_config *c;
@@ -110,6 +111,7 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 	size_t n_dbs = 0;
 	long port = 0, jobs = 0;
 	bool allow_unsigned = false;
+	int64_t as_of = 0;
 	json_t *audit = NULL;
 	int opt, rc;
 	opterr = 0;
@@ -154,6 +156,12 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 		case 'f': o.force = true; break;
 		case 'n': o.dry_run = true; break;
 		case 'U': allow_unsigned = true; break;
+		case 'A':
+			if (drb_repo_as_of_parse(optarg, &as_of) < 0) {
+				free(dbs);
+				return drb_error_code();
+			}
+			break;
 		default:
 			free(dbs);
 			return drb_error(DRB_ERR_USAGE,
@@ -208,7 +216,11 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 	if ((rc = drb_repo_set_open(c, ctx->repo_name, &o.set)) < 0)
 		goto out;
 	drb_repo_set_allow_unsigned(o.set, allow_unsigned);
+	if (as_of && (rc = drb_repo_set_as_of(o.set, as_of)) < 0)
+		goto out;
 	rc = drb_restore_run(&o, &r);
+	if (as_of)
+		(void)drb_repo_set_as_of(o.set, 0); /* the audit record is written to today's */
 	if (rc == 0 && !o.dry_run && drb_fork_is_source(c, &o.dest)) {
 		/* the server being backed up went back in time: its binlog history forks here */
 		if (drb_fork_note(c, &o.dest) < 0) {
