@@ -219,8 +219,6 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 	if (as_of && (rc = drb_repo_set_as_of(o.set, as_of)) < 0)
 		goto out;
 	rc = drb_restore_run(&o, &r);
-	if (as_of)
-		(void)drb_repo_set_as_of(o.set, 0); /* the audit record is written to today's */
 	if (rc == 0 && !o.dry_run && drb_fork_is_source(c, &o.dest)) {
 		/* the server being backed up went back in time: its binlog history forks here */
 		if (drb_fork_note(c, &o.dest) < 0) {
@@ -238,6 +236,12 @@ int drb_cmd_restore(drb_ctx *ctx, int argc, char **argv)
 	if (rc < 0)
 		drb_error_wrap(0, "restore of %s to %s", o.host_id, to);
 out:
+	if (as_of && o.set) { /* the audit record goes to the repository of today */
+		drb_error_state saved;
+		drb_error_save(&saved);
+		(void)drb_repo_set_as_of(o.set, 0);
+		drb_error_restore(&saved);
+	}
 	if (audit)
 		record(audit, &o, &r, to);
 	drb_audit_finish(o.set, c, audit, rc);

@@ -19,7 +19,8 @@ unit_s3 = \
 	tests/unit/test_s3_write
 integration_s3 = \
 	tests/integration/test_s3 \
-	tests/integration/test_s3_fault
+	tests/integration/test_s3_fault \
+	tests/integration/test_s3_lock
 check_PROGRAMS += $(unit_s3) $(integration_s3)
 TESTS += $(unit_s3) $(integration_s3)
 
@@ -36,6 +37,9 @@ tests_integration_test_s3_LDADD = $(TEST_LIBS)
 tests_integration_test_s3_fault_SOURCES = tests/integration/test_s3_fault.c $(s3_support)
 tests_integration_test_s3_fault_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_s3_fault_LDADD = $(TEST_LIBS)
+tests_integration_test_s3_lock_SOURCES = tests/integration/test_s3_lock.c $(s3_support)
+tests_integration_test_s3_lock_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_s3_lock_LDADD = $(TEST_LIBS)
 
 # the listing parser (and the other answer parsers) on arbitrary bytes
 fuzz_more += tests/fuzz/fuzz_s3_list

@@ -136,7 +136,7 @@ int drb_s3_set_class(void *impl, const char *path, const char *storage_class)
 {
 	drb_s3 *s3 = impl;
 	drb_s3_resp resp = {0};
-	char *key = drb_s3_key(s3, path), *src = NULL, *enc = NULL, until[32], where[600];
+	char *key = drb_s3_key(s3, path), *src = NULL, *enc = NULL, until[32], where[600], mode[16];
 	int rc;
 	if (!key)
 		return drb_error_code();
@@ -168,8 +168,10 @@ int drb_s3_set_class(void *impl, const char *path, const char *storage_class)
 		struct tm tm;
 		gmtime_r(&t, &tm);
 		strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		req.headers[req.n_headers++] = (drb_s3_kv){
-		    "x-amz-object-lock-mode", resp.lock_mode[0] ? resp.lock_mode : s3->lock_mode};
+		/* copied: resp is reused for the copy's answer */
+		snprintf(mode, sizeof mode, "%s",
+		         resp.lock_mode[0] ? resp.lock_mode : s3->lock_mode);
+		req.headers[req.n_headers++] = (drb_s3_kv){"x-amz-object-lock-mode", mode};
 		req.headers[req.n_headers++] =
 		    (drb_s3_kv){"x-amz-object-lock-retain-until-date", until};
 	}

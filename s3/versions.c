@@ -383,7 +383,8 @@ int drb_s3_asof_list(drb_s3 *s3, const char *prefix, bool recursive, const char 
 		rc = pick_flush(&p);
 	if (rc < 0)
 		goto out;
-	qsort(p.v, p.n, sizeof *p.v, by_asof_key);
+	if (p.n)
+		qsort(p.v, p.n, sizeof *p.v, by_asof_key);
 	size_t plen = strlen(full);
 	for (size_t i = 0; i < p.n && rc == 0; i++) {
 		const char *k = p.v[i].key;

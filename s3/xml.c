@@ -558,7 +558,10 @@ static int add_version(drb_s3_versions_page *page, size_t *cap, const xmlNode *c
 		*cap = n;
 	}
 	drb_s3_version *v = &page->v[page->n++];
-	*v = (drb_s3_version){.key = key, .version_id = vid, .size = sz, .mtime = mt,
+	*v = (drb_s3_version){.key = key,
+	                      .version_id = vid,
+	                      .size = sz,
+	                      .mtime = mt,
 	                      .delete_marker = marker,
 	                      .is_latest = latest && strcmp(latest, "true") == 0};
 	copy_text(c, "StorageClass", v->storage_class, sizeof v->storage_class);

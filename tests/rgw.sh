@@ -9,7 +9,9 @@
 #   tests/rgw.sh stop DIR                stop everything, by PID, and remove DIR
 #
 # Environment for start: RGW_GATEWAYS (names, default "a b"), RGW_BUCKETS (default
-# "bucket1 bucket2"), RGW_STORE (memstore, default: memory holds ~2x the data; bluestore: a
+# "bucket1 bucket2"), RGW_LOCK_BUCKETS (more buckets, created with Object Lock enabled: versioned,
+# for good), RGW_STORAGE_CLASSES (storage classes besides STANDARD, e.g. "STANDARD_IA GLACIER",
+# each with its own data pool), RGW_STORE (memstore, default: memory holds ~2x the data; bluestore: a
 # sparse file of RGW_STORE_GIB GiB, default 16, for benchmarks that store gigabytes), RGW_ACCESS_KEY
 # and RGW_SECRET (default DRBTESTKEY and a random secret; DIR/secret holds it, mode 0600).
 # Ports are picked at runtime among free ones, so runs on one machine do not collide. Nothing
@@ -222,6 +224,16 @@ EOF
 	timeout 60 radosgw-admin -c "$dir/ceph.conf" user create --uid drbtest --display-name drbtest \
 		--access-key "$key" --secret-key "$secret" >>"$dir/log/mkfs.out" 2>&1 ||
 		die "radosgw-admin user create failed: $dir/log/mkfs.out"
+	# storage classes: in the zonegroup's placement and the zone's, before any gateway starts
+	for sc in ${RGW_STORAGE_CLASSES:-}; do
+		pool=default.rgw.$(echo "$sc" | tr 'A-Z_' 'a-z-').data
+		timeout 60 radosgw-admin -c "$dir/ceph.conf" zonegroup placement add \
+			--rgw-zonegroup default --placement-id default-placement --storage-class "$sc" \
+			>>"$dir/log/mkfs.out" 2>&1 || die "adding storage class $sc to the zonegroup failed"
+		timeout 60 radosgw-admin -c "$dir/ceph.conf" zone placement add --rgw-zone default \
+			--placement-id default-placement --storage-class "$sc" --data-pool "$pool" \
+			>>"$dir/log/mkfs.out" 2>&1 || die "adding storage class $sc to the zone failed"
+	done
 	for g in $gateways; do # on another port if this one was taken meanwhile
 		pid=""
 		for _ in 1 2 3; do
@@ -235,11 +247,19 @@ EOF
 	done
 	first=$(set -- $gateways && echo "$1")
 	port=$(cat "$dir/gw.$first.port")
-	for b in $buckets; do
+	# make_bucket NAME [HEADER]: PUT the bucket (with HEADER, e.g. Object Lock enabled)
+	make_bucket() {
+		local code
 		code=$(curl -s -o "$dir/log/bucket.out" -w '%{http_code}' --noproxy '*' -X PUT \
 			--aws-sigv4 "aws:amz:us-east-1:s3" --user "$key:$secret" \
-			-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "http://127.0.0.1:$port/$b")
-		[ "$code" = 200 ] || die "creating bucket $b: HTTP $code $(cat "$dir/log/bucket.out")"
+			-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" ${2:+-H "$2"} "http://127.0.0.1:$port/$1")
+		[ "$code" = 200 ] || die "creating bucket $1: HTTP $code $(cat "$dir/log/bucket.out")"
+	}
+	for b in $buckets; do
+		make_bucket "$b"
+	done
+	for b in ${RGW_LOCK_BUCKETS:-}; do
+		make_bucket "$b" "x-amz-bucket-object-lock-enabled: true"
 	done
 	;;
 gw)
