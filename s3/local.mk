@@ -49,3 +49,10 @@ tests_fuzz_fuzz_s3_list_SOURCES = tests/fuzz/fuzz_s3_list.c s3/xml.c $(FUZZ_REPL
 tests_fuzz_fuzz_s3_list_CFLAGS = $(FUZZ_COMPILEFLAGS)
 tests_fuzz_fuzz_s3_list_LDFLAGS = $(FUZZ_LINKFLAGS)
 tests_fuzz_fuzz_s3_list_LDADD = $(FUZZ_LINKLIBS)
+
+# the ListObjectVersions parser (--repo-as-of, delete_versions) on arbitrary bytes
+fuzz_more += tests/fuzz/fuzz_s3_versions
+tests_fuzz_fuzz_s3_versions_SOURCES = tests/fuzz/fuzz_s3_versions.c s3/xml.c $(FUZZ_REPLAY)
+tests_fuzz_fuzz_s3_versions_CFLAGS = $(FUZZ_COMPILEFLAGS)
+tests_fuzz_fuzz_s3_versions_LDFLAGS = $(FUZZ_LINKFLAGS)
+tests_fuzz_fuzz_s3_versions_LDADD = $(FUZZ_LINKLIBS)

@@ -298,6 +298,76 @@ static void request_bodies(void **state)
 	free(xml);
 }
 
+/* ListObjectVersions: versions and delete markers in order, the next page's markers, keys
+ * url-decoded; RGW's nanosecond dates read to the second. */
+static void versions(void **state)
+{
+	(void)state;
+	const char *xml =
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListVersionsResult xmlns=\"" AWS_NS
+	    "\"><Name>ehr</Name><NextKeyMarker>h/a%2Bb</NextKeyMarker><NextVersionIdMarker>v/2+"
+	    "</NextVersionIdMarker><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>"
+	    "<DeleteMarker><Key>h/a%2Bb</Key><VersionId>null</VersionId><IsLatest>true</IsLatest>"
+	    "<LastModified>2026-12-01T10:00:00.000Z</LastModified></DeleteMarker><Version><Key>h/"
+	    "a%2Bb</Key><VersionId>v/2+</VersionId><IsLatest>false</IsLatest><LastModified>2026-12-"
+	    "01T09:00:00.123456789Z</LastModified><Size>434234</Size><StorageClass>STANDARD_IA"
+	    "</StorageClass></Version></ListVersionsResult>";
+	drb_s3_versions_page page;
+	assert_int_equal(drb_s3_parse_versions(xml, strlen(xml), &page), 0);
+	assert_int_equal(page.n, 2);
+	assert_true(page.truncated);
+	assert_string_equal(page.next_key, "h/a+b");
+	assert_string_equal(page.next_version, "v/2+");
+	assert_true(page.v[0].delete_marker);
+	assert_true(page.v[0].is_latest);
+	assert_string_equal(page.v[0].key, "h/a+b");
+	assert_false(page.v[1].delete_marker);
+	assert_int_equal(page.v[1].size, 434234);
+	assert_int_equal(page.v[1].mtime, 1796115600); /* 2026-12-01T09:00:00Z */
+	assert_string_equal(page.v[1].storage_class, "STANDARD_IA");
+	assert_string_equal(page.v[1].version_id, "v/2+");
+	drb_s3_versions_page_free(&page);
+	/* a version without its id, a listing of another kind, a DTD: refused */
+	const char *bad[] = {
+	    "<ListVersionsResult><Version><Key>k</Key><LastModified>2026-12-01T00:00:00Z"
+	    "</LastModified><Size>1</Size></Version></ListVersionsResult>",
+	    "<ListBucketResult><Contents><Key>k</Key></Contents></ListBucketResult>",
+	    "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"b\">]><ListVersionsResult>"
+	    "</ListVersionsResult>",
+	    "<ListVersionsResult><Version><Key>k</Key><VersionId>v</VersionId><LastModified>"
+	    "yesterday</LastModified><Size>1</Size></Version></ListVersionsResult>"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(drb_s3_parse_versions(bad[i], strlen(bad[i]), &page),
+		                 DRB_ERR_FORMAT);
+		assert_int_equal(page.n, 0);
+		drb_error_clear();
+	}
+}
+
+/* The bodies of PutObjectRetention, PutObjectLegalHold and a DeleteObjects of versions. */
+static void lock_bodies(void **state)
+{
+	(void)state;
+	char *xml = NULL;
+	size_t len = 0;
+	assert_int_equal(drb_s3_xml_retention("COMPLIANCE", 1796115600, &xml, &len), 0);
+	assert_int_equal(strlen(xml), len);
+	assert_non_null(strstr(xml, "<Retention xmlns=\"" AWS_NS "\"><Mode>COMPLIANCE</Mode>"
+	                            "<RetainUntilDate>2026-12-01T09:00:00.000Z</RetainUntilDate>"
+	                            "</Retention>"));
+	free(xml);
+	assert_int_equal(drb_s3_xml_legal_hold(false, &xml, &len), 0);
+	assert_non_null(
+	    strstr(xml, "<LegalHold xmlns=\"" AWS_NS "\"><Status>OFF</Status></LegalHold>"));
+	free(xml);
+	const char *keys[] = {"a&b", "a&b"}, *vids[] = {"v1", "v<2>"};
+	assert_int_equal(drb_s3_xml_delete_versions(keys, vids, 2, &xml, &len), 0);
+	assert_non_null(strstr(xml, "<Object><Key>a&amp;b</Key><VersionId>v1</VersionId></Object>"
+	                            "<Object><Key>a&amp;b</Key><VersionId>v&lt;2&gt;</VersionId>"
+	                            "</Object></Delete>"));
+	free(xml);
+}
+
 static void dates(void **state)
 {
 	(void)state;
@@ -324,6 +394,8 @@ int main(void)
 	    cmocka_unit_test(multipart_answers),
 	    cmocka_unit_test(delete_answers),
 	    cmocka_unit_test(request_bodies),
+	    cmocka_unit_test(versions),
+	    cmocka_unit_test(lock_bodies),
 	    cmocka_unit_test(dates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
