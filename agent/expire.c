@@ -408,6 +408,39 @@ static int tier(expirer *e, size_t ri, const drb_ret_plan *p, size_t *moved, uin
 	return rc;
 }
 
+/* legal_hold = true: the backups a held practice gained since `hold` (which set the S3 legal
+ * holds of the backups it saw) get theirs too: its dump and the manifest. */
+static int hold_new_backups(expirer *e, size_t ri, const char *const *holds, size_t n_holds,
+			    size_t *n)
+{
+	drb_repo *r = e->set->repos[ri];
+	const drb_catalog *c = e->cats[ri];
+	int rc = 0;
+	if (!r->cfg->legal_hold || !r->driver->legal_hold || !r->driver->info)
+		return 0;
+	for (size_t h = 0; h < n_holds && rc == 0; h++)
+		for (size_t i = 0; i < c->n_fulls && rc == 0; i++) {
+			const drb_manifest *m = c->fulls[i];
+			const drb_db_entry *d = drb_manifest_db(m, holds[h]);
+			if (!d || d->expired)
+				continue;
+			char *dump = drb_path_dump(e->c->host_id, m->backup_id, holds[h]);
+			char *manifest = drb_path_manifest(e->c->host_id, m->backup_id);
+			drb_obj_info info;
+			if (!dump || !manifest)
+				rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+			for (int k = 0; k < 2 && rc == 0; k++) {
+				const char *path = k ? manifest : dump;
+				if ((rc = drb_repo_info(r, path, &info)) == 0 && !info.legal_hold &&
+				    (rc = drb_repo_legal_hold(r, path, true)) == 0)
+					(*n)++;
+			}
+			free(dump);
+			free(manifest);
+		}
+	return rc;
+}
+
 /* ------------------------------------------------------------------ the plan */
 
 static void policy_of(const long rules[6], drb_policy *p)
@@ -665,8 +698,14 @@ static int expire_repo(expirer *e, size_t ri, const char *const *holds, size_t n
 	/* what stays: its locks extended to what its keep lasts, old backups to a colder class */
 	size_t extended = 0, moved = 0;
 	uint64_t moved_bytes = 0;
-	if (rc == 0 && (rc = extend_locks(e, ri, &plan, &extended)) == 0)
+	size_t held = 0;
+	if (rc == 0 && (rc = extend_locks(e, ri, &plan, &extended)) == 0 &&
+	    (rc = hold_new_backups(e, ri, holds, n_holds, &held)) == 0)
 		rc = tier(e, ri, &plan, &moved, &moved_bytes);
+	if (held)
+		drb_log_info("repository %s: S3 legal hold ON on %zu object%s of backups taken "
+			     "since the hold",
+			     r->name, held, held == 1 ? "" : "s");
 	json_object_set_new(rj, "locks_extended", json_integer((json_int_t)extended));
 	json_object_set_new(rj, "tiered_objects", json_integer((json_int_t)moved));
 	if (moved && !e->json)

@@ -274,6 +274,17 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The id of the newest full backup, from list --json. */
+static void newest_id(char id_out[32])
+{
+	expect(run("--json list"), 0, "list");
+	const char *id = strstr(out, "\"backup_id\": \"");
+	assert_non_null(id);
+	for (const char *p = id; (p = strstr(p + 1, "\"backup_id\": \"")) != NULL;)
+		id = p; /* the newest is listed last */
+	snprintf(id_out, 32, "%.16s", id + strlen("\"backup_id\": \""));
+}
+
 static void test_fixture(void **state)
 {
 	(void)state;
@@ -294,12 +305,7 @@ static void test_fixture(void **state)
 			        i, k, k),
 			    0);
 		expect(run("full"), 0, "full");
-		expect(run("--json list"), 0, "list");
-		const char *id = strstr(out, "\"backup_id\": \"");
-		assert_non_null(id);
-		for (const char *p = id; (p = strstr(p + 1, "\"backup_id\": \"")) != NULL;)
-			id = p; /* the newest is listed last */
-		snprintf(ids[i], sizeof ids[i], "%.16s", id + strlen("\"backup_id\": \""));
+		newest_id(ids[i]);
 		assert_int_equal(
 		    drbt_sql(&src, NULL, 0,
 		             "SET SESSION group_concat_max_len = 16777216; INSERT INTO "
@@ -484,7 +490,21 @@ static void test_legal_hold(void **state)
 		free(b);
 		free(mf);
 	}
+	/* a backup taken under the hold gets its legal hold from the next expire */
+	char fourth[32];
+	expect(run("full"), 0, "a full under the hold");
+	newest_id(fourth);
+	char *nb = drb_path_dump("testhost", fourth, "practice_b");
+	assert_int_equal(drb_repo_info(r, nb, &info), 0);
+	assert_false(info.legal_hold);
+	expect(run("expire"), 0, "expire under the hold");
+	contains(err, "of backups taken since the hold");
+	assert_int_equal(drb_repo_info(r, nb, &info), 0);
+	assert_true(info.legal_hold);
 	expect(run("hold --release --practice practice_b"), 0, "release");
+	assert_int_equal(drb_repo_info(r, nb, &info), 0);
+	assert_false(info.legal_hold);
+	free(nb);
 	contains(err, "S3 legal hold OFF");
 	for (int i = 1; i <= 3; i++) {
 		char *b = drb_path_dump("testhost", ids[i], "practice_b");
