@@ -329,10 +329,17 @@ static int extend_locks(expirer *e, size_t ri, const drb_ret_plan *p, size_t *ex
 		rc = dir ? drb_repo_list(r, prefix, true, collect, &all)
 			 : drb_error(DRB_ERR_NOMEM, "out of memory");
 		char *manifest = drb_path_manifest(e->c->host_id, it->full->backup_id);
-		if (rc == 0 && manifest && (rc = drb_repo_retain(r, manifest, it->lock_until)) == 0)
+		size_t before = *extended;
+		if (rc == 0 && !manifest)
+			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+		if (rc == 0 && (rc = drb_repo_retain(r, manifest, it->lock_until)) > 0) {
 			(*extended)++;
+			rc = 0;
+		}
 		for (size_t k = 0; k < all.n && rc == 0; k++) {
 			int64_t until = it->lock_until;
+			if (strcmp(all.v[k], manifest) == 0)
+				continue;
 			for (size_t j = i + 1; j < p->n && p->items[j].kind == DRB_RET_PRACTICE &&
 					       p->items[j].full == it->full;
 			     j++) {
@@ -342,10 +349,12 @@ static int extend_locks(expirer *e, size_t ri, const drb_ret_plan *p, size_t *ex
 					until = p->items[j].keep ? p->items[j].lock_until : 0;
 				free(dump);
 			}
-			if (until > real_now && (rc = drb_repo_retain(r, all.v[k], until)) == 0)
+			if (until > real_now && (rc = drb_repo_retain(r, all.v[k], until)) > 0) {
 				(*extended)++;
+				rc = 0;
+			}
 		}
-		if (rc == 0) {
+		if (rc == 0 && *extended > before) {
 			char when[24];
 			iso_of(it->lock_until, when);
 			drb_log_info("repository %s: full backup %s is locked until %s UTC (%s)",

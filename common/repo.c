@@ -181,9 +181,9 @@ int drb_repo_retain(drb_repo *r, const char *path, int64_t until)
 		return bad_path(r, path);
 	if (!r->driver->retain)
 		return no_op(r, "Object Lock");
-	return r->driver->retain(r->impl, path, until) < 0
-		   ? drb_error_wrap(0, "repository %s: extending the lock of %s", r->name, path)
-		   : 0;
+	int rc = r->driver->retain(r->impl, path, until);
+	return rc < 0 ? drb_error_wrap(0, "repository %s: extending the lock of %s", r->name, path)
+		      : rc;
 }
 
 int drb_repo_legal_hold(drb_repo *r, const char *path, bool on)

@@ -68,7 +68,8 @@ typedef struct drb_repo_driver {
 	int (*presign)(void *impl, const char *path, long expires_seconds, char **url);
 	/* Optional (stores with Object Lock, versions and storage classes: S3). */
 	int (*info)(void *impl, const char *path, drb_obj_info *out);
-	/* Extend the retention of path's current version to until (never shortens it). */
+	/* Extend the retention of path's current version to until (never shortens it): 1 when
+	 * extended, 0 when it was locked that long already. */
 	int (*retain)(void *impl, const char *path, int64_t until);
 	/* Turn the legal hold of path's current version on or off. */
 	int (*legal_hold)(void *impl, const char *path, bool on);

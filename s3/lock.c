@@ -107,6 +107,7 @@ int drb_s3_retain(void *impl, const char *path, int64_t until)
 		goto out;
 	drb_log_debug("%s: locked (%s) until %" PRId64, drb_s3_where(s3, key, where, sizeof where),
 	              mode, until);
+	rc = 1; /* extended */
 out:
 	drb_s3_resp_free(&resp);
 	free(xml);

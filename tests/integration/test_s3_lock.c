@@ -334,7 +334,7 @@ static void test_wire_content_md5(void **state)
 	    "x-amz-object-lock-retain-until-date: 2026-01-01T00:00:00.000Z\n\n",
 	    "HTTP/1.1 200 OK\nContent-Length: 0\n\n", "HTTP/1.1 200 OK\nContent-Length: 0\n\n"};
 	s3p_canned(p, answers, 3);
-	assert_int_equal(drb_repo_retain(r, "h/obj", until), 0);
+	assert_int_equal(drb_repo_retain(r, "h/obj", until), 1); /* extended */
 	assert_int_equal(drb_repo_legal_hold(r, "h/obj", true), 0);
 	assert_int_equal(s3p_requests(p), 3);
 	for (int i = 1; i <= 2; i++) {
@@ -372,7 +372,7 @@ static void test_wire_content_md5(void **state)
 	r = open_repo("wire", "GOVERNANCE", 1, false, NULL);
 	drb_put_opts locked = {.immutable = true};
 	assert_int_equal(drb_repo_put_buf(r, "h/obj", "hello", 5, &locked), 0);
-	assert_int_equal(drb_repo_retain(r, "h/obj", until), 0);
+	assert_int_equal(drb_repo_retain(r, "h/obj", until), 1);
 	drb_obj_info info;
 	assert_int_equal(drb_repo_info(r, "h/obj", &info), 0);
 	assert_string_equal(info.lock_mode, "GOVERNANCE");
@@ -426,6 +426,10 @@ static void test_promotion_extends_the_lock(void **state)
 	           NULL);
 	expect(run("expire --now '%s'", later_arg), 0, "expire next week");
 	contains(out, "lock extended to");
+	contains(err, "is locked until");
+	/* the next run finds the locks extended already: no request changes them */
+	expect(run("expire --now '%s'", later_arg), 0, "expire next week, again");
+	assert_null(strstr(err, "is locked until"));
 	drb_repo *r = open_repo("drbackup", "COMPLIANCE", 1, false, NULL);
 	drb_obj_info info;
 	char *manifest = drb_path_manifest("testhost", ids[3]);
