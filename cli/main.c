@@ -126,7 +126,8 @@ static const command commands[] = {
 	 "                      on a versioned (Object Lock) bucket only; pick one with --repo\n"
 	 "An object in GLACIER or DEEP_ARCHIVE that is not thawed stops the restore before the\n"
 	 "target is touched, with how to thaw it.\n"},
-	{"restore-test", drb_cmd_restore_test, "restore-test [--host ID] [--allow-unsigned]",
+	{"restore-test", drb_cmd_restore_test,
+	 "restore-test [--host ID] [--allow-unsigned] [--repo-as-of TIME]",
 	 "prove the newest backup restores, in a scratch server",
 	 "Starts a private scratch server, restores the newest full backup and every segment\n"
 	 "after it, checks tables and row counts, restores again to a point inside the newest\n"
@@ -134,7 +135,9 @@ static const command commands[] = {
 	 "any failure.\n"
 	 "\n"
 	 "  --host ID          test another host's backups (default: this configuration's host_id)\n"
-	 "  --allow-unsigned   accept metadata without a signature (backups from before signing)\n"},
+	 "  --allow-unsigned   accept metadata without a signature (backups from before signing)\n"
+	 "  --repo-as-of TIME  test the repository as it was at TIME (see restore); the report is\n"
+	 "                     printed and audited, not stored as the last restore-test\n"},
 	{"expire", drb_cmd_expire, "expire [--dry-run] [--now TIME]", "apply the retention policy",
 	 "Plans from the verified catalog of each repository, the retention { } policy (and each\n"
 	 "practice's own rules), the holds and now: what is kept and why, what goes. Deletes in\n"

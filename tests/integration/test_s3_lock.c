@@ -657,6 +657,9 @@ static void test_repo_as_of(void **state)
 	strftime(as_of, sizeof as_of, "%Y-%m-%d %H:%M:%S", gmtime(&before_attack));
 	snprintf(opt, sizeof opt, "--repo-as-of '%s'", as_of);
 	restore_matches(&m[3], opt, "restore --repo-as-of");
+	expect(run("--json restore-test --repo-as-of '%s'", as_of), 0, "restore-test --repo-as-of");
+	contains(out, "\"repo_as_of\"");
+	contains(out, "\"ok\": true");
 	expect(run("list --repo-as-of '%s'", as_of), 0, "list --repo-as-of");
 	for (int i = 1; i <= 3; i++)
 		contains(out, ids[i]);
