@@ -97,7 +97,9 @@ static void test_full_contract(void **state)
 		 "binlog { purge_after_ship = true segment_seconds = 10 }\n"
 		 "repo primary {\n type = \"s3\"\n endpoint = \"https://s3.us-east-1.amazonaws.com\"\n"
 		 " region = \"us-east-1\"\n bucket = \"ehr\"\n prefix = \"drbackup\"\n"
-		 " access_key_id = \"AK\"\n secret_access_key_file = \"%s\"\n uri_style = \"host\"\n}\n"
+		 " access_key_id = \"AK\"\n secret_access_key_file = \"%s\"\n uri_style = \"host\"\n"
+		 " object_lock_days = 7\n object_lock_mode = \"GOVERNANCE\"\n delete_versions = true\n"
+		 " legal_hold = true\n tier {\n  after_days = 30\n  storage_class = \"GLACIER_IR\"\n }\n}\n"
 		 "repo dr {\n type = \"posix\"\n path = \"/mnt/dr\"\n}\n",
 		 secret);
 	assert_int_equal(parse(text, msg, sizeof msg, &c), 0);
@@ -111,6 +113,17 @@ static void test_full_contract(void **state)
 	assert_string_equal(c->repos[0].bucket, "ehr");
 	assert_string_equal(c->repos[0].uri_style, "host");
 	assert_int_equal(c->repos[0].part_size, 8 * 1024 * 1024);
+	assert_int_equal(c->repos[0].object_lock_days, 7);
+	assert_string_equal(c->repos[0].object_lock_mode, "GOVERNANCE");
+	assert_true(c->repos[0].delete_versions);
+	assert_true(c->repos[0].legal_hold);
+	assert_int_equal(c->repos[0].tier_after_days, 30);
+	assert_string_equal(c->repos[0].tier_storage_class, "GLACIER_IR");
+	/* the defaults: COMPLIANCE, markers only, no legal holds, no tiering */
+	assert_string_equal(c->repos[1].object_lock_mode, "COMPLIANCE");
+	assert_false(c->repos[1].delete_versions);
+	assert_false(c->repos[1].legal_hold);
+	assert_int_equal(c->repos[1].tier_after_days, 0);
 	assert_string_equal(c->repos[1].path, "/mnt/dr");
 	assert_ptr_equal(drb_config_repo(c, "dr"), &c->repos[1]);
 	assert_null(drb_config_repo(c, "nope"));
@@ -144,6 +157,10 @@ static void test_bad_values(void **state)
 		     "path = \"/y\"\n}\n",
 		     "5", "");
 	expect_error("database {\n jobs = -1\n}\n", "2", "expected a number of 0 or more");
+	expect_error("repo a {\n type = \"posix\"\n path = \"/x\"\n object_lock_mode = \"compliance\"\n}\n",
+		     "4", "\"COMPLIANCE\" or \"GOVERNANCE\"");
+	expect_error("repo a {\n type = \"posix\"\n path = \"/x\"\n tier {\n  after_days = -3\n }\n}\n",
+		     "5", "expected a number of 0 or more");
 	expect_error("encryption {\n public_keys = {\"/nonexistent/dr.pub\"}\n}\n", "2",
 		     "/nonexistent/dr.pub");
 }
