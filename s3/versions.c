@@ -2,7 +2,8 @@
  * page by key-marker and version-id-marker:
  *   - delete_versions: a delete removes every version of the key (DeleteObjects with VersionId),
  *     not only a delete marker; a version that Object Lock or a legal hold protects is refused
- *     by the server (AccessDenied) and reported as such;
+ *     by the server (AccessDenied) and reported as such, and a delete marker then hides the key
+ *     as a delete should (the next delete removes the rest once the lock has passed);
  *   - --repo-as-of T: the repository as it was at T: for each key the newest version whose
  *     LastModified is not after T, a key whose newest such version is a delete marker absent.
  *     Listing, HEAD and GET then name that version, so an overwritten or deleted current
@@ -146,6 +147,18 @@ static int delete_versions_of(drb_s3 *s3, const char *key)
 			    "deleting a version of %s: %s (%.150s): Object Lock or a legal "
 			    "hold protects it",
 			    where, code, msg);
+	}
+	if (rc == DRB_ERR_PERMISSION) {
+		/* what a lock keeps stays, but the key goes from view as a delete asks (a delete
+		 * marker): a later delete removes the rest once the lock has passed */
+		drb_error_state saved;
+		drb_s3_resp_free(&resp);
+		resp = (drb_s3_resp){0};
+		drb_error_save(&saved);
+		drb_s3_req del = {.method = "DELETE", .key = key, .what = "deleting"};
+		if (drb_s3_send(s3, &del, &resp) < 0)
+			drb_log_current_error("adding a delete marker");
+		drb_error_restore(&saved);
 	}
 	if (rc == 0)
 		drb_log_debug("%s: %zu version%s deleted", where, k.n, k.n == 1 ? "" : "s");

@@ -178,16 +178,24 @@ static size_t versions_of(drb_repo *r, const char *path, size_t *markers)
 	return n;
 }
 
-/* DELETE key?versionId=V of the newest version, with or without the governance bypass. */
+/* DELETE key?versionId=V of the newest version that is not a delete marker, with or without the
+ * governance bypass. */
 static long delete_version(drb_repo *r, const char *path, bool bypass)
 {
 	drb_s3 *s3 = r->impl;
 	char *key = drb_s3_key(s3, path);
 	drb_s3_resp resp = {0};
-	drb_s3_req head = {.method = "HEAD", .key = key, .what = "looking up"};
-	assert_int_equal(drb_s3_send(s3, &head, &resp), 0);
-	char vid[128];
-	snprintf(vid, sizeof vid, "%s", resp.version_id);
+	drb_s3_versions_page page;
+	drb_s3_req list = {.method = "GET", .what = "listing versions"};
+	list.query[list.n_query++] = (drb_s3_kv){"versions", ""};
+	list.query[list.n_query++] = (drb_s3_kv){"prefix", key};
+	assert_int_equal(drb_s3_send(s3, &list, &resp), 0);
+	assert_int_equal(drb_s3_parse_versions(resp.body, resp.body_len, &page), 0);
+	char vid[128] = ""; /* the newest version that is not a delete marker */
+	for (size_t i = 0; i < page.n && !vid[0]; i++)
+		if (strcmp(page.v[i].key, key) == 0 && !page.v[i].delete_marker)
+			snprintf(vid, sizeof vid, "%s", page.v[i].version_id);
+	drb_s3_versions_page_free(&page);
 	assert_true(vid[0] != 0);
 	drb_s3_resp_free(&resp);
 	resp = (drb_s3_resp){0};
@@ -395,17 +403,35 @@ static void test_compliance_survives_expire_and_delete(void **state)
 	expect(run("list"), 0, "list");
 	for (int i = 1; i <= 3; i++)
 		contains(out, ids[i]);
+	/* the host's own credentials: every version of the oldest manifest refused, even with the
+	 * bypass; the delete hides it (a marker), the locked version stays and restores */
+	time_t before_delete = time(NULL);
+	sleep(1);
 	drb_repo *r = open_repo("drbackup", "COMPLIANCE", 1, true, NULL);
 	char *manifest = drb_path_manifest("testhost", ids[1]);
 	const char *v[1] = {manifest};
+	size_t markers;
+	assert_int_equal(delete_version(r, manifest, true), 403);
 	assert_int_equal(drb_repo_remove(r, v, 1), DRB_ERR_PERMISSION);
 	drb_error_clear();
-	assert_int_equal(delete_version(r, manifest, true), 403); /* even with the bypass */
+	assert_int_equal(versions_of(r, manifest, &markers), 2);
+	assert_int_equal(markers, 1);
 	drb_obj_stat st;
-	assert_int_equal(drb_repo_stat(r, manifest, &st), 0);
+	assert_int_equal(drb_repo_stat(r, manifest, &st), DRB_ERR_NOT_FOUND);
+	drb_error_clear();
+	char opt[64], when[32];
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", gmtime(&before_delete));
+	snprintf(opt, sizeof opt, "--repo-as-of '%s'", when);
+	restore_matches(&m[1], opt, "the oldest backup, locked, restores from before the delete");
+	/* put it back for what follows: the version of then, copied forward (locked again) */
+	drb_repo *past = open_repo("drbackup", "COMPLIANCE", 1, false, NULL);
+	assert_int_equal(drb_repo_as_of(past, before_delete), 0);
+	drb_put_opts locked = {.immutable = true};
+	assert_int_equal(drb_repo_copy(past, r, manifest, &locked, NULL), 0);
+	drb_repo_close(past);
 	free(manifest);
 	drb_repo_close(r);
-	restore_matches(&m[1], "", "the oldest backup, locked, restores");
+	restore_matches(&m[1], "", "the oldest backup, put back");
 }
 
 /* keep_weekly = 2 seen from next week: the newest full is the newest of a finished ISO week and
@@ -462,11 +488,14 @@ static void test_governance(void **state)
 	assert_int_equal(drb_repo_info(r, "h/scan.drb", &info), 0);
 	assert_string_equal(info.lock_mode, "GOVERNANCE");
 	const char *v[1] = {"h/scan.drb"};
+	assert_int_equal(delete_version(r, "h/scan.drb", false), 403);
 	assert_int_equal(drb_repo_remove(r, v, 1), DRB_ERR_PERMISSION);
 	drb_error_clear();
-	assert_int_equal(delete_version(r, "h/scan.drb", false), 403);
 	assert_int_equal(delete_version(r, "h/scan.drb", true), 204);
 	size_t markers;
+	assert_int_equal(versions_of(r, "h/scan.drb", &markers), 1); /* the marker */
+	assert_int_equal(markers, 1);
+	assert_int_equal(drb_repo_remove(r, v, 1), 0); /* nothing locked is left: all goes */
 	assert_int_equal(versions_of(r, "h/scan.drb", &markers), 0);
 	drb_repo_close(r);
 }
