@@ -81,16 +81,20 @@ static int run(const char *fmt, ...)
 			         "ceph-osd ceph-common); see the messages above");                 \
 	} while (0)
 
+/* The repository of most cases: prefix drbackup, everything locked a day at upload. */
+static const char *repo_prefix = "drbackup";
+static const char *repo_lock = " object_lock_days = 1\n object_lock_mode = \"COMPLIANCE\"\n"
+                               " legal_hold = true\n";
+
 static void write_conf(const char *retention, const char *repo_extra)
 {
 	char repos[4096], extra[2048];
-	snprintf(
-	    repos, sizeof repos,
-	    "repo s3 {\n type = \"s3\"\n endpoint = \"%s\"\n bucket = \"" BUCKET "\"\n"
-	    " prefix = \"drbackup\"\n access_key_id = \"%s\"\n secret_access_key_file = \"%s\"\n"
-	    " retries = 1\n timeout = 20\n object_lock_days = 1\n"
-	    " object_lock_mode = \"COMPLIANCE\"\n legal_hold = true\n%s}\n",
-	    rgw.endpoint[0], rgw.access_key, rgw.secret_file, repo_extra ? repo_extra : "");
+	snprintf(repos, sizeof repos,
+	         "repo s3 {\n type = \"s3\"\n endpoint = \"%s\"\n bucket = \"" BUCKET "\"\n"
+	         " prefix = \"%s\"\n access_key_id = \"%s\"\n secret_access_key_file = \"%s\"\n"
+	         " retries = 1\n timeout = 20\n%s%s}\n",
+	         rgw.endpoint[0], repo_prefix, rgw.access_key, rgw.secret_file, repo_lock,
+	         repo_extra ? repo_extra : "");
 	snprintf(extra, sizeof extra, "binlog { segment_seconds = 1 }\nretention {\n%s\n}\n",
 	         retention);
 	drbt_write_config(conf, dir, &src, repos, extra);
@@ -589,6 +593,42 @@ static void test_versioned_delete(void **state)
 	drb_repo_close(marker);
 }
 
+/* expire with delete_versions on a bucket with versions (no lock in this repository): the old
+ * backup's manifest and dumps leave no version and no marker behind. */
+static void test_expire_removes_versions(void **state)
+{
+	(void)state;
+	NEED();
+	char old_id[32], new_id[32];
+	repo_prefix = "unlocked";
+	repo_lock = " delete_versions = true\n";
+	write_conf(KEEP_NEWEST, NULL);
+	expect(run("full"), 0, "a full in the unlocked repository");
+	newest_id(old_id);
+	sleep(1);
+	expect(run("full"), 0, "a second full");
+	newest_id(new_id);
+	assert_string_not_equal(old_id, new_id);
+	expect(run("expire"), 0, "expire");
+	contains(out, "DELETE full");
+	drb_repo *r = open_repo("unlocked", "COMPLIANCE", 0, false, NULL);
+	char *paths[3] = {drb_path_manifest("testhost", old_id),
+	                  drb_path_dump("testhost", old_id, "practice_a"),
+	                  drb_path_dump("testhost", old_id, "practice_b")};
+	size_t markers;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(versions_of(r, paths[i], &markers), 0);
+		free(paths[i]);
+	}
+	char *kept = drb_path_manifest("testhost", new_id);
+	assert_int_equal(versions_of(r, kept, &markers), 1);
+	free(kept);
+	drb_repo_close(r);
+	repo_prefix = "drbackup";
+	repo_lock =
+	    " object_lock_days = 1\n object_lock_mode = \"COMPLIANCE\"\n legal_hold = true\n";
+}
+
 /* tier { after_days = 1 }: seen two days later, every full is old enough; the large dumps move
  * to STANDARD_IA, practice_b's small ones stay; list shows it; the backups restore exactly. */
 static void test_tiering(void **state)
@@ -716,6 +756,7 @@ int main(void)
 	    cmocka_unit_test(test_governance),
 	    cmocka_unit_test(test_legal_hold),
 	    cmocka_unit_test(test_versioned_delete),
+	    cmocka_unit_test(test_expire_removes_versions),
 	    cmocka_unit_test(test_tiering),
 	    cmocka_unit_test(test_archived_needs_thaw),
 	    cmocka_unit_test(test_repo_as_of),
