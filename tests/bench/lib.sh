@@ -70,18 +70,21 @@ make_practices() {
 }
 
 now() { date +%s.%N; }
-# measure LABEL COMMAND...: runs COMMAND, records wall seconds and peak RSS (KiB) of the whole
-# command line (for a pipeline, of its largest process) in $WORK/results
+# measure LABEL COMMAND...: runs COMMAND, records wall seconds, peak RSS (KiB) of the whole
+# command line (for a pipeline, of its largest process) and CPU seconds of the processes it
+# waited for in $WORK/results
 measure() {
   local label=$1; shift
   local t0 t1 rss
   t0=$(now)
-  /usr/bin/time -f '%M' -o "$WORK/rss.$$" bash -c "$*" >/dev/null 2>"$WORK/err.$$" || {
+  /usr/bin/time -f '%M %U %S' -o "$WORK/rss.$$" bash -c "$*" >/dev/null 2>"$WORK/err.$$" || {
     echo "bench: '$label' failed:" >&2; tail -5 "$WORK/err.$$" >&2; exit 1; }
   t1=$(now)
-  rss=$(tail -1 "$WORK/rss.$$")
-  echo "$label $(echo "$t1 - $t0" | bc -l) $rss" >>"$WORK/results"
+  read -r rss usr sys < <(tail -1 "$WORK/rss.$$")
+  echo "$label $(echo "$t1 - $t0" | bc -l) $rss $(echo "$usr + $sys" | bc -l)" >>"$WORK/results"
 }
+# cpu LABEL -> median CPU seconds (user + system) of the runs of LABEL
+cpu() { awk -v l="$1" '$1 == l && NF >= 4 {print $4}' "$WORK/results" | median; }
 # rss_of LABEL COMMAND: peak RSS of one process (drbackup itself, not the pipeline around it)
 median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 summary() {  # summary LABEL -> "median_seconds peak_rss_kib"
