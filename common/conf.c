@@ -312,6 +312,7 @@ static cfg_opt_t repo_opts[] = {
 	CFG_STR("storage_class", "", CFGF_NONE),
 	CFG_INT("object_lock_days", 0, CFGF_NONE),
 	CFG_INT("part_size", 8L * 1024 * 1024, CFGF_NONE),
+	CFG_BOOL("sign_payload", cfg_false, CFGF_NONE),
 	CFG_INT("upload_parallel", 4, CFGF_NONE),
 	CFG_INT("timeout", 60, CFGF_NONE),
 	CFG_INT("retries", 5, CFGF_NONE),
@@ -545,6 +546,7 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 		rc->storage_class = nz(cfg_getstr(r, "storage_class"));
 		rc->object_lock_days = cfg_getint(r, "object_lock_days");
 		rc->part_size = cfg_getint(r, "part_size");
+		rc->sign_payload = cfg_getbool(r, "sign_payload");
 		rc->upload_parallel = cfg_getint(r, "upload_parallel");
 		if (rc->upload_parallel < 1)
 			rc->upload_parallel = 1;

@@ -28,6 +28,7 @@ typedef struct drb_repo_config {
 	const char *storage_class;
 	long object_lock_days;
 	long part_size;       /* bytes */
+	bool sign_payload;    /* S3: x-amz-content-sha256 of data bodies, not UNSIGNED-PAYLOAD */
 	long upload_parallel; /* parts in flight per object */
 	long timeout;         /* seconds without progress before a request is retried */
 	long retries;

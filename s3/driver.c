@@ -194,6 +194,7 @@ int drb_s3_new(const drb_repo_config *cfg, drb_s3 **out)
 	}
 	s3->object_lock_days = cfg->object_lock_days > 0 ? cfg->object_lock_days : 0;
 	s3->part_size = cfg->part_size ? (uint64_t)cfg->part_size : DRB_S3_PART_DEFAULT;
+	s3->sign_payload = cfg->sign_payload;
 	s3->upload_parallel = cfg->upload_parallel > 0 ? (unsigned)cfg->upload_parallel : 4;
 	if (s3->upload_parallel > DRB_S3_PARALLEL_MAX)
 		s3->upload_parallel = DRB_S3_PARALLEL_MAX;
