@@ -97,7 +97,8 @@ static void test_full_contract(void **state)
 		 "binlog { purge_after_ship = true segment_seconds = 10 }\n"
 		 "repo primary {\n type = \"s3\"\n endpoint = \"https://s3.us-east-1.amazonaws.com\"\n"
 		 " region = \"us-east-1\"\n bucket = \"ehr\"\n prefix = \"drbackup\"\n"
-		 " access_key_id = \"AK\"\n secret_access_key_file = \"%s\"\n uri_style = \"host\"\n}\n"
+		 " access_key_id = \"AK\"\n secret_access_key_file = \"%s\"\n uri_style = \"host\"\n"
+		 " sign_payload = true\n}\n"
 		 "repo dr {\n type = \"posix\"\n path = \"/mnt/dr\"\n}\n",
 		 secret);
 	assert_int_equal(parse(text, msg, sizeof msg, &c), 0);
@@ -111,6 +112,8 @@ static void test_full_contract(void **state)
 	assert_string_equal(c->repos[0].bucket, "ehr");
 	assert_string_equal(c->repos[0].uri_style, "host");
 	assert_int_equal(c->repos[0].part_size, 8 * 1024 * 1024);
+	assert_true(c->repos[0].sign_payload);
+	assert_false(c->repos[1].sign_payload); /* the default: UNSIGNED-PAYLOAD */
 	assert_string_equal(c->repos[1].path, "/mnt/dr");
 	assert_ptr_equal(drb_config_repo(c, "dr"), &c->repos[1]);
 	assert_null(drb_config_repo(c, "nope"));
