@@ -21,7 +21,7 @@ typedef struct zfilter {
 	drb_sink base;
 	drb_sink *next;
 	ZSTD_CCtx *c;    /* the context of the frame being written: one or many */
-	ZSTD_CCtx *one;  /* on the calling thread */
+	ZSTD_CCtx *one;  /* on the calling thread; NULL while on workers */
 	ZSTD_CCtx *many; /* on workers; NULL while unused */
 	int level, threads;
 	uint64_t frame_in;          /* input given to the current frame */
@@ -45,6 +45,9 @@ static int z_fail(size_t r, const char *doing, const char *what)
 static int zc_run(zfilter *z, const void *buf, size_t len, ZSTD_EndDirective mode)
 {
 	ZSTD_inBuffer in = {buf, len, 0};
+	if (!z->c) /* a move between contexts failed */
+		return drb_error(DRB_ERR_NOMEM, "compressing %s: no compression context",
+		                 z->what ? z->what : "stream");
 	for (;;) {
 		ZSTD_outBuffer out = {z->out, z->out_cap, 0};
 		size_t left = ZSTD_compressStream2(z->c, &out, &in, mode);
@@ -100,14 +103,17 @@ static int zc_judge(zfilter *z)
 	if (rc < 0)
 		return rc;
 	z->frames++;
+	/* the context left behind goes, with its buffers: only one is held at a time */
 	if (on_many) {
-		ZSTD_freeCCtx(z->many); /* its buffers go back now, not at the end */
+		ZSTD_freeCCtx(z->many);
 		z->many = NULL;
-		z->c = z->one;
+		if (!(z->c = z->one = cctx_new(z->level, 0)))
+			return drb_error(DRB_ERR_NOMEM, "out of memory for compression");
 	} else {
-		if (!z->many && !(z->many = cctx_new(z->level, z->threads)))
+		ZSTD_freeCCtx(z->one);
+		z->one = NULL;
+		if (!(z->c = z->many = cctx_new(z->level, z->threads)))
 			return drb_error(DRB_ERR_NOMEM, "out of memory for compression workers");
-		z->c = z->many;
 	}
 	z->frame_in = z->frame_out = z->seen_in = z->seen_out = 0;
 	z->next_check = on_many ? SAMPLE_ONE : SAMPLE_MANY;
