@@ -329,6 +329,7 @@ static cfg_opt_t repo_opts[] = {
 	CFG_BOOL("legal_hold", cfg_false, CFGF_NONE),
 	CFG_SEC("tier", tier_opts, CFGF_NONE),
 	CFG_INT("part_size", 8L * 1024 * 1024, CFGF_NONE),
+	CFG_BOOL("sign_payload", cfg_false, CFGF_NONE),
 	CFG_INT("upload_parallel", 4, CFGF_NONE),
 	CFG_INT("timeout", 60, CFGF_NONE),
 	CFG_INT("retries", 5, CFGF_NONE),
@@ -570,6 +571,7 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 		rc->tier_after_days = tier ? cfg_getint(tier, "after_days") : 0;
 		rc->tier_storage_class = tier ? nz(cfg_getstr(tier, "storage_class")) : NULL;
 		rc->part_size = cfg_getint(r, "part_size");
+		rc->sign_payload = cfg_getbool(r, "sign_payload");
 		rc->upload_parallel = cfg_getint(r, "upload_parallel");
 		if (rc->upload_parallel < 1)
 			rc->upload_parallel = 1;

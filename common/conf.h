@@ -33,6 +33,7 @@ typedef struct drb_repo_config {
 	long tier_after_days;         /* tier { after_days }: 0 = no tiering */
 	const char *tier_storage_class;
 	long part_size;       /* bytes */
+	bool sign_payload;    /* S3: x-amz-content-sha256 of data bodies, not UNSIGNED-PAYLOAD */
 	long upload_parallel; /* parts in flight per object */
 	long timeout;         /* seconds without progress before a request is retried */
 	long retries;

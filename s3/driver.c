@@ -199,6 +199,7 @@ int drb_s3_new(const drb_repo_config *cfg, drb_s3 **out)
 	                                                         : "COMPLIANCE");
 	s3->delete_versions = cfg->delete_versions;
 	s3->part_size = cfg->part_size ? (uint64_t)cfg->part_size : DRB_S3_PART_DEFAULT;
+	s3->sign_payload = cfg->sign_payload;
 	s3->upload_parallel = cfg->upload_parallel > 0 ? (unsigned)cfg->upload_parallel : 4;
 	if (s3->upload_parallel > DRB_S3_PARALLEL_MAX)
 		s3->upload_parallel = DRB_S3_PARALLEL_MAX;

@@ -110,6 +110,7 @@ typedef struct drb_s3 {
 	struct drb_s3_version *asof_v; /* resolved keys, sorted */
 	size_t asof_n, asof_cap;
 	uint64_t part_size;
+	bool sign_payload; /* data bodies signed by their SHA-256, not UNSIGNED-PAYLOAD */
 	unsigned upload_parallel;
 	long timeout; /* seconds without progress; 0: none */
 	unsigned retries;
@@ -336,6 +337,9 @@ uint64_t drb_s3_part_size(uint64_t configured, uint64_t size_hint, unsigned n);
  * being filled, a writer holds at most max(parallel x configured, 2 x part) + part bytes:
  * (parallel + 1) x configured for the first 1,000 parts. */
 unsigned drb_s3_parts_in_flight(uint64_t configured, unsigned parallel, uint64_t part_size);
+/* Part buffers of part_size bytes a writer may hold, the one being filled included:
+ * drb_s3_parts_in_flight, at least 2 (one uploading while the next fills). */
+unsigned drb_s3_part_buffers(uint64_t configured, unsigned parallel, uint64_t part_size);
 /* The ETag S3 gives a multipart object: MD5 of the parts' MD5s, "-", the part count. */
 void drb_s3_multipart_etag(const unsigned char (*md5s)[16], unsigned n, char out[48]);
 /* "ETag a7f2..." can be compared with an MD5: 32 hex digits, no SSE-KMS or SSE-C. */

@@ -1,9 +1,11 @@
 /* Storing objects: a sink that streams into S3 with bounded memory. write() copies into the
  * current part buffer; a full part goes to a queue that a few worker threads of this writer
- * upload (hashing it first: SHA-256 for the signature, MD5 for Content-MD5) while the caller
- * fills the next one. At most upload_parallel parts are in flight, so a writer holds at most
- * (upload_parallel + 1) part buffers; parts grow for streams too long for 10,000 of them, and
- * fewer go in flight at once when they do (drb_s3_parts_in_flight).
+ * upload (hashing it first: MD5 for Content-MD5, SHA-256 too with sign_payload) while the caller
+ * fills the next one. A writer holds at most upload_parallel part buffers (2 when it is 1), the
+ * one being filled included: when all are queued or uploading, the caller waits for one to come
+ * back, so upload_parallel parts go at once while the producer is the faster side. Parts grow for
+ * streams too long for 10,000 of them, and fewer go in flight at once when they do
+ * (drb_s3_parts_in_flight, drb_s3_part_buffers).
  *
  * An object that ends before its first part is full goes as one PUT at finish. Otherwise finish
  * sends CompleteMultipartUpload, which counts only when it answers 200 with an ETag element and
@@ -63,6 +65,12 @@ unsigned drb_s3_parts_in_flight(uint64_t configured, unsigned parallel, uint64_t
 	return k < floor ? floor : (unsigned)k;
 }
 
+unsigned drb_s3_part_buffers(uint64_t configured, unsigned parallel, uint64_t part_size)
+{
+	unsigned n = drb_s3_parts_in_flight(configured, parallel, part_size);
+	return n < 2 ? 2 : n;
+}
+
 void drb_s3_multipart_etag(const unsigned char (*md5s)[16], unsigned n, char out[48])
 {
 	unsigned char d[16];
@@ -100,7 +108,8 @@ typedef struct s3_writer {
 	uint64_t written;
 	uint64_t first; /* size of the first part */
 	part *cur;
-	unsigned parts; /* numbered so far */
+	unsigned parts;  /* numbered so far */
+	unsigned n_bufs; /* part buffers allocated: being filled, queued, uploading, spare */
 	char *upload_id;
 	char (*etags)[80];         /* per part, from UploadPart */
 	unsigned char (*md5s)[16]; /* per part, what we sent */
@@ -158,6 +167,28 @@ static void object_headers(s3_writer *w, drb_s3_req *req)
 	}
 }
 
+/* Content-MD5 of a data body, and its x-amz-content-sha256: the SHA-256 with sign_payload, else
+ * UNSIGNED-PAYLOAD. The body is a DRB1 object (AEAD chunks, its SHA-256 in signed metadata), so
+ * a signed payload adds no protection the reader lacks; it costs a SHA-256 of every byte on both
+ * ends. Content-MD5 stays: the server refuses a body damaged on the way (400 BadDigest), and the
+ * ETag it gives is checked against the same digest. */
+static int body_checks(s3_writer *w, const void *buf, size_t len, unsigned char md5[16],
+                       drb_s3_req *req)
+{
+	int rc = 0;
+	if (w->s3->sign_payload)
+		rc = drb_s3_body_digests(buf, len, md5, req->body_sha256);
+	else {
+		drb_s3_md5(buf, len, md5);
+		snprintf(req->body_sha256, sizeof req->body_sha256, "UNSIGNED-PAYLOAD");
+	}
+	if (rc == 0) {
+		drb_s3_md5_base64(md5, req->body_md5);
+		drb_s3_hex(md5, 16, req->expect_md5);
+	}
+	return rc;
+}
+
 static int upload_part(s3_writer *w, part *p)
 {
 	drb_s3_resp resp = {0};
@@ -170,10 +201,8 @@ static int upload_part(s3_writer *w, part *p)
 	    .method = "PUT", .key = w->key, .body = p->buf, .body_len = p->len, .what = what};
 	req.query[req.n_query++] = (drb_s3_kv){"partNumber", num};
 	req.query[req.n_query++] = (drb_s3_kv){"uploadId", w->upload_id};
-	if ((rc = drb_s3_body_digests(p->buf, p->len, md5, req.body_sha256)) < 0)
+	if ((rc = body_checks(w, p->buf, p->len, md5, &req)) < 0)
 		goto out;
-	drb_s3_md5_base64(md5, req.body_md5);
-	drb_s3_hex(md5, 16, req.expect_md5);
 	if ((rc = drb_s3_send(w->s3, &req, &resp)) < 0)
 		goto out;
 	if (!resp.etag[0]) {
@@ -309,20 +338,39 @@ static int hand_off(s3_writer *w, uint64_t next)
 			rc = drb_error(DRB_ERR_NOMEM, "cannot start an upload thread");
 	}
 	pthread_cond_broadcast(&w->cond);
-	/* a spare of the right size, else drop spares that parts have outgrown */
-	while (next && w->spare && !fresh) {
+	/* a spare of the right size, else drop spares that parts have outgrown; with none left
+	 * and the writer's share of buffers taken, wait for an upload to end: the buffer being
+	 * filled counts in the share, so memory stays at drb_s3_part_buffers() parts */
+	unsigned budget =
+	    next ? drb_s3_part_buffers(w->s3->part_size, w->s3->upload_parallel, next) : 0;
+	while (next && !fresh && rc == 0 && !w->failed) {
 		part *s = w->spare;
+		if (!s) {
+			if (w->n_bufs < budget)
+				break;
+			pthread_cond_wait(&w->cond, &w->lock);
+			continue;
+		}
 		w->spare = s->next;
-		if (s->cap == next)
+		if (s->cap == next) {
 			fresh = s;
-		else
+		} else {
 			part_free(s);
+			w->n_bufs--;
+		}
 	}
+	bool failed = w->failed && !fresh;
 	pthread_mutex_unlock(&w->lock);
 	if (rc < 0)
 		return rc;
-	if (next && !fresh && !(fresh = part_new(next)))
-		return drb_error(DRB_ERR_NOMEM, "out of memory for a %" PRIu64 "-byte part", next);
+	if (next && failed)
+		return worker_error(w);
+	if (next && !fresh) {
+		if (!(fresh = part_new(next)))
+			return drb_error(DRB_ERR_NOMEM, "out of memory for a %" PRIu64 "-byte part",
+			                 next);
+		w->n_bufs++;
+	}
 	if (fresh) {
 		fresh->len = 0;
 		fresh->next = NULL;
@@ -448,10 +496,8 @@ static int put_single(s3_writer *w)
 	object_headers(w, &req);
 	/* lets stat and get tell a whole object from one a non-atomic server cut short */
 	req.headers[req.n_headers++] = (drb_s3_kv){"x-amz-meta-drb-size", size};
-	if ((rc = drb_s3_body_digests(w->cur->buf, w->cur->len, md5, req.body_sha256)) < 0)
+	if ((rc = body_checks(w, w->cur->buf, w->cur->len, md5, &req)) < 0)
 		goto out;
-	drb_s3_md5_base64(md5, req.body_md5);
-	drb_s3_hex(md5, 16, req.expect_md5);
 	if ((rc = drb_s3_send(w->s3, &req, &resp)) == 0)
 		rc = verify_stored(w, resp.etag, NULL);
 out:
@@ -624,6 +670,7 @@ int drb_s3_put(void *impl, const char *path, const drb_put_opts *opts, drb_sink 
 		wr_free(&w->base);
 		return drb_error(DRB_ERR_NOMEM, "out of memory for a part buffer");
 	}
+	w->n_bufs = 1;
 	if (opts->immutable && s3->object_lock_days > 0) {
 		time_t until = time(NULL) + (time_t)s3->object_lock_days * 86400;
 		struct tm tm;

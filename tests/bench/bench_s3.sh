@@ -16,7 +16,9 @@
 # meaningful figures.
 # Environment: DRB_BUILDDIR (default: .), DRB_SRCDIR (default: this script's tree), PARALLEL
 # (drbackup's upload_parallel, default 4), PART (part_size, default 8388608), REPEAT (default 1:
-# runs per tool, the best is reported).
+# rounds of every tool in turn; each tool's median is reported, with the highest peak RSS of its
+# runs), DRB_REF (another build's drbackup binary: a "reference" row, run in the same rounds, for
+# before/after figures from one run).
 set -eu
 
 SIZE_MIB=${1:-1024}
@@ -28,11 +30,12 @@ KINDS=${DATA:-random sql}
 BUILD=$(cd "${DRB_BUILDDIR:-.}" && pwd)
 SRC=$(cd "${DRB_SRCDIR:-$(dirname "$0")/../..}" && pwd)
 BIN=$BUILD/drbackup
+REF=${DRB_REF:-}
 AWS=/usr/bin/aws
 S3RVER=$SRC/tests/node_modules/s3rver/bin/s3rver.js
 RGW=$SRC/tests/rgw.sh
 
-for need in "$BIN" "$AWS" /usr/bin/time; do
+for need in "$BIN" "$AWS" /usr/bin/time ${REF:+"$REF"}; do
 	[ -e "$need" ] || { echo "bench_s3: $need is missing" >&2; exit 2; }
 done
 [ "$SERVER" = rgw ] || [ -e "$S3RVER" ] || { echo "bench_s3: $S3RVER is missing" >&2; exit 2; }
@@ -54,9 +57,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 if [ "$SERVER" = rgw ]; then
-	# ---- Ceph RGW: one gateway, bluestore on a sparse file (4 tools x 2 kinds x SIZE fit)
+	# ---- Ceph RGW: one gateway, bluestore on a sparse file (5 tools x 2 kinds x SIZE per round fit)
 	KEY=DRBBENCHKEY
-	gib=$(( (SIZE_MIB * 8 * REPEAT + 1023) / 1024 + 4 ))
+	gib=$(( (SIZE_MIB * 10 * REPEAT + 1023) / 1024 + 4 ))
 	RGW_GATEWAYS=a RGW_BUCKETS=bench RGW_STORE=bluestore RGW_STORE_GIB=$gib RGW_ACCESS_KEY=$KEY \
 		"$RGW" start "$WORK/rgw" $$ >"$WORK/rgw.ports"
 	PORT=$(awk '$1 == "a" { print $2 }' "$WORK/rgw.ports")
@@ -190,33 +193,23 @@ ${CC:-cc} -O2 $SANITIZE -I"$SRC" -I"$BUILD" $CFLAGS_XML -o "$WORK/s3put" "$WORK/
 	"$BUILD/libdrbackup.a" $LIBS -pthread
 
 # ---- runs
-# run NAME COMMAND...: time it, keep the best wall time and its peak RSS
+# run NAME COMMAND...: time it once, record "NAME seconds peak-RSS-KiB" in $WORK/results
 run() {
 	name=$1
 	shift
-	best=""
-	n=0
-	while [ $n -lt "$REPEAT" ]; do
-		n=$((n + 1))
-		[ "$SERVER" = rgw ] || rm -rf "$WORK/s3/bench/"* 2>/dev/null || true
-		sync # the previous run's writeback must not land in this one's time
-		sleep 1
-		if ! /usr/bin/time -v -o "$WORK/time.txt" sh -c "$*" >"$WORK/$name.out" 2>&1; then
-			echo "bench_s3: $name failed:" >&2
-			cat "$WORK/$name.out" >&2
-			exit 1
-		fi
-		wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {
-			n = split($2, t, ":"); s = 0
-			for (i = 1; i <= n; i++) s = s * 60 + t[i]
-			print s }' "$WORK/time.txt")
-		rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time.txt")
-		if [ -z "$best" ] || awk "BEGIN { exit !($wall < $best) }"; then
-			best=$wall
-			best_rss=$rss
-		fi
-	done
-	echo "$name $best $best_rss" >>"$WORK/results"
+	[ "$SERVER" = rgw ] || rm -rf "$WORK/s3/bench/"* 2>/dev/null || true
+	sync # the previous run's writeback must not land in this one's time
+	sleep 1
+	if ! /usr/bin/time -v -o "$WORK/time.txt" sh -c "$*" >"$WORK/$name.out" 2>&1; then
+		echo "bench_s3: $name failed:" >&2
+		cat "$WORK/$name.out" >&2
+		exit 1
+	fi
+	awk -F': ' -v name="$name" '
+		/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0
+			for (i = 1; i <= n; i++) s = s * 60 + t[i] }
+		/Maximum resident set size/ { rss = $2 }
+		END { print name, s, rss }' "$WORK/time.txt" >>"$WORK/results"
 }
 
 AWSENV="env -u AWS_CA_BUNDLE -u AWS_PROFILE AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$SECRET \
@@ -228,27 +221,46 @@ for kind in $KINDS; do
 	gen_data "$kind"
 	: >"$WORK/results"
 	echo "uploading $SIZE_MIB MiB ($kind) with each tool (repeat $REPEAT)..." >&2
-	run drbackup "'$BIN' -c '$WORK/drbackup.conf' repo put $kind/data.bin < '$WORK/data.bin'"
-	run driver "'$WORK/s3put' '$ENDPOINT' '$WORK/s3.secret' $kind/data.bin $PART $PARALLEL $SIZE '$KEY' < '$WORK/data.bin'"
-	run awscli "$AWSENV $AWS --endpoint-url '$ENDPOINT' s3 cp '$WORK/data.bin' s3://bench/$kind/aws.bin"
-	run rclone "env -u AWS_CA_BUNDLE RCLONE_CONFIG='$WORK/rclone.conf' rclone copyto '$WORK/data.bin' bench:bench/$kind/rclone.bin"
+	# rounds of every tool in turn, so a change in the machine's load touches them alike; each
+	# round stores new names (rclone skips a file already there with the same size and time)
+	r=0
+	while [ $r -lt "$REPEAT" ]; do
+		r=$((r + 1))
+		[ -z "$REF" ] || run reference "'$REF' -c '$WORK/drbackup.conf' repo put $kind/ref-$r.bin < '$WORK/data.bin'"
+		run drbackup "'$BIN' -c '$WORK/drbackup.conf' repo put $kind/data-$r.bin < '$WORK/data.bin'"
+		run driver "'$WORK/s3put' '$ENDPOINT' '$WORK/s3.secret' $kind/raw-$r.bin $PART $PARALLEL $SIZE '$KEY' < '$WORK/data.bin'"
+		run awscli "$AWSENV $AWS --endpoint-url '$ENDPOINT' s3 cp '$WORK/data.bin' s3://bench/$kind/aws-$r.bin"
+		run rclone "env -u AWS_CA_BUNDLE RCLONE_CONFIG='$WORK/rclone.conf' rclone copyto '$WORK/data.bin' bench:bench/$kind/rclone-$r.bin"
+	done
 
 	# ---- report
-	awk -v size="$SIZE_MIB" -v part="$PART" -v par="$PARALLEL" -v kind="$kind" -v srv="$SERVER_NAME" '
-		{ t[$1] = $2; r[$1] = $3 }
+	# the median of each tool's times (the lower middle one for an even count), the highest
+	# peak RSS of its runs
+	awk -v size="$SIZE_MIB" -v part="$PART" -v par="$PARALLEL" -v kind="$kind" -v srv="$SERVER_NAME" \
+		-v ref="$REF" '
+		{ n[$1]++; t[$1, n[$1]] = $2; if ($3 > r[$1]) r[$1] = $3 }
+		function median(k,   i, j, m, v, a) {
+			m = n[k]
+			for (i = 1; i <= m; i++) a[i] = t[k, i]
+			for (i = 2; i <= m; i++) { v = a[i]; for (j = i - 1; j >= 1 && a[j] > v; j--) a[j + 1] = a[j]; a[j + 1] = v }
+			return a[int((m + 1) / 2)]
+		}
 		END {
-			printf "S3 upload of %d MiB of %s to %s on 127.0.0.1 (drbackup: part_size %d, upload_parallel %d)\n",
-				size, kind == "sql" ? "dump text" : "incompressible bytes", srv, part, par
+			printf "S3 upload of %d MiB of %s to %s on 127.0.0.1 (drbackup: part_size %d, upload_parallel %d), median of %d\n",
+				size, kind == "sql" ? "dump text" : "incompressible bytes", srv, part, par, n["drbackup"]
 			printf "%-10s %9s %10s %12s\n", "tool", "seconds", "MiB/s", "peak RSS MiB"
-			split("drbackup driver awscli rclone", order, " ")
-			for (i = 1; i <= 4; i++) {
+			split((ref != "" ? "reference " : "") "drbackup driver awscli rclone", order, " ")
+			for (i = 1; i in order; i++) {
 				k = order[i]
-				printf "%-10s %9.2f %10.1f %12.1f\n", k, t[k], size / t[k], r[k] / 1024
+				m[k] = median(k)
+				printf "%-10s %9.2f %10.1f %12.1f\n", k, m[k], size / m[k], r[k] / 1024
 			}
-			printf "drbackup / awscli: %.2fx   drbackup / rclone: %.2fx\n", t["awscli"] / t["drbackup"],
-				t["rclone"] / t["drbackup"]
-			printf "driver   / awscli: %.2fx   driver   / rclone: %.2fx\n", t["awscli"] / t["driver"],
-				t["rclone"] / t["driver"]
+			split((ref != "" ? "reference " : "") "drbackup driver", who, " ")
+			for (i = 1; i in who; i++)
+				printf "%-9s / awscli: %.2fx   %-9s / rclone: %.2fx\n", who[i], m["awscli"] / m[who[i]],
+					who[i], m["rclone"] / m[who[i]]
+			if (ref != "")
+				printf "drbackup / reference: %.2fx\n", m["reference"] / m["drbackup"]
 		}' "$WORK/results"
 	rm -f "$WORK/data.bin"
 done

@@ -495,10 +495,69 @@ static void test_header_fields(void **state)
 	free(blob);
 }
 
+/* With workers, compression follows the data: text goes to the workers, a long incompressible
+ * stretch comes back to the calling thread (raw blocks, little memory), text again goes out, a
+ * new frame at each move; the stream reads back whole. Without workers: one frame. */
+static void fill_text(uint8_t *p, size_t len, unsigned seed)
+{
+	size_t off = 0;
+	while (off < len) {
+		char row[160];
+		int n = snprintf(
+		    row, sizeof row,
+		    "(%u,'P%u','First%u','Last%08x','19%02u-%02u-%02u','note lorem ipsum'),", seed,
+		    seed * 7, seed % 977, seed * 2654435761u, seed % 100, seed % 12 + 1,
+		    seed % 28 + 1);
+		size_t k = (size_t)n < len - off ? (size_t)n : len - off;
+		memcpy(p + off, row, k);
+		off += k;
+		seed++;
+	}
+}
+
+static void test_zstd_follows_the_data(void **state)
+{
+	(void)state;
+	const size_t MB = 1u << 20, text1 = 16 * MB, noise = 80 * MB, text2 = 16 * MB;
+	size_t len = text1 + noise + text2;
+	uint8_t *data = malloc(len);
+	assert_non_null(data);
+	fill_text(data, text1, 1);
+	randombytes_buf(data + text1, noise);
+	fill_text(data + text1 + noise, text2, 99);
+	for (int threads = 0; threads <= 2; threads += 2) {
+		drb_sink *mem = drb_mem_sink_new(SIZE_MAX), *z = NULL;
+		assert_int_equal(drb_zstd_new(mem, 3, threads, &z), 0);
+		for (size_t off = 0; off < len; off += 1000003)
+			assert_int_equal(drb_sink_write(z, data + off,
+			                                len - off < 1000003 ? len - off : 1000003),
+			                 0);
+		assert_int_equal(drb_sink_finish(z), 0);
+		/* workers: text (8 MiB sample) | text + noise until a 32 MiB window is all noise |
+		 * noise until an 8 MiB sample is text | text */
+		assert_int_equal(drb_zstd_frames(z), threads ? 4u : 1u);
+		size_t clen = 0;
+		const uint8_t *c = drb_mem_sink_data(mem, &clen);
+		assert_true(clen < noise + (text1 + text2) / 3);
+		drb_sink *back = drb_mem_sink_new(SIZE_MAX), *un = NULL;
+		assert_int_equal(drb_unzstd_new(back, "test", &un), 0);
+		assert_int_equal(drb_sink_write(un, c, clen), 0);
+		assert_int_equal(drb_sink_finish(un), 0);
+		size_t plen = 0;
+		const uint8_t *plain = drb_mem_sink_data(back, &plen);
+		assert_int_equal(plen, len);
+		assert_memory_equal(plain, data, len);
+		drb_sink_free(un);
+		drb_sink_free(z);
+	}
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_sizes),
+		cmocka_unit_test(test_zstd_follows_the_data),
 		cmocka_unit_test(test_round_trip_multi_gib),
 		cmocka_unit_test(test_two_recipients),
 		cmocka_unit_test(test_not_a_recipient),

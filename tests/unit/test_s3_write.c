@@ -88,6 +88,19 @@ static void in_flight(void **state)
 	assert_int_equal(drb_s3_parts_in_flight(8 * MIB, 8, 16 * MIB), 4);
 	assert_int_equal(drb_s3_parts_in_flight(8 * MIB, 4, 64 * MIB), 2);
 	assert_int_equal(drb_s3_parts_in_flight(8 * MIB, 1, 64 * MIB), 1);
+	/* the buffers a writer holds, the one being filled included */
+	assert_int_equal(drb_s3_part_buffers(8 * MIB, 4, 8 * MIB), 4);
+	assert_int_equal(drb_s3_part_buffers(8 * MIB, 1, 8 * MIB), 2);
+	assert_int_equal(drb_s3_part_buffers(8 * MIB, 4, 64 * MIB), 2);
+	assert_int_equal(drb_s3_part_buffers(8 * MIB, 16, 32 * MIB), 4);
+	for (unsigned p = 1; p <= 16; p++)
+		for (unsigned n = 1; n <= DRB_S3_MAX_PARTS; n += 250) {
+			uint64_t size = drb_s3_part_size(8 * MIB, 0, n);
+			uint64_t all = drb_s3_part_buffers(8 * MIB, p, size) * size;
+			assert_true(all <= (p > 2 ? p * 8 * MIB : 2 * size) || all <= 2 * size);
+			if (size == 8 * MIB)
+				assert_true(all <= (p < 2 ? 2 : p) * 8 * MIB);
+		}
 	for (unsigned p = 1; p <= 16; p++)
 		for (unsigned n = 1; n <= DRB_S3_MAX_PARTS; n += 250) {
 			uint64_t part = drb_s3_part_size(8 * MIB, 0, n);
