@@ -90,6 +90,10 @@ typedef struct drb_config {
 		 * day); n_compact_levels = 0: segments stay as cut */
 		long compact_levels[DRB_COMPACT_LEVELS_MAX];
 		size_t n_compact_levels;
+		long follow_delay_ms; /* --follow: ship this long after a write (inotify); 0: every
+				       * segment_seconds */
+		long compact_grace; /* seconds a compacted segment is everywhere before the small
+				     * ones it replaces are deleted (restores that planned with them) */
 	} binlog;
 
 	struct {
