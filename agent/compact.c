@@ -94,7 +94,7 @@ static json_t *entry_json(const entry *e)
 	sodium_bin2hex(hex, sizeof hex, e->hash, sizeof e->hash);
 	const drb_segment *s = &e->s;
 	return json_pack("{s:s, s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:I, "
-			 "s:i, s:s, s:I, s:s, s:I}",
+			 "s:i, s:s, s:I, s:s, s:I, s:I}",
 			 "generation", s->generation, "file", s->file, "start", (json_int_t)s->start,
 			 "end", (json_int_t)s->end, "closed", s->closed, "file_created",
 			 (json_int_t)s->file_created, "first_event", (json_int_t)s->first_event,
@@ -104,7 +104,7 @@ static json_t *entry_json(const entry *e)
 			 "complete_until", (json_int_t)s->complete_until, "server_id",
 			 (json_int_t)s->server_id, "level", s->level, "hash", hex, "landed",
 			 (json_int_t)e->landed, "sha256", s->sha256, "stored_bytes",
-			 (json_int_t)s->stored_bytes);
+			 (json_int_t)s->stored_bytes, "compacted", (json_int_t)s->compacted);
 }
 
 static int entry_from(json_t *j, entry *e)
@@ -140,6 +140,7 @@ static int entry_from(json_t *j, entry *e)
 	s->stored_bytes = (uint64_t)json_integer_value(json_object_get(j, "stored_bytes"));
 	memcpy(s->sha256, sha, 65);
 	e->landed = json_integer_value(json_object_get(j, "landed"));
+	s->compacted = json_integer_value(json_object_get(j, "compacted"));
 	if (!s->generation || !s->file || !s->start_gtid || !s->end_gtid || s->end < s->start) {
 		drb_segment_clear(s);
 		return -1;
@@ -563,6 +564,7 @@ static int compact_run(pass *p, int level, size_t *run, size_t n)
 	big.shipped = last->s.shipped;
 	big.complete_until = last->s.complete_until;
 	big.level = level;
+	big.compacted = p->env->now;
 	for (size_t k = 0; k < n; k++) {
 		const drb_segment *s = &cp->v[run[k]].s;
 		if (!big.first_event && s->first_event)

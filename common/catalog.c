@@ -382,8 +382,10 @@ static json_t *segment_json(const drb_segment *s)
 		"server_id", (json_int_t)s->server_id, "file_created", jtime(s->file_created), "events",
 		(json_int_t)s->events, "shipped", jtime(s->shipped), "complete_until",
 		jtime(s->complete_until));
-	if (j && s->level > 0) /* absent in a segment as cut: its description stays as it was */
+	if (j && s->level > 0) { /* absent in a segment as cut: its description stays as it was */
 		json_object_set_new(j, "level", json_integer(s->level));
+		json_object_set_new(j, "compacted", jtime(s->compacted));
+	}
 	free(obj);
 	return j;
 }
@@ -453,6 +455,8 @@ static int segment_from(json_t *j, const char *what, drb_segment *s)
 			      json_integer_value(level) > 64))
 			bad = 1;
 		s->level = level ? (int)json_integer_value(level) : 0;
+		if (get_time(j, "compacted", &s->compacted) < 0)
+			bad = 1;
 		if (s->end < s->start || (s->level > 0 && s->end == s->start))
 			bad = 1;
 	}

@@ -74,6 +74,8 @@ typedef struct drb_segment {
 	/* 0: a segment as cut; 1, 2, ...: a compaction level, one segment for the byte range a run
 	 * of smaller ones covered exactly (JSON "level", absent = 0) */
 	int level;
+	int64_t compacted; /* level >= 1: when it was stored ("shipped" is its last small one's,
+			    * so it belongs to their day catalog) */
 } drb_segment;
 
 /* The key of segment s with extension ext ("drb", "json") under host. */
