@@ -25,6 +25,7 @@
 #include "agent/binlog_scan.h"
 #include "agent/compact.h"
 #include "agent/state.h"
+#include "common/context.h"
 #include "common/drb1.h"
 #include "common/error.h"
 #include "common/fault.h"
@@ -463,7 +464,7 @@ static int finish_deletions(pass *p)
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	int lock = -1;
 	bool locked = false;
-	for (size_t b = 0; b < cp->n; b++) {
+	for (size_t b = 0; b < cp->n && !drb_stop_requested(); b++) {
 		entry *big = &cp->v[b];
 		if (big->gone || big->s.level == 0)
 			continue;
@@ -710,7 +711,8 @@ static int compact_level(pass *p, int level)
 		top[nt++] = k;
 	}
 	/* compact_run appends to the record: what it adds waits for the next level */
-	for (size_t i = 0; i < nt && rc == 0;) {
+	/* a stop request ends the pass: what is left is due again next time */
+	for (size_t i = 0; i < nt && rc == 0 && !drb_stop_requested();) {
 		size_t j = i + 1;
 		const drb_segment *a = &cp->v[top[i]].s;
 		if (a->level >= level) {
@@ -737,11 +739,13 @@ int drb_compact_pass(drb_compactor *cp, const drb_compact_env *env, drb_compact_
 		return 0;
 	for (size_t i = 0; i < cp->n; i++)
 		cp->v[i].retry = false;
-	qsort(cp->v, cp->n, sizeof *cp->v, by_key);
+	if (cp->n)
+		qsort(cp->v, cp->n, sizeof *cp->v, by_key);
 	int rc = finish_deletions(&p);
 	for (size_t level = 1; rc == 0 && level <= cp->c->binlog.n_compact_levels; level++) {
 		rc = compact_level(&p, (int)level);
-		qsort(cp->v, cp->n, sizeof *cp->v, by_key);
+		if (cp->n)
+			qsort(cp->v, cp->n, sizeof *cp->v, by_key);
 	}
 	/* what no window will take any more (a lone segment, a failure long past) leaves the
 	 * record: its top-level window and one more are over */
