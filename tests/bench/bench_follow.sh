@@ -45,6 +45,9 @@ repo dr { type = "s3" endpoint = "http://127.0.0.1:$PORT" bucket = "bench" prefi
 CONF
 chmod 600 "$WORK/drbackup.conf"
 "$DRB" -c "$WORK/drbackup.conf" -q binlog
+objects() { find "$WORK/r1/bench/binlog" -type f | wc -l; }
+o_init=$(objects)
+t_start=$(date +%s)
 "$DRB" -v -c "$WORK/drbackup.conf" binlog --follow >"$WORK/follow.log" 2>&1 &
 follower=$!
 for _ in $(seq 100); do grep -q following "$WORK/follow.log" && break; sleep 0.1; done
@@ -88,8 +91,7 @@ PY
 
 echo "== objects per hour of steady load: $LOAD_SECONDS s at ~10 commits/s, levels $LEVELS"
 count_l0() { grep -c 'debug: shipped ' "$WORK/follow.log" || true; }
-objects() { find "$WORK/r1/bench/binlog" -type f | wc -l; }
-s0=$(count_l0); o0=$(objects); c0=$(grep -c 'as one level-' "$WORK/follow.log" || true)
+s0=$(count_l0); c0=$(grep -c 'as one level-' "$WORK/follow.log" || true)
 python3 - "$LOAD_SECONDS" <<'PY' | sql src
 import sys, time
 end = time.time() + float(sys.argv[1])
@@ -100,7 +102,7 @@ while time.time() < end:
     i += 1
     time.sleep(0.1)
 PY
-s1=$(count_l0); o1=$(objects)
+s1=$(count_l0); o1=$(objects); t_end=$(date +%s); run=$((t_end - t_start))
 # compaction of the last windows, then the deletions after their grace
 top=$(echo "$LEVELS" | tr -d '{} ' | awk -F, '{print $NF}')
 sleep $((top + 8))
@@ -110,5 +112,5 @@ o2=$(objects); c1=$(grep -c 'as one level-' "$WORK/follow.log" || true)
 cut=$((s1 - s0))
 per_hour() { echo "$1 * 3600 / $LOAD_SECONDS" | bc; }
 echo "segments cut: $cut in $LOAD_SECONDS s = $(per_hour "$cut")/hour, $(per_hour $((cut * 2))) objects/hour per region (.drb + .json)"
-echo "objects held for the load (posix region): $((o1 - o0)) before compaction, $((o2 - o0)) after = $(per_hour $((o2 - o0)))/hour"
+echo "objects held for the whole run ($run s: the 20 commits, then the load; posix region): $((o1 - o_init)) when the load ended, $((o2 - o_init)) once compacted = $(echo "($o2 - $o_init) * 3600 / $run" | bc)/hour"
 echo "compacted segments written (each 2 PUTs per region): $((c1 - c0)) = $(per_hour $((c1 - c0)))/hour"
