@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 
 #include "agent/agent.h"
 #include "agent/binlog_scan.h"
+#include "agent/compact.h"
 #include "agent/heal.h"
 #include "agent/state.h"
 #include "common/catalog.h"
@@ -64,6 +67,9 @@ typedef struct shipper {
 	char damage_seen[600];  /* ... which one: said once, not on every pass */
 	bool damage_quiet;
 	uint64_t torn_bytes;    /* left out as torn by a crash, this run */
+	drb_compactor *cp;      /* compact_levels: what was shipped, for compaction; or NULL */
+	drb_compact_stats cst;  /* the last compaction pass */
+	uint64_t compacted, replaced;
 } shipper;
 
 /* ------------------------------------------------------------------ the server's files */
@@ -194,6 +200,10 @@ static int ship_range(shipper *s, const binfile *f, uint64_t from, uint64_t to, 
 								 : 0,
 			       .size_hint = (to - from) / 3,
 			       .immutable = true};
+	crypto_generichash_state hs;
+	uint8_t hash[DRB_COMPACT_HASH];
+	if (s->cp)
+		drb_compact_hash_init(s->cp, &hs);
 	if ((rc = drb_object_create(s->set, path, &p, &w)) < 0)
 		goto out;
 	for (uint64_t at = from; at < to;) {
@@ -210,6 +220,8 @@ static int ship_range(shipper *s, const binfile *f, uint64_t from, uint64_t to, 
 		if ((rc = drb_binlog_scan_feed(&scan, buf, (size_t)n)) < 0 ||
 		    (rc = drb_object_write(&w, buf, (size_t)n)) < 0)
 			break;
+		if (s->cp)
+			crypto_generichash_update(&hs, buf, (size_t)n);
 		at += (uint64_t)n;
 	}
 	if (rc < 0) {
@@ -263,6 +275,14 @@ static int ship_range(shipper *s, const binfile *f, uint64_t from, uint64_t to, 
 		drb_state_note_heal(s->c);
 		drb_log_warn("segment %s missed %zu repositor%s: %s", path, info.failed,
 			     info.failed == 1 ? "y" : "ies", info.why);
+	}
+	/* its keyed hash, for a later compaction: kept in spool_dir only */
+	if (s->cp) {
+		crypto_generichash_final(&hs, hash, sizeof hash);
+		if (drb_compact_note(s->cp, &seg, hash) < 0) {
+			drb_log_current_error("recording a segment for compaction (it stays as cut)");
+			drb_error_clear();
+		}
 	}
 	/* advance only after the description landed */
 	snprintf(s->st.file, sizeof s->st.file, "%s", f->name);
@@ -722,6 +742,28 @@ static void compact(shipper *s)
 		drb_error_clear();
 }
 
+/* Compaction from the source: windows that are over go out again as one segment each, and the
+ * small segments a compacted one replaces are deleted once it is everywhere. */
+static void compact_segments(shipper *s)
+{
+	if (!s->cp || !s->dir[0])
+		return;
+	drb_compact_env env = {.set = s->set, .keys = s->keys, .binlog_dir = s->dir,
+			       .now = drb_state_now()};
+	if (drb_compact_pass(s->cp, &env, &s->cst) < 0) {
+		drb_log_current_error("binlog compaction (the next pass tries again)");
+		drb_error_clear();
+	}
+	s->compacted += s->cst.compacted;
+	s->replaced += s->cst.replaced;
+	if (s->cst.compacted || s->cst.replaced)
+		drb_log_info("binlog compaction: %llu compacted segment%s stored, %llu small ones "
+			     "deleted%s",
+			     (unsigned long long)s->cst.compacted, s->cst.compacted == 1 ? "" : "s",
+			     (unsigned long long)s->cst.replaced,
+			     s->cst.pending ? " (more once every repository holds theirs)" : "");
+}
+
 static void metrics(shipper *s, int64_t ms, bool ok)
 {
 	int64_t now = time(NULL);
@@ -741,6 +783,15 @@ static void metrics(shipper *s, int64_t ms, bool ok)
 		 (double)s->torn_bytes},
 		{"drbackup_binlog_following", NULL, "1 when the last pass was made by binlog --follow",
 		 s->follow ? 1 : 0},
+		{"drbackup_binlog_compacted_segments", NULL,
+		 "compacted segments this run stored (compact_levels)", (double)s->compacted},
+		{"drbackup_binlog_replaced_segments", NULL,
+		 "small segments this run deleted once a compacted one held their range everywhere",
+		 (double)s->replaced},
+		{"drbackup_binlog_compaction_pending", NULL,
+		 "compacted segments whose small ones are not deleted yet (grace, hold, a "
+		 "repository without its copy)",
+		 (double)s->cst.pending},
 		{"drbackup_binlog_pass_timestamp_seconds", NULL,
 		 "when the last binlog pass ended, shipped or not (the follower's heartbeat)", (double)now},
 		{"drbackup_degraded", "command=\"binlog\"",
@@ -754,7 +805,7 @@ static void metrics(shipper *s, int64_t ms, bool ok)
 		 "when the command last succeeded in every repository", (double)now},
 	};
 	int n = (int)(sizeof m / sizeof *m);
-	drb_metrics_update(s->c, m, ok && !s->degraded ? n : ok ? n - 1 : 8);
+	drb_metrics_update(s->c, m, ok && !s->degraded ? n : ok ? n - 1 : 11);
 }
 
 static int64_t now_ms(void)
@@ -814,20 +865,74 @@ static void follow_upkeep(shipper *s, schedule *w, int64_t now, long period_ms, 
 		if (strcmp(today, s->st.compacted_day) == 0)
 			w->next_compact = now + period_ms; /* done for today: cheap to look again */
 	}
+	/* after the day catalogs: a day they already name gets its catalog rewritten */
+	compact_segments(s);
+}
+
+/* follow_delay_ms: the binlog folder watched with inotify (the active file, the index, new
+ * files), the active file shipped that long after its last write (at most four times that
+ * after the first unshipped one) rather than every segment_seconds. -1 where inotify cannot
+ * be used: then it is polled every follow_delay_ms. */
+static int watch_open(shipper *s)
+{
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0) {
+		drb_log_warn("inotify is not available (%s): polling the binary log every %ld ms",
+			     strerror(errno), s->c->binlog.follow_delay_ms);
+		return -1;
+	}
+	if (inotify_add_watch(fd, s->dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+		drb_log_warn("cannot watch %s (%s): polling the binary log every %ld ms", s->dir,
+			     strerror(errno), s->c->binlog.follow_delay_ms);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Wait up to ms for a change in the folder; true when one came. */
+static bool watch_wait(int fd, long ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (poll(&p, 1, (int)ms) <= 0)
+		return false;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
+	while (read(fd, buf, sizeof buf) > 0)
+		any = true; /* which file does not matter: a pass reads only what is new */
+	return any;
 }
 
 static int follow(shipper *s)
 {
-	int64_t last_ship = 0;
+	int64_t last_ship = 0, last_upkeep = 0, dirty_since = 0, last_write = 0;
 	long period_ms = s->c->binlog.segment_seconds * 1000;
 	long poll_ms = period_ms / 4 < 1000 ? (period_ms / 4 > 100 ? period_ms / 4 : 100) : 1000;
+	long delay = s->c->binlog.follow_delay_ms, cap = delay * 4;
 	bool server_away = false;
 	schedule w = {0};
-	drb_log_info("following the binary log of server %ld, a segment every %ld s", s->server_id,
-		     s->c->binlog.segment_seconds);
+	int wfd = delay > 0 ? watch_open(s) : -1;
+	if (delay > 0)
+		drb_log_info("following the binary log of server %ld: shipping %ld ms after a write "
+			     "(%s)",
+			     s->server_id, delay, wfd >= 0 ? "inotify" : "polled");
+	else
+		drb_log_info("following the binary log of server %ld, a segment every %ld s",
+			     s->server_id, s->c->binlog.segment_seconds);
 	while (!drb_stop_requested()) {
 		int64_t now = now_ms();
 		bool due = now - last_ship >= period_ms;
+		if (delay > 0) {
+			/* a change seen: ship once writes pause, or when the cap is reached; the
+			 * period stays as a fallback in case an event was missed */
+			bool quiet = dirty_since && now - last_write >= delay;
+			bool capped = dirty_since && now - dirty_since >= cap;
+			due = due || quiet || capped || wfd < 0;
+		}
+		if (wfd >= 0 && !due)
+			goto wait; /* nothing to do before the next write or deadline */
+		if (due)
+			dirty_since = 0;
 		/* rotated credentials are picked up between passes, never inside one */
 		drb_repo_set_refresh(s->set);
 		/* closed files always; the active one when its period is up */
@@ -837,8 +942,10 @@ static int follow(shipper *s)
 				drb_log_current_error("binlog follow");
 			drb_error_clear();
 		}
-		if (due) {
+		if (due)
 			last_ship = now;
+		if (due && now - last_upkeep >= (delay > 0 ? period_ms : 0)) {
+			last_upkeep = now;
 			follow_upkeep(s, &w, now, period_ms, rc == 0);
 			metrics(s, 0, rc == 0);
 		}
@@ -862,9 +969,30 @@ static int follow(shipper *s)
 				server_away = false;
 			}
 		}
-		for (long t = 0; t < poll_ms && !drb_stop_requested(); t += 50)
-			usleep(50000);
+	wait:
+		if (delay > 0 && wfd >= 0) {
+			/* sleep until a write, or the next moment something is due */
+			int64_t t = now_ms(), until = last_ship + period_ms;
+			if (dirty_since) {
+				int64_t a = last_write + delay, b = dirty_since + cap;
+				until = a < b ? a : b;
+			}
+			long ms = until > t ? (long)(until - t) : 0;
+			if (ms > 200)
+				ms = 200; /* a stop request is seen within this */
+			if (watch_wait(wfd, ms)) {
+				last_write = now_ms();
+				if (!dirty_since)
+					dirty_since = last_write;
+			}
+			continue;
+		}
+		long sleep_ms = delay > 0 ? delay : poll_ms;
+		for (long t = 0; t < sleep_ms && !drb_stop_requested(); t += 50)
+			usleep((sleep_ms - t < 50 ? sleep_ms - t : 50) * 1000);
 	}
+	if (wfd >= 0)
+		close(wfd);
 	/* stopping: what is complete goes out before we leave */
 	drb_log_info("stopping: shipping the last complete transactions");
 	return ship_pass(s, true, true);
@@ -902,6 +1030,8 @@ int drb_cmd_binlog(drb_ctx *ctx, int argc, char **argv)
 		return rc;
 	if (drb_state_load(c, &s.st) < 0)
 		drb_error_clear();
+	if ((rc = drb_compact_open(c, &s.cp)) < 0)
+		goto out;
 	if ((rc = drb_keyring_load(c, 0, &s.keys)) < 0 ||
 	    (rc = drb_repo_set_open(c, ctx->repo_name, &s.set)) < 0)
 		goto out;
@@ -926,6 +1056,7 @@ int drb_cmd_binlog(drb_ctx *ctx, int argc, char **argv)
 			drb_log_current_error("purging shipped binary logs");
 		drb_error_clear();
 		compact(&s);
+		compact_segments(&s);
 	}
 	metrics(&s, now_ms() - t0, rc == 0 && s.gaps == 0);
 	if (rc < 0)
@@ -958,6 +1089,7 @@ out:
 	free(s.files);
 	drb_repo_set_close(s.set);
 	drb_keyring_free(s.keys);
+	drb_compact_close(s.cp);
 	drb_lock_release(lock);
 	return rc;
 }

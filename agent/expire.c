@@ -564,7 +564,7 @@ static char *segments_before(const expirer *e, const drb_catalog *c, const drb_g
 			return NULL;
 		return all;
 	}
-	return drb_path_segment(e->c->host_id, g->name, g->segs[k].file, g->segs[k].start, "json");
+	return drb_segment_path(e->c->host_id, &g->segs[k], "json");
 }
 
 static int apply_plan(expirer *e, size_t ri, const drb_ret_plan *p)
@@ -625,8 +625,7 @@ static int apply_plan(expirer *e, size_t ri, const drb_ret_plan *p)
 		/* the day that straddles the boundary keeps its remaining segments in its catalog */
 		const drb_generation *gen = &c->gens[g];
 		for (size_t k = 0; rc == 0 && k < gen->compacted; k++) {
-			char *key = drb_path_segment(e->c->host_id, gen->name, gen->segs[k].file,
-						     gen->segs[k].start, "json");
+			char *key = drb_segment_path(e->c->host_id, &gen->segs[k], "json");
 			bool first_kept = key && strcmp(key, before) >= 0;
 			free(key);
 			if (!first_kept)

@@ -102,6 +102,29 @@ static int recorded_hash(drb_repo *src, const char *path, char out[65])
 	return rc;
 }
 
+/* A segment as cut whose range a compacted segment in l covers: compaction is deleting its
+ * copies (a repository that was down kept one), so it is never copied back. Names say it:
+ * <file>-<start> against <file>-<start>-<end>-L<level> in the same generation. */
+static bool superseded_in(const listing *l, const char *path)
+{
+	const char *slash = strrchr(path, '/'), *dash = slash ? strrchr(slash, '-') : NULL;
+	if (!strstr(path, "/binlog/") || !dash || strstr(slash, "-L"))
+		return false;
+	size_t dir = (size_t)(slash - path) + 1, file = (size_t)(dash - slash) - 1;
+	unsigned long long at = strtoull(dash + 1, NULL, 10);
+	for (size_t i = 0; i < l->n; i++) {
+		const char *p = l->v[i].path, *lv = strstr(p + dir, "-L");
+		unsigned long long a, b;
+		if (!lv || strncmp(p, path, dir) != 0 || strchr(p + dir, '/') ||
+		    strncmp(p + dir, slash + 1, file) != 0 || p[dir + file] != '-' ||
+		    sscanf(p + dir + file, "-%llu-%llu-L", &a, &b) != 2)
+			continue;
+		if (a <= at && at < b)
+			return true;
+	}
+	return false;
+}
+
 /* Metadata makes data visible: it goes only where everything it describes already is. */
 static bool covered(const drb_tombstone *tombs, size_t n, const char *path)
 {
@@ -254,7 +277,8 @@ int drb_heal(const drb_config *c, drb_repo_set *set)
 					bool meta = ends_with(p, ".json");
 					if (meta != (pass == 1) || strstr(p, "/check/") || find(&ls[d], p))
 						continue;
-					if (covered(tombs, n_tombs, p))
+					if (covered(tombs, n_tombs, p) || superseded_in(&ls[d], p) ||
+					    superseded_in(&ls[s], p))
 						continue;
 					if (meta && !data_present(set, ls, s, d, p, tombs, n_tombs)) {
 						if (!strstr(p, "/catalog/"))

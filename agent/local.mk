@@ -7,6 +7,7 @@ libdrbackup_a_SOURCES += \
 	agent/state.c agent/state.h \
 	agent/binlog.c \
 	agent/binlog_scan.c agent/binlog_scan.h \
+	agent/compact.c agent/compact.h \
 	agent/expire.c \
 	agent/hold.c
 EXTRA_DIST += agent/systemd

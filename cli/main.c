@@ -62,7 +62,12 @@ static const command commands[] = {
 	 "closed segment that is not yet in every repository, with its metadata.\n"
 	 "\n"
 	 "  --follow   keep running: stream the binary log and seal a segment every\n"
-	 "             binlog { segment_seconds }; stops cleanly on SIGTERM\n"},
+	 "             binlog { segment_seconds }, or follow_delay_ms after each write\n"
+	 "             (inotify) when that is set; stops cleanly on SIGTERM\n"
+	 "\n"
+	 "With binlog { compact_levels } (e.g. {300, 3600}) both also compact: windows that\n"
+	 "are over go out again as one segment read from the local file, and the small\n"
+	 "segments are deleted once every repository holds it.\n"},
 	{"list", drb_cmd_list,
 	 "list [--host ID] [--allow-unsigned] [--repo-as-of TIME]\n"
 	 "              | list --all-hosts [--max-full-age-hours N] [--max-rpo-seconds N]\n"

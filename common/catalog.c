@@ -371,7 +371,7 @@ int drb_manifest_put(drb_repo *r, const drb_manifest *m)
 
 static json_t *segment_json(const drb_segment *s)
 {
-	char *obj = drb_path_segment("x", s->generation, s->file, s->start, "drb");
+	char *obj = drb_segment_path("x", s, "drb");
 	const char *name = obj ? strrchr(obj, '/') + 1 : "";
 	json_t *j = json_pack(
 		"{s:i, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:o, s:o, s:s, s:s, s:I, s:o, "
@@ -384,6 +384,10 @@ static json_t *segment_json(const drb_segment *s)
 		"server_id", (json_int_t)s->server_id, "file_created", jtime(s->file_created), "events",
 		(json_int_t)s->events, "shipped", jtime(s->shipped), "complete_until",
 		jtime(s->complete_until));
+	if (j && s->level > 0) { /* absent in a segment as cut: its description stays as it was */
+		json_object_set_new(j, "level", json_integer(s->level));
+		json_object_set_new(j, "compacted", jtime(s->compacted));
+	}
 	free(obj);
 	return j;
 }
@@ -448,7 +452,14 @@ static int segment_from(json_t *j, const char *what, drb_segment *s)
 			bad = 1;
 		else
 			memcpy(s->sha256, json_string_value(sha), 65);
-		if (s->end < s->start)
+		json_t *level = json_object_get(j, "level");
+		if (level && (!json_is_integer(level) || json_integer_value(level) < 0 ||
+			      json_integer_value(level) > 64))
+			bad = 1;
+		s->level = level ? (int)json_integer_value(level) : 0;
+		if (get_time(j, "compacted", &s->compacted) < 0)
+			bad = 1;
+		if (s->end < s->start || (s->level > 0 && s->end == s->start))
 			bad = 1;
 	}
 	if (bad) {
@@ -506,7 +517,7 @@ int drb_segment_from_json(const char *text, size_t len, const char *what, drb_se
 
 int drb_segment_put(drb_repo *r, const char *host, const drb_segment *s)
 {
-	char *text = NULL, *path = drb_path_segment(host, s->generation, s->file, s->start, "json");
+	char *text = NULL, *path = drb_segment_path(host, s, "json");
 	int rc = path ? drb_segment_to_json(s, &text) : drb_error(DRB_ERR_NOMEM, "out of memory");
 	if (rc == 0)
 		rc = drb_meta_put(r, path, "binlog", text);
@@ -693,7 +704,55 @@ static int by_segment_key(const void *a, const void *b)
 	int c = strcmp(x->file, y->file);
 	if (c)
 		return c;
-	return x->start < y->start ? -1 : x->start > y->start;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	/* a compacted segment before the small ones it covers */
+	if (x->end != y->end)
+		return x->end > y->end ? -1 : 1;
+	return y->level - x->level;
+}
+
+char *drb_segment_path(const char *host, const drb_segment *s, const char *ext)
+{
+	return drb_path_segment_level(host, s->generation, s->file, s->start, s->end, s->level, ext);
+}
+
+bool drb_segment_supersedes(const drb_segment *big, const drb_segment *small)
+{
+	const char *gb = big->generation ? big->generation : "";
+	const char *gs = small->generation ? small->generation : "";
+	if (big == small || strcmp(big->file, small->file) != 0 || strcmp(gb, gs) != 0 ||
+	    big->file_created != small->file_created)
+		return false;
+	/* an empty segment closes a file after the range shipped before it: never inside one */
+	if (small->start < big->start || small->end > big->end || small->start >= big->end ||
+	    small->end == small->start)
+		return false;
+	return big->level > small->level ||
+	       (big->level == small->level && big->end - big->start > small->end - small->start);
+}
+
+size_t drb_generation_drop_superseded(drb_generation *g)
+{
+	size_t kept = 0, below = 0, cover = SIZE_MAX;
+	for (size_t k = 0; k < g->n; k++) {
+		/* sorted by file, start, longest first: a covering segment comes before what it
+		 * covers, and the kept one reaching furthest in the file is the only candidate */
+		if (cover != SIZE_MAX && drb_segment_supersedes(&g->segs[cover], &g->segs[k])) {
+			below += k < g->compacted;
+			drb_segment_clear(&g->segs[k]);
+			continue;
+		}
+		g->segs[kept] = g->segs[k];
+		if (cover == SIZE_MAX || g->segs[kept].end > g->segs[cover].end ||
+		    strcmp(g->segs[kept].file, g->segs[cover].file) != 0)
+			cover = kept;
+		kept++;
+	}
+	size_t dropped = g->n - kept;
+	g->n = kept;
+	g->compacted -= below;
+	return dropped;
 }
 
 /* Fetch many small metadata objects with a few requests in flight: over S3 each is a round
@@ -863,8 +922,10 @@ static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 		free(text);
 	}
 	fetched_free(&segs, texts, lens, rcs);
-	if (rc == 0 && g->n)
+	if (rc == 0 && g->n) {
 		qsort(g->segs, g->n, sizeof *g->segs, by_segment_key);
+		drb_generation_drop_superseded(g);
+	}
 	names_free(&days);
 	names_free(&segs);
 	return rc;
@@ -1142,8 +1203,7 @@ static void apply_tombstones(drb_catalog *c)
 				continue;
 			size_t kept = 0, below = 0;
 			for (size_t k = 0; k < gen->n; k++) {
-				char *key = drb_path_segment(c->host_id, gen->name, gen->segs[k].file,
-							     gen->segs[k].start, "json");
+				char *key = drb_segment_path(c->host_id, &gen->segs[k], "json");
 				bool gone = key && strcmp(key, ts->before) < 0;
 				free(key);
 				if (gone) {
@@ -1247,17 +1307,26 @@ static void day_of(int64_t t, char out[9])
 	strftime(out, 9, "%Y%m%d", &tm);
 }
 
+static int write_day_named(drb_repo *r, const char *host, const drb_generation *g, size_t from,
+			   size_t to, const char *day);
+
 int drb_catalog_write_day(drb_repo *r, const char *host, const drb_generation *g, size_t from,
 			  size_t to)
 {
 	char day[9];
 	day_of(g->segs[from].shipped, day);
+	return write_day_named(r, host, g, from, to, day);
+}
+
+/* The day is the catalog's own: a compacted segment placed in it may be shipped later. */
+static int write_day_named(drb_repo *r, const char *host, const drb_generation *g, size_t from,
+			   size_t to, const char *day)
+{
 	json_t *arr = json_array();
 	for (size_t k = from; k < to; k++)
 		json_array_append_new(arr, segment_json(&g->segs[k]));
-	char *first = drb_path_segment(host, g->name, g->segs[from].file, g->segs[from].start, "json");
-	char *last = drb_path_segment(host, g->name, g->segs[to - 1].file, g->segs[to - 1].start,
-				      "json");
+	char *first = drb_segment_path(host, &g->segs[from], "json");
+	char *last = drb_segment_path(host, &g->segs[to - 1], "json");
 	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o}", "format", DRB_META_FORMAT,
 			      "generation", g->name, "day", day, "first", first ? first : "", "last",
 			      last ? last : "", "segments", arr);
@@ -1271,6 +1340,71 @@ int drb_catalog_write_day(drb_repo *r, const char *host, const drb_generation *g
 	free(last);
 	free(text);
 	free(path);
+	return rc;
+}
+
+int drb_catalog_day_supersede(drb_repo *r, const char *host, const char *path,
+			      const drb_segment *big)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = drb_repo_get_buf(r, path, DRB_META_MAX, &text, &len);
+	if (rc == DRB_ERR_NOT_FOUND) {
+		drb_error_clear();
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	/* never re-sign what this host did not sign itself */
+	drb_meta_check chk;
+	drb_meta_verify(r->trust, host, path, "catalog", text, len, &chk);
+	if (!drb_meta_usable(r->trust, &chk)) {
+		free(text);
+		return drb_error(DRB_ERR_CRYPTO, "%s is not trusted (%s): not rewritten", path,
+				 chk.why);
+	}
+	json_t *j = load_json(text, chk.body_len ? chk.body_len : len, path);
+	free(text);
+	json_t *arr = j ? json_object_get(j, "segments") : NULL, *item;
+	if (!json_is_array(arr)) {
+		json_decref(j);
+		return drb_error(DRB_ERR_FORMAT, "%s: not a day catalog", path);
+	}
+	drb_generation g = {.name = (char *)big->generation};
+	bool replaced = false, placed = false;
+	size_t k;
+	json_array_foreach(arr, k, item)
+	{
+		drb_segment s;
+		if (segment_from(item, path, &s) < 0) {
+			rc = drb_error_wrap(DRB_ERR_FORMAT, "%s cannot be rewritten", path);
+			break;
+		}
+		bool same = s.level == big->level && s.start == big->start && s.end == big->end &&
+			    strcmp(s.file, big->file) == 0;
+		if (same || drb_segment_supersedes(big, &s)) {
+			replaced = true;
+			drb_segment_clear(&s);
+			if (placed)
+				continue;
+			placed = true;
+			if ((rc = drb_segment_copy(&s, big)) < 0)
+				break;
+		}
+		if ((rc = gen_add(&g, &s)) < 0) {
+			drb_segment_clear(&s);
+			break;
+		}
+	}
+	char day[9] = "";
+	json_t *d = json_object_get(j, "day");
+	snprintf(day, sizeof day, "%s", json_is_string(d) ? json_string_value(d) : "");
+	json_decref(j);
+	if (rc == 0 && replaced && g.n)
+		rc = write_day_named(r, host, &g, 0, g.n, day);
+	for (size_t i = 0; i < g.n; i++)
+		drb_segment_clear(&g.segs[i]);
+	free(g.segs);
 	return rc;
 }
 

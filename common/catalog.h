@@ -52,6 +52,8 @@ typedef struct drb_manifest {
 	size_t n_key_ids;
 } drb_manifest;
 
+typedef struct drb_generation drb_generation;
+
 typedef struct drb_segment {
 	char *generation;
 	char *file;          /* binlog file name */
@@ -69,7 +71,22 @@ typedef struct drb_segment {
 	 * the rotation for a closed file, the moment the agent read the file for a cut of the
 	 * active one. 0 in descriptions written before it was recorded (then: last_event). */
 	int64_t complete_until;
+	/* 0: a segment as cut; 1, 2, ...: a compaction level, one segment for the byte range a run
+	 * of smaller ones covered exactly (JSON "level", absent = 0) */
+	int level;
+	int64_t compacted; /* level >= 1: when it was stored ("shipped" is its last small one's,
+			    * so it belongs to their day catalog) */
 } drb_segment;
+
+/* The key of segment s with extension ext ("drb", "json") under host. */
+char *drb_segment_path(const char *host, const drb_segment *s, const char *ext);
+/* Does big supersede small: the same generation, file and file creation, small's non-empty
+ * range inside big's, and big of a higher level or a longer range. */
+bool drb_segment_supersedes(const drb_segment *big, const drb_segment *small);
+/* Drop from g (sorted by key) every segment a larger one supersedes, so what is planned from
+ * is a chain without overlaps while a compaction has stored the large one and not yet deleted
+ * the small ones. g->compacted is kept in step. Returns how many were dropped. */
+size_t drb_generation_drop_superseded(drb_generation *g);
 
 /* The last second a restore can reach through segment s (every commit before it is in s or
  * earlier): its complete_until, never before its last event. */
@@ -83,13 +100,13 @@ bool drb_segment_continues(const drb_segment *a, const drb_segment *b);
 /* The GTID half of that alone. */
 bool drb_segment_gtids_continue(const drb_segment *a, const drb_segment *b);
 
-typedef struct drb_generation {
+struct drb_generation {
 	char *name;
 	drb_segment *segs; /* in binlog order */
 	size_t n, cap;
 	size_t compacted; /* segs[0..compacted) came from day catalogs */
 	char *last_day;   /* the newest day catalog, YYYYMMDD, or NULL */
-} drb_generation;
+};
 
 typedef struct drb_restore_test {
 	char *name; /* the report's object name */
@@ -203,6 +220,11 @@ int drb_segment_put(drb_repo *r, const char *host, const drb_segment *s);
 /* ---- day catalogs: a finished day's segment descriptions in one object ---- */
 /* Write catalog/<gen>/<day>.json for every finished UTC day of gen not compacted yet. */
 int drb_catalog_compact(drb_repo *r, const char *host_id, const drb_generation *g, int64_t now);
+/* Rewrite the day catalog at path (if r holds it) with every entry that big supersedes
+ * replaced by big, in place: a compaction whose small segments a finished day already named.
+ * 0 when r has no such catalog or it names none of them. */
+int drb_catalog_day_supersede(drb_repo *r, const char *host, const char *path,
+			      const drb_segment *big);
 /* Write the day catalog of segs[from, to) of g (one UTC day of them, by shipped time). */
 int drb_catalog_write_day(drb_repo *r, const char *host, const drb_generation *g, size_t from,
 			  size_t to);

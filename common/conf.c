@@ -117,6 +117,30 @@ static int check_segment_seconds(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* Compaction spans: ascending, each a whole multiple of the one before and a divisor of a day,
+ * so a window never straddles a UTC day or a larger window. */
+static int check_compact_levels(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt);
+	if (n > DRB_COMPACT_LEVELS_MAX) {
+		cfg_error(cfg, "option 'compact_levels' has %u spans: at most %d", n,
+			  DRB_COMPACT_LEVELS_MAX);
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		long v = cfg_opt_getnint(opt, i), prev = i ? cfg_opt_getnint(opt, i - 1) : 1;
+		if (v < 2 || v > 86400 || 86400 % v != 0 || v <= prev || v % prev != 0) {
+			cfg_error(cfg,
+				  "option 'compact_levels': span %ld is not valid: each span is seconds "
+				  "that divide a day (86400), longer than and a multiple of the span "
+				  "before it, e.g. {300, 3600}",
+				  v);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int check_part_size(cfg_t *cfg, cfg_opt_t *opt)
 {
 	long v = cfg_opt_getnint(opt, 0);
@@ -278,6 +302,9 @@ static cfg_opt_t binlog_opts[] = {
 	CFG_BOOL("purge_after_ship", cfg_false, CFGF_NONE),
 	CFG_INT("segment_seconds", 300, CFGF_NONE),
 	CFG_INT("max_outage_days", 7, CFGF_NONE),
+	CFG_INT_LIST("compact_levels", "{}", CFGF_NONE),
+	CFG_INT("compact_grace", 600, CFGF_NONE),
+	CFG_INT("follow_delay_ms", 0, CFGF_NONE),
 	CFG_END(),
 };
 
@@ -412,6 +439,9 @@ static void set_validators(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "export|keep_days", check_nonneg);
 	cfg_set_validate_func(cfg, "binlog|segment_seconds", check_segment_seconds);
 	cfg_set_validate_func(cfg, "binlog|max_outage_days", check_nonneg);
+	cfg_set_validate_func(cfg, "binlog|compact_levels", check_compact_levels);
+	cfg_set_validate_func(cfg, "binlog|compact_grace", check_nonneg);
+	cfg_set_validate_func(cfg, "binlog|follow_delay_ms", check_nonneg);
 	cfg_set_validate_func(cfg, "alerts|max_full_age_hours", check_nonneg);
 	cfg_set_validate_func(cfg, "alerts|max_rpo_seconds", check_nonneg);
 	cfg_set_validate_func(cfg, "alerts|max_restore_test_age_days", check_nonneg);
@@ -498,6 +528,11 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 	c->binlog.purge_after_ship = cfg_getbool(bl, "purge_after_ship");
 	c->binlog.segment_seconds = cfg_getint(bl, "segment_seconds");
 	c->binlog.max_outage_days = cfg_getint(bl, "max_outage_days");
+	c->binlog.compact_grace = cfg_getint(bl, "compact_grace");
+	c->binlog.follow_delay_ms = cfg_getint(bl, "follow_delay_ms");
+	c->binlog.n_compact_levels = cfg_size(bl, "compact_levels");
+	for (size_t i = 0; i < c->binlog.n_compact_levels; i++)
+		c->binlog.compact_levels[i] = cfg_getnint(bl, "compact_levels", (unsigned)i);
 
 	cfg_t *rt = cfg_getsec(cfg, "restore_test");
 	c->restore_test.mariadbd = cfg_getstr(rt, "mariadbd");

@@ -5,6 +5,8 @@
 #define DRB_CONFIG_H
 
 #include <stdbool.h>
+
+#define DRB_COMPACT_LEVELS_MAX 4
 #include <stddef.h>
 
 #define DRB_DEFAULT_CONFIG "/etc/drbackup/drbackup.conf"
@@ -90,6 +92,14 @@ typedef struct drb_config {
 		bool purge_after_ship;
 		long segment_seconds;
 		long max_outage_days; /* the longest shipping outage the server's own expiry must cover */
+		/* compaction level spans in seconds, shortest first (each divides the next and a
+		 * day); n_compact_levels = 0: segments stay as cut */
+		long compact_levels[DRB_COMPACT_LEVELS_MAX];
+		size_t n_compact_levels;
+		long follow_delay_ms; /* --follow: ship this long after a write (inotify); 0: every
+				       * segment_seconds */
+		long compact_grace; /* seconds a compacted segment is everywhere before the small
+				     * ones it replaces are deleted (restores that planned with them) */
 	} binlog;
 
 	struct {

@@ -72,6 +72,19 @@ char *drb_path_segment(const char *host, const char *gen, const char *file, uint
 	return path;
 }
 
+char *drb_path_segment_level(const char *host, const char *gen, const char *file, uint64_t start,
+			     uint64_t end, int level, const char *ext)
+{
+	if (level <= 0)
+		return drb_path_segment(host, gen, file, start, ext);
+	char *f = drb_path_component(file), *path = NULL;
+	if (f && asprintf(&path, "%s/binlog/%s/%s-%012llu-%012llu-L%d.%s", host, gen, f,
+			  (unsigned long long)start, (unsigned long long)end, level, ext) < 0)
+		path = NULL;
+	free(f);
+	return path;
+}
+
 char *drb_path_day_catalog(const char *host, const char *gen, const char *day)
 {
 	return joined("%s/catalog/%s/%s.json", host, gen, day);

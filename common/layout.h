@@ -5,6 +5,8 @@
  *   <host>/full/<backup_id>/manifest.json            written last: its presence means complete
  *   <host>/binlog/<generation>/<file>-<start>.drb    one segment: a byte range of a binlog file
  *   <host>/binlog/<generation>/<file>-<start>.json   its description
+ *   <host>/binlog/<generation>/<file>-<start>-<end>-L<level>.drb/.json
+ *                                                    a compacted segment (level >= 1)
  *   <host>/catalog/<generation>/<YYYYMMDD>.json      a finished day's descriptions
  *   <host>/restore-tests/<YYYYMMDDTHHMMSSZ>.json     restore-test reports
  *   <host>/holds/<practice>.json                     legal holds
@@ -26,6 +28,11 @@ char *drb_path_dump_object(const char *database);
 char *drb_path_dump(const char *host, const char *backup_id, const char *database);
 char *drb_path_segment(const char *host, const char *gen, const char *file, uint64_t start,
 		       const char *ext);
+/* A segment of a compaction level: level 0 is drb_path_segment's name; a compacted one also
+ * carries its end and level, so it never takes the name of the first segment it replaces and
+ * sorts just before it. */
+char *drb_path_segment_level(const char *host, const char *gen, const char *file, uint64_t start,
+			     uint64_t end, int level, const char *ext);
 char *drb_path_day_catalog(const char *host, const char *gen, const char *day);
 char *drb_path_restore_test(const char *host, const char *id);
 char *drb_path_hold(const char *host, const char *practice);

@@ -423,7 +423,7 @@ static int objects_from_plan(job *j, drb_restore_result *r)
 		for (size_t k = 0; k < j->plan.files[i].n; k++) {
 			const drb_segment *s = j->plan.files[i].segs[k];
 			drb_fetch *f = &j->objs[j->n_objs++];
-			f->path = drb_path_segment(o->host_id, s->generation, s->file, s->start, "drb");
+			f->path = drb_segment_path(o->host_id, s, "drb");
 			memcpy(f->sha256, s->sha256, 65);
 			f->size = s->stored_bytes;
 			r->bytes += s->stored_bytes;

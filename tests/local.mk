@@ -17,6 +17,7 @@ integration_common = \
 	tests/integration/test_check \
 	tests/integration/test_backup_restore \
 	tests/integration/test_pitr \
+	tests/integration/test_compact \
 	tests/integration/test_signing \
 	tests/integration/test_agent \
 	tests/integration/test_expire \
@@ -62,6 +63,9 @@ tests_integration_test_backup_restore_LDADD = $(TEST_LIBS)
 tests_integration_test_pitr_SOURCES = tests/integration/test_pitr.c $(s3_support)
 tests_integration_test_pitr_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_pitr_LDADD = $(TEST_LIBS)
+tests_integration_test_compact_SOURCES = tests/integration/test_compact.c $(s3_support)
+tests_integration_test_compact_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_compact_LDADD = $(TEST_LIBS)
 tests_integration_test_signing_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_signing_LDADD = $(TEST_LIBS)
 tests_integration_test_agent_CFLAGS = $(TEST_CFLAGS)

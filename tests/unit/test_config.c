@@ -167,6 +167,34 @@ static void test_bad_values(void **state)
 		     "/nonexistent/dr.pub");
 }
 
+/* compaction spans: ascending multiples that divide a day; the follower's delay */
+static void test_compact_levels(void **state)
+{
+	drb_config *c = NULL;
+	char msg[1024];
+	(void)state;
+	assert_int_equal(parse("binlog {\n compact_levels = {300, 3600}\n compact_grace = 0\n "
+			       "follow_delay_ms = 50\n}\n",
+			       msg, sizeof msg, &c),
+			 0);
+	assert_int_equal(c->binlog.n_compact_levels, 2);
+	assert_int_equal(c->binlog.compact_levels[0], 300);
+	assert_int_equal(c->binlog.compact_levels[1], 3600);
+	assert_int_equal(c->binlog.compact_grace, 0);
+	assert_int_equal(c->binlog.follow_delay_ms, 50);
+	drb_config_free(c);
+	assert_int_equal(parse("host_id = \"a\"\n", msg, sizeof msg, &c), 0);
+	assert_int_equal(c->binlog.n_compact_levels, 0);
+	assert_int_equal(c->binlog.compact_grace, 600);
+	assert_int_equal(c->binlog.follow_delay_ms, 0);
+	drb_config_free(c);
+	expect_error("binlog {\n compact_levels = {300, 500}\n}\n", "2", "span 500 is not valid");
+	expect_error("binlog {\n compact_levels = {3600, 300}\n}\n", "2", "span 300 is not valid");
+	expect_error("binlog {\n compact_levels = {7}\n}\n", "2", "divide a day");
+	expect_error("binlog {\n compact_levels = {10, 20, 40, 80, 160}\n}\n", "2", "at most 4");
+	expect_error("binlog {\n follow_delay_ms = -5\n}\n", "2", "0 or more");
+}
+
 static void test_syntax_error(void **state)
 {
 	(void)state;
@@ -223,7 +251,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_key),   cmocka_unit_test(test_wrong_type),
 		cmocka_unit_test(test_bad_values),    cmocka_unit_test(test_syntax_error),
 		cmocka_unit_test(test_missing_file),  cmocka_unit_test(test_secret_file_modes),
-		cmocka_unit_test(test_path_resolution),
+		cmocka_unit_test(test_path_resolution), cmocka_unit_test(test_compact_levels),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

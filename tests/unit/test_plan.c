@@ -437,6 +437,99 @@ static void test_target_parsing(void **state)
 	assert_int_equal(drb_target_parse("2026-11-23 10:05:00 junk", &t), DRB_ERR_USAGE);
 }
 
+/* A compaction stored [0, 1500) of 000003 as one level-1 segment and has not yet deleted the
+ * two small ones: the loader's drop keeps the large one only, and the plan replays it. */
+static void test_superseded_dropped(void **state)
+{
+	drb_generation *g = &cat->gens[0];
+	drb_plan p;
+	drb_target t = {.kind = DRB_TO_TIME, .time = T0 + 150};
+	(void)state;
+	/* in key order: the compacted one sorts before the small one it starts with */
+	g->segs = realloc(g->segs, (g->n + 1) * sizeof *g->segs);
+	memmove(&g->segs[3], &g->segs[2], (g->n - 2) * sizeof *g->segs);
+	g->n++;
+	drb_segment *big = &g->segs[2];
+	memset(big, 0, sizeof *big);
+	big->generation = strdup("1-G");
+	big->file = strdup("mysql-bin.000003");
+	big->start = 0;
+	big->end = 1500;
+	big->closed = true;
+	big->first_event = T0 + 70;
+	big->last_event = T0 + 200;
+	big->start_gtid = strdup("0-1-14");
+	big->end_gtid = strdup("0-1-26");
+	big->server_id = 1;
+	big->level = 1;
+	big->stored_bytes = 150;
+	memset(big->sha256, 'b', 64);
+	g->compacted = 4; /* the first four came from day catalogs */
+	assert_true(drb_segment_supersedes(&g->segs[2], &g->segs[3]));
+	assert_true(drb_segment_supersedes(&g->segs[2], &g->segs[4]));
+	assert_false(drb_segment_supersedes(&g->segs[3], &g->segs[2]));
+	assert_false(drb_segment_supersedes(&g->segs[2], &g->segs[5])); /* the next file */
+	assert_int_equal(drb_generation_drop_superseded(g), 2);
+	assert_int_equal(g->n, 4);
+	assert_int_equal(g->compacted, 3); /* the small one that was among them went */
+	assert_int_equal(g->segs[2].level, 1);
+	assert_string_equal(g->segs[3].file, "mysql-bin.000004");
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_int_equal(p.n_files, 2);
+	assert_int_equal(p.files[1].n, 1); /* 000003 in one piece, cut by the stop time */
+	assert_int_equal(p.files[1].segs[0]->level, 1);
+	assert_true(p.stop_in_chain);
+	drb_plan_free(&p);
+	t.kind = DRB_TO_LATEST;
+	assert_int_equal(drb_plan_make(cat, &t, &p), 0);
+	assert_int_equal(p.reached_time, T0 + 300);
+	assert_string_equal(p.reached_gtid, "0-1-30");
+	drb_plan_free(&p);
+	/* nothing left to drop; an empty segment closing a file at a compacted end stays */
+	assert_int_equal(drb_generation_drop_superseded(g), 0);
+	drb_segment closing = {.generation = "1-G", .file = "mysql-bin.000003", .start = 1500,
+			       .end = 1500, .closed = true};
+	assert_false(drb_segment_supersedes(&g->segs[2], &closing));
+	/* another file creation (a reused name) is never superseded */
+	drb_segment other = {.generation = "1-G", .file = "mysql-bin.000003", .start = 0,
+			     .end = 700, .file_created = 1};
+	assert_false(drb_segment_supersedes(&g->segs[2], &other));
+}
+
+static void test_segment_level_json(void **state)
+{
+	drb_segment s = {.generation = "1-G",
+			 .file = "mysql-bin.000003",
+			 .start = 700,
+			 .end = 1500,
+			 .level = 2,
+			 .start_gtid = "",
+			 .end_gtid = ""},
+		    back;
+	char *text = NULL;
+	(void)state;
+	memset(s.sha256, 'c', 64);
+	assert_int_equal(drb_segment_to_json(&s, &text), 0);
+	assert_non_null(strstr(text, "\"level\""));
+	assert_non_null(strstr(text, "mysql-bin.000003-000000000700-000000001500-L2.drb"));
+	assert_int_equal(drb_segment_from_json(text, strlen(text), "t", &back), 0);
+	assert_int_equal(back.level, 2);
+	drb_segment_clear(&back);
+	free(text);
+	s.level = 0; /* as cut: no "level" key, the old name */
+	assert_int_equal(drb_segment_to_json(&s, &text), 0);
+	assert_null(strstr(text, "level"));
+	assert_non_null(strstr(text, "mysql-bin.000003-000000000700.drb"));
+	assert_int_equal(drb_segment_from_json(text, strlen(text), "t", &back), 0);
+	assert_int_equal(back.level, 0);
+	drb_segment_clear(&back);
+	free(text);
+	drb_segment b = {.generation = "1-G", .file = "b.000001", .start = 5, .end = 9, .level = 1};
+	char *path = drb_segment_path("h", &b, "json");
+	assert_string_equal(path, "h/binlog/1-G/b.000001-000000000005-000000000009-L1.json");
+	free(path);
+}
+
 static void test_gtid_states(void **state)
 {
 	char s[256] = "";
@@ -471,6 +564,8 @@ int main(void)
 		cmocka_unit_test(test_older_full),
 		cmocka_unit_test(test_target_parsing),
 		cmocka_unit_test(test_gtid_states),
+		cmocka_unit_test(test_segment_level_json),
+		cmocka_unit_test(test_superseded_dropped), /* last: it changes the shared catalog */
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
