@@ -1032,7 +1032,7 @@ static size_t drop_superseded(drb_segment *v, size_t n, const big_set *bigs)
 	for (size_t i = 0; i < n; i++) {
 		bool gone = bigs && bigs_supersede(bigs, &v[i]);
 		/* the candidates of the same file lie near it in key order */
-		for (size_t k = i; !gone && k-- > 0 && strcmp(v[k].file, v[i].file) == 0;)
+		for (size_t k = kept; !gone && k-- > 0 && strcmp(v[k].file, v[i].file) == 0;)
 			gone = v[k].level > 0 && sum_supersedes(&v[k], &v[i]) &&
 			       !(v[k].level == v[i].level && v[k].start == v[i].start &&
 			         v[k].end == v[i].end);
