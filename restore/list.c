@@ -14,6 +14,7 @@
 #include "common/catalog.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "restore/list.h"
 #include "restore/plan.h"
 #include "restore/restore.h"
@@ -404,6 +405,61 @@ static int number(const char *opt, const char *v, long min, long max, long *out)
 	return 0;
 }
 
+/* The request budget as metrics: per repository and level, what is stored and what the last
+ * 24 hours cost in PUTs (drbackup_repository_*; a no-op without metrics_dir). */
+static void budget_metrics(const drb_config *c, const char *host, drb_repo_set *set,
+			   drb_catalog **cats)
+{
+	drb_metric m[8 * 2 * DRB_LEVELS + 64];
+	char labels[8 * 2 * DRB_LEVELS + 64][300];
+	int n = 0;
+	for (size_t i = 0; i < set->n && n + 2 * DRB_LEVELS + 4 <= (int)(sizeof m / sizeof *m); i++) {
+		const drb_budget *b = cats[i] ? &cats[i]->budget : NULL;
+		if (!b)
+			continue;
+		uint64_t objs = b->day_catalogs + b->full_objects, bytes = b->full_bytes;
+		for (int l = 0; l < DRB_LEVELS; l++) {
+			objs += 2 * b->level_objects[l];
+			bytes += b->level_bytes[l];
+			snprintf(labels[n], sizeof labels[0], "host=\"%s\",repo=\"%s\",level=\"%d\"", host,
+				 set->repos[i]->name, l);
+			m[n] = (drb_metric){"drbackup_repository_segments", labels[n],
+					    "binlog segments stored, per compaction level (0: as cut)",
+					    (double)b->level_objects[l]};
+			n++;
+			memcpy(labels[n], labels[n - 1], sizeof labels[0]);
+			m[n] = (drb_metric){"drbackup_repository_segment_bytes", labels[n],
+					    "stored bytes of binlog segments, per compaction level",
+					    (double)b->level_bytes[l]};
+			n++;
+		}
+		snprintf(labels[n], sizeof labels[0], "host=\"%s\",repo=\"%s\"", host, set->repos[i]->name);
+		m[n] = (drb_metric){"drbackup_repository_objects", labels[n],
+				    "objects stored for the host: segments and their descriptions, day "
+				    "catalogs, full backups",
+				    (double)objs};
+		n++;
+		memcpy(labels[n], labels[n - 1], sizeof labels[0]);
+		m[n] = (drb_metric){"drbackup_repository_stored_bytes", labels[n],
+				    "stored bytes of segments and full backups", (double)bytes};
+		n++;
+		memcpy(labels[n], labels[n - 1], sizeof labels[0]);
+		m[n] = (drb_metric){"drbackup_repository_puts_last_day", labels[n],
+				    "PUT requests of the last 24 hours for objects still stored "
+				    "(segments, descriptions, day catalogs, full backups)",
+				    (double)b->puts_last_day};
+		n++;
+		memcpy(labels[n], labels[n - 1], sizeof labels[0]);
+		m[n] = (drb_metric){"drbackup_repository_day_catalogs", labels[n],
+				    "day catalogs stored", (double)b->day_catalogs};
+		n++;
+	}
+	if (drb_metrics_update(c, m, n) < 0) {
+		drb_log_current_error("metrics");
+		drb_error_clear();
+	}
+}
+
 static int show_host(drb_ctx *ctx, const drb_config *c, drb_repo_set *set, const char *host)
 {
 	drb_catalog **cats = calloc(set->n, sizeof *cats);
@@ -430,6 +486,7 @@ static int show_host(drb_ctx *ctx, const drb_config *c, drb_repo_set *set, const
 		print_text(host, repos);
 		json_decref(repos);
 	}
+	budget_metrics(c, host, set, cats);
 	size_t n_repos = set->n;
 	drb_list_free(cats, n_repos);
 	if (readable == 0)
