@@ -146,11 +146,20 @@ int drb_meta_put(drb_repo *r, const char *path, const char *kind, const char *js
 
 /* Check a metadata object of this catalog's host: the length of its JSON body when planning may
  * use it, else 0 with the reason kept for list. */
+static size_t meta_note(drb_repo *r, drb_catalog *c, const char *path, const drb_meta_check *cp);
+
 static size_t meta_accept(drb_repo *r, drb_catalog *c, const char *path, const char *kind,
 			  const char *text, size_t len)
 {
 	drb_meta_check chk;
 	drb_meta_verify(r->trust, c->host_id, path, kind, text, len, &chk);
+	return meta_note(r, c, path, &chk);
+}
+
+/* The bookkeeping of a check made (possibly in another thread): what meta_accept returns. */
+static size_t meta_note(drb_repo *r, drb_catalog *c, const char *path, const drb_meta_check *cp)
+{
+	drb_meta_check chk = *cp;
 	if (drb_meta_usable(r->trust, &chk)) {
 		if (chk.status == DRB_META_UNSIGNED)
 			c->n_unsigned++;
@@ -1220,22 +1229,6 @@ static int day_segments(drb_catalog *c, drb_generation *g, const char *path, jso
 	return 0;
 }
 
-/* Fetch and check one day catalog: its JSON, or NULL (damaged, untrusted, unreadable). */
-static json_t *day_json(drb_repo *r, drb_catalog *c, const char *path, char *text, size_t len,
-                        int got)
-{
-	json_t *j = NULL;
-	if (got == 0 && !(len = meta_accept(r, c, path, "catalog", text, len)))
-		got = DRB_ERR_CRYPTO;
-	if (got < 0 || !(j = load_json(text, len, path)) ||
-	    !json_is_array(json_object_get(j, "segments"))) {
-		json_decref(j);
-		drb_error_clear();
-		return NULL;
-	}
-	return j;
-}
-
 static void gen_clear(drb_generation *g)
 {
 	for (size_t k = 0; k < g->n; k++)
@@ -1305,6 +1298,79 @@ static int load_tail(drb_repo *r, drb_catalog *c, drb_generation *g, const char 
 	return rc;
 }
 
+/* Day catalogs fetched, checked and parsed into segments by a few threads at once (parsing
+ * is most of a listing's time); the bookkeeping of the checks stays with the caller. */
+typedef struct day_out {
+	drb_generation segs; /* sorted, what the day itself supersedes dropped */
+	drb_meta_check chk;
+	int got;      /* the fetch */
+	bool ok;      /* checked and parsed */
+	char *last;   /* its "last" key */
+} day_out;
+
+typedef struct day_job {
+	drb_repo *r;
+	drb_catalog *c;
+	drb_generation *g;
+	names *paths;
+	day_out *out;
+	size_t next, end;
+	pthread_mutex_t lock;
+} day_job;
+
+static void *day_worker(void *arg)
+{
+	day_job *f = arg;
+	for (;;) {
+		pthread_mutex_lock(&f->lock);
+		size_t i = f->next < f->end ? f->next++ : SIZE_MAX;
+		pthread_mutex_unlock(&f->lock);
+		if (i == SIZE_MAX)
+			return NULL;
+		day_out *o = &f->out[i];
+		const char *path = f->paths->v[i];
+		char *text = NULL;
+		size_t len = 0, dropped = 0;
+		memset(o, 0, sizeof *o);
+		o->got = drb_repo_get_buf(f->r, path, DRB_META_MAX, &text, &len);
+		if (o->got == 0) {
+			drb_meta_verify(f->r->trust, f->c->host_id, path, "catalog", text, len, &o->chk);
+			json_t *j = NULL;
+			if (drb_meta_usable(f->r->trust, &o->chk) &&
+			    (j = load_json(text, o->chk.body_len ? o->chk.body_len : 1, path)) &&
+			    json_is_array(json_object_get(j, "segments")) &&
+			    day_segments(f->c, f->g, path, j, NULL, &o->segs, &dropped) == 0) {
+				json_t *last = json_object_get(j, "last");
+				o->ok = true;
+				o->last = json_is_string(last) ? strdup(json_string_value(last)) : NULL;
+			}
+			json_decref(j);
+		}
+		drb_error_clear();
+		free(text);
+	}
+}
+
+#define DAY_BATCH 16 /* day catalogs parsed ahead: a day of 5-minute segments is ~100 KB parsed */
+
+static void day_batch(drb_repo *r, drb_catalog *c, drb_generation *g, names *paths, size_t from,
+		      day_out *out)
+{
+	size_t end = from + DAY_BATCH < paths->n ? from + DAY_BATCH : paths->n;
+	day_job f = {.r = r, .c = c, .g = g, .paths = paths, .out = out, .next = from, .end = end,
+		     .lock = PTHREAD_MUTEX_INITIALIZER};
+	drb_pool_run(end - from < FETCHERS ? (int)(end - from) : FETCHERS, day_worker, &f);
+}
+
+static void day_out_clear(day_out *o)
+{
+	for (size_t k = 0; k < o->segs.n; k++)
+		drb_segment_clear(&o->segs.segs[k]);
+	free(o->segs.segs);
+	free(o->last);
+	memset(o, 0, sizeof *o);
+}
+
 /* Read one generation as summaries: the newest day catalog first (its last key bounds the
  * listing of the descriptions written since), those descriptions, then the older days from the
  * newest back, each parsed, summarised and freed before the next, so that a compacted segment
@@ -1315,13 +1381,10 @@ static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *
 	names days = {0};
 	char prefix[600], last_key[1200] = "";
 	big_set bigs = {0};
-	drb_generation tmp = {0}, tail = {0}, *pending = NULL;
+	drb_generation tail = {0}, *pending = NULL;
 	drb_budget saved = c->budget;
 	size_t saved_days = c->n_day_catalogs, saved_reads = c->n_segment_reads;
-	json_t *newest = NULL;
-	char **texts = NULL;
-	size_t *lens = NULL;
-	int *rcs = NULL;
+	day_out *out = NULL;
 	bool damaged = false;
 	snprintf(prefix, sizeof prefix, "%s/catalog/%s/", c->host_id, g->name);
 	int rc = drb_repo_list(r, prefix, true, collect, &days);
@@ -1343,8 +1406,8 @@ static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *
 		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 	if (rc == 0 && !(pending = calloc(nd + 1, sizeof *pending)))
 		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
-	if (rc == 0)
-		rc = fetch_all(r, &days, DRB_META_MAX, &texts, &lens, &rcs);
+	if (rc == 0 && !(out = calloc(nd + 1, sizeof *out)))
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 	for (size_t i = 0; rc == 0 && i < nd; i++) {
 		const char *slash = strrchr(days.v[i], '/');
 		drb_day_summary *d = &g->days[nd - 1 - i];
@@ -1353,50 +1416,42 @@ static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *
 			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 	}
 	g->n_days = rc == 0 ? nd : 0;
-	/* the newest day: its last key */
+	/* the newest days; the newest one's last key bounds the listing of what came since */
 	if (rc == 0 && nd) {
-		rcs[0] = drb_repo_get_buf(r, days.v[0], DRB_META_MAX, &texts[0], &lens[0]);
-		newest = day_json(r, c, days.v[0], texts[0], lens[0], rcs[0]);
-		free(texts[0]);
-		texts[0] = NULL;
-		json_t *last = newest ? json_object_get(newest, "last") : NULL;
-		if (json_is_string(last))
-			snprintf(last_key, sizeof last_key, "%s", json_string_value(last));
-		damaged = !newest;
+		day_batch(r, c, g, &days, 0, out);
+		if (out[0].ok && out[0].last)
+			snprintf(last_key, sizeof last_key, "%s", out[0].last);
+		damaged = !out[0].ok;
 	}
 	if (rc == 0 && !damaged)
 		rc = load_tail(r, c, g, last_key, &tail);
-	for (size_t k = 0; rc == 0 && !damaged && k < tail.n; k++) {
+	for (size_t k = 0; rc == 0 && k < tail.n; k++) {
 		budget_segment(c, &tail.segs[k]);
 		if (tail.segs[k].level > 0)
 			rc = bigs_add(&bigs, &tail.segs[k]);
 	}
 	/* the days, newest first, each one's entries gathered apart and joined oldest first */
 	for (size_t i = 0; i < nd && rc == 0 && !damaged; i++) {
-		if (i && (i - 1) % FETCH_BATCH == 0)
-			fetch_batch(r, &days, i, DRB_META_MAX, texts, lens, rcs);
-		json_t *j = newest;
-		newest = NULL;
-		if (i) {
-			j = day_json(r, c, days.v[i], texts[i], lens[i], rcs[i]);
-			free(texts[i]);
-			texts[i] = NULL;
-		}
-		if (!j) {
+		if (i && i % DAY_BATCH == 0)
+			day_batch(r, c, g, &days, i, out);
+		day_out *o = &out[i];
+		if (o->got == 0 && !meta_note(r, c, days.v[i], &o->chk))
+			o->ok = false;
+		if (!o->ok) {
 			damaged = true;
 			break;
 		}
 		int day = (int)(nd - 1 - i);
-		size_t dropped = 0;
-		rc = day_segments(c, g, days.v[i], j, &bigs, &tmp, &dropped);
-		json_decref(j);
-		g->days[day].dropped = dropped;
-		for (size_t k = 0; k < tmp.n && rc == 0; k++)
-			if (tmp.segs[k].level > 0)
-				rc = bigs_add(&bigs, &tmp.segs[k]);
+		size_t before = o->segs.n;
+		o->segs.n = drop_superseded(o->segs.segs, o->segs.n, &bigs);
+		g->days[day].dropped = before - o->segs.n;
+		for (size_t k = 0; k < o->segs.n && rc == 0; k++)
+			if (o->segs.segs[k].level > 0)
+				rc = bigs_add(&bigs, &o->segs.segs[k]);
 		if (rc == 0)
-			rc = summarise_day(c, &g->days[day], day, &pending[day], tmp.segs, tmp.n);
-		tmp.n = 0;
+			rc = summarise_day(c, &g->days[day], day, &pending[day], o->segs.segs, o->segs.n);
+		o->segs.n = 0;
+		day_out_clear(o);
 		c->n_day_catalogs++;
 	}
 	for (size_t d = 0; pending && d < nd; d++) {
@@ -1426,19 +1481,17 @@ static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *
 	for (size_t k = 0; k < tail.n; k++)
 		drb_segment_clear(&tail.segs[k]);
 	free(tail.segs);
-	for (size_t k = 0; k < tmp.n; k++)
-		drb_segment_clear(&tmp.segs[k]);
-	free(tmp.segs);
-	json_decref(newest);
-	fetched_free(&days, texts, lens, rcs);
+	for (size_t i = 0; out && i < nd; i++)
+		day_out_clear(&out[i]);
+	free(out);
 	names_free(&days);
 	bigs_free(&bigs);
 	if (rc == 0 && damaged) {
 		/* a day that cannot be read whole: the generation is read as before, segment by
 		 * segment where it must */
 		drb_log_warn("repository %s: a day catalog of generation %s is unreadable; reading "
-		             "the generation whole",
-		             r->name, g->name);
+			     "the generation whole",
+			     r->name, g->name);
 		c->budget = saved;
 		c->n_day_catalogs = saved_days;
 		c->n_segment_reads = saved_reads;
@@ -1450,81 +1503,111 @@ static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *
 	return rc;
 }
 
-int drb_catalog_expand(drb_catalog *c, drb_generation *g, int day)
+static int by_int(const void *a, const void *b)
 {
-	if (!c->summary || !c->repo || day < 0 || (size_t)day >= g->n_days)
-		return drb_error(DRB_ERR_FAILED, "no day catalog %d to read", day);
-	drb_day_summary *d = &g->days[day];
-	if (d->expanded)
-		return 0;
-	char *text = NULL;
-	size_t len = 0;
-	size_t n_unsigned = c->n_unsigned, n_untrusted = c->n_untrusted;
-	int got = drb_repo_get_buf(c->repo, d->path, DRB_META_MAX, &text, &len);
-	if (got < 0)
-		return drb_error_wrap(0, "repository %s: reading day catalog %s again",
-		                      c->repo->name, d->path);
-	json_t *j = day_json(c->repo, c, d->path, text, len, got);
-	free(text);
-	/* it was counted when it was first read */
-	for (size_t i = n_untrusted; i < c->n_untrusted; i++) {
-		free(c->untrusted[i].path);
-		free(c->untrusted[i].why);
-	}
-	c->n_untrusted = n_untrusted;
-	c->n_unsigned = n_unsigned;
-	if (!j)
-		return drb_error(DRB_ERR_FORMAT,
-		                 "repository %s: day catalog %s cannot be read again",
-		                 c->repo->name, d->path);
-	drb_generation tmp = {0};
-	size_t dropped = 0;
-	int rc = day_segments(c, g, d->path, j, NULL, &tmp, &dropped);
-	json_decref(j);
-	/* what the summary kept of the day: the spans of its entries (a segment a later day
+	int x = *(const int *)a, y = *(const int *)b;
+	return x < y ? -1 : x > y;
+}
+
+int drb_catalog_expand(drb_catalog *c, drb_generation *g, const int *days_in, size_t n)
+{
+	if (!c->summary || !c->repo)
+		return drb_error(DRB_ERR_FAILED, "the catalog holds no summaries to expand");
+	int *days = malloc((n + 1) * sizeof *days);
+	names paths = {0};
+	day_out *out = NULL;
+	size_t nd = 0;
+	int rc = 0;
+	if (!days)
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	/* the days asked for, once each, not expanded yet */
+	memcpy(days, days_in, n * sizeof *days);
+	qsort(days, n, sizeof *days, by_int);
+	for (size_t i = 0; i < n; i++)
+		if (days[i] >= 0 && (size_t)days[i] < g->n_days && !g->days[days[i]].expanded &&
+		    (!nd || days[nd - 1] != days[i]))
+			days[nd++] = days[i];
+	if (nd && (!(paths.v = calloc(nd, sizeof *paths.v)) || !(out = calloc(nd, sizeof *out))))
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < nd; i++)
+		if (!(paths.v[paths.n++] = strdup(g->days[days[i]].path)))
+			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < nd; i += DAY_BATCH)
+		day_batch(c->repo, c, g, &paths, i, out); /* checked again, counted once */
+	for (size_t i = 0; rc == 0 && i < nd; i++)
+		if (!out[i].ok)
+			rc = drb_error(DRB_ERR_FORMAT,
+				       "repository %s: day catalog %s cannot be read again", c->repo->name,
+				       paths.v[i]);
+	/* what the summary kept of each day: the spans of its entries (a segment a later day
 	 * superseded lies in none) */
-	size_t kept = 0;
-	for (size_t i = 0; rc == 0 && i < tmp.n; i++) {
-		drb_segment *s = &tmp.segs[i];
-		bool in = false;
-		for (size_t k = 0; k < g->n && !in; k++) {
-			const drb_segment *e = &g->segs[k];
-			in = e->day == day && pos_cmp(s->file, s->start, e->file, e->start) >= 0 &&
-			     pos_cmp(s->file, s->end, drb_segment_end_file(e), e->end) <= 0;
-		}
-		if (!in) {
-			drb_segment_clear(s);
-			continue;
-		}
-		s->day = day;
-		tmp.segs[kept++] = *s;
+	typedef struct span {
+		const char *file, *end_file;
+		uint64_t start, end;
+	} span;
+	span *spans = NULL;
+	size_t *first = NULL, ns = 0; /* spans of day i: [first[i], first[i + 1]) */
+	if (rc == 0 && nd && (!(spans = calloc(g->n + 1, sizeof *spans)) ||
+			      !(first = calloc(nd + 1, sizeof *first))))
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < nd; i++) {
+		first[i] = ns;
+		for (size_t k = 0; k < g->n; k++)
+			if (g->segs[k].day == days[i])
+				spans[ns++] = (span){g->segs[k].file, drb_segment_end_file(&g->segs[k]),
+						     g->segs[k].start, g->segs[k].end};
+		if (i + 1 == nd)
+			first[nd] = ns;
 	}
-	tmp.n = kept;
-	size_t w = 0;
-	for (size_t k = 0; rc == 0 && k < g->n; k++) {
-		if (g->segs[k].day == day) {
-			drb_segment_clear(&g->segs[k]);
-			continue;
+	drb_generation add = {0};
+	for (size_t i = 0; rc == 0 && i < nd; i++)
+		for (size_t q = 0; rc == 0 && q < out[i].segs.n; q++) {
+			drb_segment *s = &out[i].segs.segs[q];
+			bool in = false;
+			for (size_t k = first[i]; k < first[i + 1] && !in; k++)
+				in = pos_cmp(s->file, s->start, spans[k].file, spans[k].start) >= 0 &&
+				     pos_cmp(s->file, s->end, spans[k].end_file, spans[k].end) <= 0;
+			if (in) {
+				s->day = days[i];
+				rc = gen_add(&add, s);
+			}
 		}
-		g->segs[w++] = g->segs[k];
-	}
-	if (rc == 0)
+	free(spans);
+	free(first);
+	if (rc == 0) {
+		size_t w = 0;
+		for (size_t k = 0; k < g->n; k++) {
+			int *hit = g->segs[k].day >= 0 && nd ? bsearch(&g->segs[k].day, days, nd,
+								       sizeof *days, by_int)
+							     : NULL;
+			if (hit) {
+				drb_segment_clear(&g->segs[k]);
+				continue;
+			}
+			g->segs[w++] = g->segs[k];
+		}
 		g->n = w;
-	for (size_t i = 0; i < tmp.n; i++) {
-		if (rc == 0)
-			rc = gen_add(g, &tmp.segs[i]);
-		drb_segment_clear(&tmp.segs[i]);
+		for (size_t k = 0; k < add.n && rc == 0; k++)
+			rc = gen_add(g, &add.segs[k]);
 	}
-	free(tmp.segs);
-	if (rc < 0)
-		return rc;
-	qsort(g->segs, g->n, sizeof *g->segs, by_segment_key);
-	g->compacted = 0;
-	for (size_t k = 0; k < g->n; k++)
-		g->compacted += g->segs[k].day >= 0;
-	d->expanded = true;
-	c->n_day_expands++;
-	return 0;
+	for (size_t k = 0; k < add.n; k++)
+		drb_segment_clear(&add.segs[k]);
+	free(add.segs);
+	for (size_t i = 0; out && i < nd; i++)
+		day_out_clear(&out[i]);
+	free(out);
+	names_free(&paths);
+	if (rc == 0 && nd) {
+		qsort(g->segs, g->n, sizeof *g->segs, by_segment_key);
+		g->compacted = 0;
+		for (size_t k = 0; k < g->n; k++)
+			g->compacted += g->segs[k].day >= 0;
+		for (size_t i = 0; i < nd; i++)
+			g->days[days[i]].expanded = true;
+		c->n_day_expands += nd;
+	}
+	free(days);
+	return rc;
 }
 
 static int load_generations(drb_repo *r, drb_catalog *c)

@@ -233,9 +233,10 @@ int drb_catalog_load(drb_repo *r, const char *host_id, drb_catalog **out);
 	1 /* day catalogs read one at a time and summarised: memory grows                          \
 	   * with the number of days, not of segments */
 int drb_catalog_load_opts(drb_repo *r, const char *host_id, int flags, drb_catalog **out);
-/* Replace the summary entries of day catalog `day` of generation g by its segments (read
- * again from c->repo). Pointers into g->segs are invalid afterwards. */
-int drb_catalog_expand(drb_catalog *c, drb_generation *g, int day);
+/* Replace the summary entries of the day catalogs days[0..n) (indexes into g->days) of
+ * generation g by their segments, each day read again from c->repo once. Pointers into
+ * g->segs are invalid afterwards. */
+int drb_catalog_expand(drb_catalog *c, drb_generation *g, const int *days, size_t n);
 void drb_catalog_free(drb_catalog *c);
 const drb_generation *drb_catalog_generation(const drb_catalog *c, const char *name);
 /* The newest complete full backup taken at or before t (INT64_MAX: the newest). */

@@ -188,8 +188,7 @@ static int plan_expanded(const drb_catalog *cc, const drb_target *t, const char 
 				if (p->files[i].segs[k]->run && nd < p->n_runs)
 					days[nd++] = p->files[i].segs[k]->day;
 		drb_plan_free(p);
-		for (size_t i = 0; i < nd && rc == 0; i++)
-			rc = drb_catalog_expand(c, g, days[i]);
+		rc = drb_catalog_expand(c, g, days, nd);
 		free(days);
 		if (rc == 0)
 			rc = plan_make_older(c, t, older_than, p);
