@@ -759,15 +759,27 @@ static void *fetcher(void *arg)
 
 #define FETCH_BATCH 32 /* texts held at once: a day catalog is ~200 KB */
 
-/* Fetch paths[from, from + FETCH_BATCH) into the arrays (sized for every path). */
+/* Fetch paths[from, from + batch) into the arrays (sized for every path) with up to threads
+ * requests in flight. */
+static void fetch_batch_n(drb_repo *r, names *paths, size_t from, size_t batch, int threads,
+			  size_t max, char **texts, size_t *lens, int *rcs)
+{
+	size_t end = from + batch < paths->n ? from + batch : paths->n;
+	fetch_set f = {.r = r, .paths = paths, .end = end, .max = max, .texts = texts,
+		       .lens = lens, .rcs = rcs, .next = from, .lock = PTHREAD_MUTEX_INITIALIZER};
+	drb_pool_run(end - from < (size_t)threads ? (int)(end - from) : threads, fetcher, &f);
+}
+
 static void fetch_batch(drb_repo *r, names *paths, size_t from, size_t max, char **texts,
 			size_t *lens, int *rcs)
 {
-	size_t end = from + FETCH_BATCH < paths->n ? from + FETCH_BATCH : paths->n;
-	fetch_set f = {.r = r, .paths = paths, .end = end, .max = max, .texts = texts,
-		       .lens = lens, .rcs = rcs, .next = from, .lock = PTHREAD_MUTEX_INITIALIZER};
-	drb_pool_run(end - from < FETCHERS ? (int)(end - from) : FETCHERS, fetcher, &f);
+	fetch_batch_n(r, paths, from, FETCH_BATCH, FETCHERS, max, texts, lens, rcs);
 }
+
+/* Today's descriptions: small objects, each a round trip; more of them in flight (an S3
+ * request is mostly waiting), a few KB each held at once. */
+#define TAIL_FETCHERS 16
+#define TAIL_BATCH 256
 
 static int fetch_all(drb_repo *r, names *paths, size_t max, char ***texts, size_t **lens, int **rcs)
 {
@@ -1257,8 +1269,8 @@ static int load_tail(drb_repo *r, drb_catalog *c, drb_generation *g, const char 
 	if (rc == 0)
 		rc = fetch_all(r, &segs, 1 << 20, &texts, &lens, &rcs);
 	for (size_t i = 0; i < segs.n && rc == 0; i++) {
-		if (i % FETCH_BATCH == 0)
-			fetch_batch(r, &segs, i, 1 << 20, texts, lens, rcs);
+		if (i % TAIL_BATCH == 0)
+			fetch_batch_n(r, &segs, i, TAIL_BATCH, TAIL_FETCHERS, 1 << 20, texts, lens, rcs);
 		char *text = texts[i];
 		size_t len = lens[i];
 		drb_segment s;
