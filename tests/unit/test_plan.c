@@ -621,9 +621,7 @@ static void hist_close(history *h)
 	free(h->g.segs);
 	free(h->g.name);
 	drb_repo_close(h->r);
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", h->dir);
-	assert_int_equal(system(cmd), 0);
+	drbt_rmtree(h->dir);
 	free(h->dir);
 }
 
