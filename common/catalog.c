@@ -762,7 +762,7 @@ static void *fetcher(void *arg)
 /* Fetch paths[from, from + batch) into the arrays (sized for every path) with up to threads
  * requests in flight. */
 static void fetch_batch_n(drb_repo *r, names *paths, size_t from, size_t batch, int threads,
-			  size_t max, char **texts, size_t *lens, int *rcs)
+                          size_t max, char **texts, size_t *lens, int *rcs)
 {
 	size_t end = from + batch < paths->n ? from + batch : paths->n;
 	fetch_set f = {.r = r, .paths = paths, .end = end, .max = max, .texts = texts,
@@ -771,7 +771,7 @@ static void fetch_batch_n(drb_repo *r, names *paths, size_t from, size_t batch, 
 }
 
 static void fetch_batch(drb_repo *r, names *paths, size_t from, size_t max, char **texts,
-			size_t *lens, int *rcs)
+                        size_t *lens, int *rcs)
 {
 	fetch_batch_n(r, paths, from, FETCH_BATCH, FETCHERS, max, texts, lens, rcs);
 }
@@ -779,7 +779,7 @@ static void fetch_batch(drb_repo *r, names *paths, size_t from, size_t max, char
 /* Today's descriptions: small objects, each a round trip; more of them in flight (an S3
  * request is mostly waiting), a few KB each held at once. */
 #define TAIL_FETCHERS 16
-#define TAIL_BATCH 256
+#define TAIL_BATCH    256
 
 static int fetch_all(drb_repo *r, names *paths, size_t max, char ***texts, size_t **lens, int **rcs)
 {
@@ -1270,7 +1270,8 @@ static int load_tail(drb_repo *r, drb_catalog *c, drb_generation *g, const char 
 		rc = fetch_all(r, &segs, 1 << 20, &texts, &lens, &rcs);
 	for (size_t i = 0; i < segs.n && rc == 0; i++) {
 		if (i % TAIL_BATCH == 0)
-			fetch_batch_n(r, &segs, i, TAIL_BATCH, TAIL_FETCHERS, 1 << 20, texts, lens, rcs);
+			fetch_batch_n(r, &segs, i, TAIL_BATCH, TAIL_FETCHERS, 1 << 20, texts, lens,
+			              rcs);
 		char *text = texts[i];
 		size_t len = lens[i];
 		drb_segment s;
@@ -1315,9 +1316,9 @@ static int load_tail(drb_repo *r, drb_catalog *c, drb_generation *g, const char 
 typedef struct day_out {
 	drb_generation segs; /* sorted, what the day itself supersedes dropped */
 	drb_meta_check chk;
-	int got;      /* the fetch */
-	bool ok;      /* checked and parsed */
-	char *last;   /* its "last" key */
+	int got;    /* the fetch */
+	bool ok;    /* checked and parsed */
+	char *last; /* its "last" key */
 } day_out;
 
 typedef struct day_job {
@@ -1346,7 +1347,8 @@ static void *day_worker(void *arg)
 		memset(o, 0, sizeof *o);
 		o->got = drb_repo_get_buf(f->r, path, DRB_META_MAX, &text, &len);
 		if (o->got == 0) {
-			drb_meta_verify(f->r->trust, f->c->host_id, path, "catalog", text, len, &o->chk);
+			drb_meta_verify(f->r->trust, f->c->host_id, path, "catalog", text, len,
+			                &o->chk);
 			json_t *j = NULL;
 			if (drb_meta_usable(f->r->trust, &o->chk) &&
 			    (j = load_json(text, o->chk.body_len ? o->chk.body_len : 1, path)) &&
@@ -1354,7 +1356,8 @@ static void *day_worker(void *arg)
 			    day_segments(f->c, f->g, path, j, NULL, &o->segs, &dropped) == 0) {
 				json_t *last = json_object_get(j, "last");
 				o->ok = true;
-				o->last = json_is_string(last) ? strdup(json_string_value(last)) : NULL;
+				o->last =
+				    json_is_string(last) ? strdup(json_string_value(last)) : NULL;
 			}
 			json_decref(j);
 		}
@@ -1366,11 +1369,17 @@ static void *day_worker(void *arg)
 #define DAY_BATCH 16 /* day catalogs parsed ahead: a day of 5-minute segments is ~100 KB parsed */
 
 static void day_batch(drb_repo *r, drb_catalog *c, drb_generation *g, names *paths, size_t from,
-		      day_out *out)
+                      day_out *out)
 {
 	size_t end = from + DAY_BATCH < paths->n ? from + DAY_BATCH : paths->n;
-	day_job f = {.r = r, .c = c, .g = g, .paths = paths, .out = out, .next = from, .end = end,
-		     .lock = PTHREAD_MUTEX_INITIALIZER};
+	day_job f = {.r = r,
+	             .c = c,
+	             .g = g,
+	             .paths = paths,
+	             .out = out,
+	             .next = from,
+	             .end = end,
+	             .lock = PTHREAD_MUTEX_INITIALIZER};
 	drb_pool_run(end - from < FETCHERS ? (int)(end - from) : FETCHERS, day_worker, &f);
 }
 
@@ -1461,7 +1470,8 @@ static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *
 			if (o->segs.segs[k].level > 0)
 				rc = bigs_add(&bigs, &o->segs.segs[k]);
 		if (rc == 0)
-			rc = summarise_day(c, &g->days[day], day, &pending[day], o->segs.segs, o->segs.n);
+			rc = summarise_day(c, &g->days[day], day, &pending[day], o->segs.segs,
+			                   o->segs.n);
 		o->segs.n = 0;
 		day_out_clear(o);
 		c->n_day_catalogs++;
@@ -1502,8 +1512,8 @@ static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *
 		/* a day that cannot be read whole: the generation is read as before, segment by
 		 * segment where it must */
 		drb_log_warn("repository %s: a day catalog of generation %s is unreadable; reading "
-			     "the generation whole",
-			     r->name, g->name);
+		             "the generation whole",
+		             r->name, g->name);
 		c->budget = saved;
 		c->n_day_catalogs = saved_days;
 		c->n_segment_reads = saved_reads;
@@ -1549,8 +1559,8 @@ int drb_catalog_expand(drb_catalog *c, drb_generation *g, const int *days_in, si
 	for (size_t i = 0; rc == 0 && i < nd; i++)
 		if (!out[i].ok)
 			rc = drb_error(DRB_ERR_FORMAT,
-				       "repository %s: day catalog %s cannot be read again", c->repo->name,
-				       paths.v[i]);
+			               "repository %s: day catalog %s cannot be read again",
+			               c->repo->name, paths.v[i]);
 	/* what the summary kept of each day: the spans of its entries (a segment a later day
 	 * superseded lies in none) */
 	typedef struct span {
@@ -1559,15 +1569,17 @@ int drb_catalog_expand(drb_catalog *c, drb_generation *g, const int *days_in, si
 	} span;
 	span *spans = NULL;
 	size_t *first = NULL, ns = 0; /* spans of day i: [first[i], first[i + 1]) */
-	if (rc == 0 && nd && (!(spans = calloc(g->n + 1, sizeof *spans)) ||
-			      !(first = calloc(nd + 1, sizeof *first))))
+	if (rc == 0 && nd &&
+	    (!(spans = calloc(g->n + 1, sizeof *spans)) ||
+	     !(first = calloc(nd + 1, sizeof *first))))
 		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 	for (size_t i = 0; rc == 0 && i < nd; i++) {
 		first[i] = ns;
 		for (size_t k = 0; k < g->n; k++)
 			if (g->segs[k].day == days[i])
-				spans[ns++] = (span){g->segs[k].file, drb_segment_end_file(&g->segs[k]),
-						     g->segs[k].start, g->segs[k].end};
+				spans[ns++] =
+				    (span){g->segs[k].file, drb_segment_end_file(&g->segs[k]),
+				           g->segs[k].start, g->segs[k].end};
 		if (i + 1 == nd)
 			first[nd] = ns;
 	}
@@ -1577,7 +1589,8 @@ int drb_catalog_expand(drb_catalog *c, drb_generation *g, const int *days_in, si
 			drb_segment *s = &out[i].segs.segs[q];
 			bool in = false;
 			for (size_t k = first[i]; k < first[i + 1] && !in; k++)
-				in = pos_cmp(s->file, s->start, spans[k].file, spans[k].start) >= 0 &&
+				in = pos_cmp(s->file, s->start, spans[k].file, spans[k].start) >=
+				         0 &&
 				     pos_cmp(s->file, s->end, spans[k].end_file, spans[k].end) <= 0;
 			if (in) {
 				s->day = days[i];
@@ -1589,9 +1602,9 @@ int drb_catalog_expand(drb_catalog *c, drb_generation *g, const int *days_in, si
 	if (rc == 0) {
 		size_t w = 0;
 		for (size_t k = 0; k < g->n; k++) {
-			int *hit = g->segs[k].day >= 0 && nd ? bsearch(&g->segs[k].day, days, nd,
-								       sizeof *days, by_int)
-							     : NULL;
+			int *hit = g->segs[k].day >= 0 && nd
+			               ? bsearch(&g->segs[k].day, days, nd, sizeof *days, by_int)
+			               : NULL;
 			if (hit) {
 				drb_segment_clear(&g->segs[k]);
 				continue;

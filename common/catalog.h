@@ -100,8 +100,9 @@ const char *drb_segment_end_file(const drb_segment *s);
 /* How many stored segments s stands for (1, or a summary's run). */
 size_t drb_segment_count(const drb_segment *s);
 
-#define DRB_LEVELS 4 /* levels counted apart in the request budget; higher ones count as the last  \
-	              */
+#define DRB_LEVELS                                                                                 \
+	4 /* levels counted apart in the request budget; higher ones count as the last             \
+	   */
 
 /* What one day catalog held, after dropping the segments a larger one supersedes. */
 typedef struct drb_day_summary {

@@ -192,20 +192,21 @@ static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *a
 				last = s->last_event;
 			if (k && !drb_segment_continues(&gen->segs[k - 1], s))
 				json_array_append_new(
-					gaps, json_pack("{s:s, s:I, s:s, s:I, s:o}", "after_file",
-							drb_segment_end_file(&gen->segs[k - 1]), "after_pos",
-							(json_int_t)gen->segs[k - 1].end, "next_file", s->file,
-							"next_pos", (json_int_t)s->start, "last_event_before",
-							iso(gen->segs[k - 1].last_event)));
+				    gaps, json_pack("{s:s, s:I, s:s, s:I, s:o}", "after_file",
+				                    drb_segment_end_file(&gen->segs[k - 1]),
+				                    "after_pos", (json_int_t)gen->segs[k - 1].end,
+				                    "next_file", s->file, "next_pos",
+				                    (json_int_t)s->start, "last_event_before",
+				                    iso(gen->segs[k - 1].last_event)));
 		}
 		json_array_append_new(
-			gens, json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:o, s:o, s:s?, s:o}", "name",
-					gen->name, "segments", (json_int_t)count, "stored_bytes",
-					(json_int_t)bytes, "first_file", gen->n ? gen->segs[0].file : NULL,
-					"last_file",
-					gen->n ? drb_segment_end_file(&gen->segs[gen->n - 1]) : NULL,
-					"first_event", iso(first), "last_event", iso(last), "end_gtid",
-					gen->n ? gen->segs[gen->n - 1].end_gtid : NULL, "gaps", gaps));
+		    gens,
+		    json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:o, s:o, s:s?, s:o}", "name", gen->name,
+		              "segments", (json_int_t)count, "stored_bytes", (json_int_t)bytes,
+		              "first_file", gen->n ? gen->segs[0].file : NULL, "last_file",
+		              gen->n ? drb_segment_end_file(&gen->segs[gen->n - 1]) : NULL,
+		              "first_event", iso(first), "last_event", iso(last), "end_gtid",
+		              gen->n ? gen->segs[gen->n - 1].end_gtid : NULL, "gaps", gaps));
 	}
 	drb_window w[DRB_LIST_MAX_WINDOWS];
 	size_t nw = drb_list_windows(c, NULL, w, DRB_LIST_MAX_WINDOWS);
@@ -408,12 +409,13 @@ static int number(const char *opt, const char *v, long min, long max, long *out)
 /* The request budget as metrics: per repository and level, what is stored and what the last
  * 24 hours cost in PUTs (drbackup_repository_*; a no-op without metrics_dir). */
 static void budget_metrics(const drb_config *c, const char *host, drb_repo_set *set,
-			   drb_catalog **cats)
+                           drb_catalog **cats)
 {
 	drb_metric m[8 * 2 * DRB_LEVELS + 64];
 	char labels[8 * 2 * DRB_LEVELS + 64][300];
 	int n = 0;
-	for (size_t i = 0; i < set->n && n + 2 * DRB_LEVELS + 4 <= (int)(sizeof m / sizeof *m); i++) {
+	for (size_t i = 0; i < set->n && n + 2 * DRB_LEVELS + 4 <= (int)(sizeof m / sizeof *m);
+	     i++) {
 		const drb_budget *b = cats[i] ? &cats[i]->budget : NULL;
 		if (!b)
 			continue;
@@ -421,37 +423,41 @@ static void budget_metrics(const drb_config *c, const char *host, drb_repo_set *
 		for (int l = 0; l < DRB_LEVELS; l++) {
 			objs += 2 * b->level_objects[l];
 			bytes += b->level_bytes[l];
-			snprintf(labels[n], sizeof labels[0], "host=\"%s\",repo=\"%s\",level=\"%d\"", host,
-				 set->repos[i]->name, l);
-			m[n] = (drb_metric){"drbackup_repository_segments", labels[n],
-					    "binlog segments stored, per compaction level (0: as cut)",
-					    (double)b->level_objects[l]};
+			snprintf(labels[n], sizeof labels[0],
+			         "host=\"%s\",repo=\"%s\",level=\"%d\"", host, set->repos[i]->name,
+			         l);
+			m[n] =
+			    (drb_metric){"drbackup_repository_segments", labels[n],
+			                 "binlog segments stored, per compaction level (0: as cut)",
+			                 (double)b->level_objects[l]};
 			n++;
 			memcpy(labels[n], labels[n - 1], sizeof labels[0]);
 			m[n] = (drb_metric){"drbackup_repository_segment_bytes", labels[n],
-					    "stored bytes of binlog segments, per compaction level",
-					    (double)b->level_bytes[l]};
+			                    "stored bytes of binlog segments, per compaction level",
+			                    (double)b->level_bytes[l]};
 			n++;
 		}
-		snprintf(labels[n], sizeof labels[0], "host=\"%s\",repo=\"%s\"", host, set->repos[i]->name);
-		m[n] = (drb_metric){"drbackup_repository_objects", labels[n],
-				    "objects stored for the host: segments and their descriptions, day "
-				    "catalogs, full backups",
-				    (double)objs};
+		snprintf(labels[n], sizeof labels[0], "host=\"%s\",repo=\"%s\"", host,
+		         set->repos[i]->name);
+		m[n] = (drb_metric){
+		    "drbackup_repository_objects", labels[n],
+		    "objects stored for the host: segments and their descriptions, day "
+		    "catalogs, full backups",
+		    (double)objs};
 		n++;
 		memcpy(labels[n], labels[n - 1], sizeof labels[0]);
 		m[n] = (drb_metric){"drbackup_repository_stored_bytes", labels[n],
-				    "stored bytes of segments and full backups", (double)bytes};
+		                    "stored bytes of segments and full backups", (double)bytes};
 		n++;
 		memcpy(labels[n], labels[n - 1], sizeof labels[0]);
 		m[n] = (drb_metric){"drbackup_repository_puts_last_day", labels[n],
-				    "PUT requests of the last 24 hours for objects still stored "
-				    "(segments, descriptions, day catalogs, full backups)",
-				    (double)b->puts_last_day};
+		                    "PUT requests of the last 24 hours for objects still stored "
+		                    "(segments, descriptions, day catalogs, full backups)",
+		                    (double)b->puts_last_day};
 		n++;
 		memcpy(labels[n], labels[n - 1], sizeof labels[0]);
 		m[n] = (drb_metric){"drbackup_repository_day_catalogs", labels[n],
-				    "day catalogs stored", (double)b->day_catalogs};
+		                    "day catalogs stored", (double)b->day_catalogs};
 		n++;
 	}
 	if (drb_metrics_update(c, m, n) < 0) {

@@ -315,16 +315,17 @@ int drb_plan_from(const drb_catalog *c, const drb_manifest *m, const drb_target 
 			point(where, sizeof where, p->covered_until, prev->end_gtid);
 			if (t->kind == DRB_TO_TIME && t->time <= p->covered_until)
 				break;
-			return drb_error(DRB_ERR_GAP,
-					 "gap in the binlog chain of generation %s after %s:%llu (next "
-					 "shipped: %s:%llu%s): %s cannot be reached; the last point "
-					 "reachable is %s",
-					 g->name, drb_segment_end_file(prev), (unsigned long long)prev->end,
-					 s->file, (unsigned long long)s->start,
-					 !drb_segment_gtids_continue(prev, s)
-						 ? ", whose GTID state does not continue the one before"
-						 : "",
-					 want, where);
+			return drb_error(
+			    DRB_ERR_GAP,
+			    "gap in the binlog chain of generation %s after %s:%llu (next "
+			    "shipped: %s:%llu%s): %s cannot be reached; the last point "
+			    "reachable is %s",
+			    g->name, drb_segment_end_file(prev), (unsigned long long)prev->end,
+			    s->file, (unsigned long long)s->start,
+			    !drb_segment_gtids_continue(prev, s)
+			        ? ", whose GTID state does not continue the one before"
+			        : "",
+			    want, where);
 		}
 		int rc = add_seg(p, s);
 		if (rc < 0)

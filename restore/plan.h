@@ -41,7 +41,7 @@ typedef struct drb_plan {
 	char reached_gtid[1024];
 	bool stop_in_chain;     /* the target cuts the last file: pass a stop option */
 	size_t n_runs;          /* summary entries in the chain (a summary catalog; see
-				 * drb_plan_make): drb_plan_from leaves them, for list */
+	                         * drb_plan_make): drb_plan_from leaves them, for list */
 	size_t segments;        /* stored segments the chain stands for */
 } drb_plan;
 

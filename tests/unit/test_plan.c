@@ -481,7 +481,7 @@ static unsigned rnd(unsigned *st)
 }
 
 static void hist_seg(history *h, int file, uint64_t start, uint64_t end, bool closed, int64_t t,
-		     int level, uint64_t seq0, uint64_t seq1)
+                     int level, uint64_t seq0, uint64_t seq1)
 {
 	char name[32], sg[32], eg[32];
 	snprintf(name, sizeof name, "mysql-bin.%06d", file);
@@ -561,9 +561,9 @@ static void hist_store(history *h)
 				continue;
 			}
 			/* a compacted segment's name carries its end and level */
-			snprintf(path, sizeof path, "h/binlog/%s/%s-%012llu-%012llu-L%d.json", g->name,
-				 s->file, (unsigned long long)s->start, (unsigned long long)s->end,
-				 s->level);
+			snprintf(path, sizeof path, "h/binlog/%s/%s-%012llu-%012llu-L%d.json",
+			         g->name, s->file, (unsigned long long)s->start,
+			         (unsigned long long)s->end, s->level);
 			assert_int_equal(drb_segment_to_json(s, &text), 0);
 			assert_int_equal(drb_meta_put(h->r, path, "binlog", text), 0);
 			free(text);
@@ -648,10 +648,11 @@ static void shape_of(const drb_catalog *c, shape *o)
 				o->covered = drb_segment_covered_until(s);
 			if (k && !drb_segment_continues(&c->gens[g].segs[k - 1], s)) {
 				if (o->gaps < 16)
-					snprintf(o->gap_at[o->gaps], sizeof o->gap_at[0], "%s:%llu>%s:%llu",
-						 drb_segment_end_file(&c->gens[g].segs[k - 1]),
-						 (unsigned long long)c->gens[g].segs[k - 1].end, s->file,
-						 (unsigned long long)s->start);
+					snprintf(o->gap_at[o->gaps], sizeof o->gap_at[0],
+					         "%s:%llu>%s:%llu",
+					         drb_segment_end_file(&c->gens[g].segs[k - 1]),
+					         (unsigned long long)c->gens[g].segs[k - 1].end,
+					         s->file, (unsigned long long)s->start);
 				o->gaps++;
 			}
 		}
@@ -679,10 +680,12 @@ static void same_plan(drb_catalog *whole, drb_catalog *sum, const drb_target *t)
 			assert_int_equal(a.files[i].start_pos, b.files[i].start_pos);
 			assert_int_equal(a.files[i].n, b.files[i].n);
 			for (size_t k = 0; k < a.files[i].n; k++) {
-				assert_int_equal(a.files[i].segs[k]->start, b.files[i].segs[k]->start);
+				assert_int_equal(a.files[i].segs[k]->start,
+				                 b.files[i].segs[k]->start);
 				assert_int_equal(a.files[i].segs[k]->end, b.files[i].segs[k]->end);
 				assert_int_equal(b.files[i].segs[k]->run, 0);
-				assert_memory_equal(a.files[i].segs[k]->sha256, b.files[i].segs[k]->sha256, 64);
+				assert_memory_equal(a.files[i].segs[k]->sha256,
+				                    b.files[i].segs[k]->sha256, 64);
 			}
 		}
 	}
@@ -740,7 +743,8 @@ static void test_summary_matches_whole_load(void **state)
 			t.time = a.first + (int64_t)(rnd(&st) % (unsigned)(a.last - a.first + 200));
 			same_plan(whole, sum, &t);
 			drb_target tg = {.kind = DRB_TO_GTID};
-			snprintf(tg.gtid, sizeof tg.gtid, "0-1-%u", rnd(&st) % (unsigned)(h.seq + 5));
+			snprintf(tg.gtid, sizeof tg.gtid, "0-1-%u",
+			         rnd(&st) % (unsigned)(h.seq + 5));
 			same_plan(whole, sum, &tg);
 		}
 		/* at most one day catalog read again per day */
@@ -767,9 +771,9 @@ static void test_plan_reads_the_days_it_replays(void **state)
 		}
 	/* a full backup on day 50 and on day 20 */
 	hist_full(&h, &h.g.segs[50 * 48 + 3], 100, h.g.segs[50 * 48 + 3].first_event + 5,
-		  h.g.segs[50 * 48 + 3].start_gtid);
+	          h.g.segs[50 * 48 + 3].start_gtid);
 	hist_full(&h, &h.g.segs[20 * 48 + 3], 100, h.g.segs[20 * 48 + 3].first_event + 5,
-		  h.g.segs[20 * 48 + 3].start_gtid);
+	          h.g.segs[20 * 48 + 3].start_gtid);
 	hist_store(&h);
 	drb_catalog *sum = NULL;
 	assert_int_equal(drb_catalog_load_opts(h.r, "h", DRB_CATALOG_SUMMARY, &sum), 0);
@@ -805,17 +809,17 @@ static void test_summary_supersede_across_days(void **state)
 	 * day 2: file 3; day 3 (descriptions): file 4 in 3 cuts and its compaction */
 	int64_t d0 = h.day0 + 3600, d1 = d0 + 86400, d2 = d1 + 86400, d3 = d2 + 86400;
 	for (int i = 0; i < 6; i++)
-		hist_seg(&h, 1, (uint64_t)i * 1000, (uint64_t)(i + 1) * 1000, i == 5, d0 + i * 100, 0,
-			 (uint64_t)i * 10, (uint64_t)(i + 1) * 10);
+		hist_seg(&h, 1, (uint64_t)i * 1000, (uint64_t)(i + 1) * 1000, i == 5, d0 + i * 100,
+		         0, (uint64_t)i * 10, (uint64_t)(i + 1) * 10);
 	hist_seg(&h, 1, 0, 6000, true, d1, 1, 0, 60);
 	h.g.segs[h.g.n - 1].first_event = d0;
 	for (int i = 0; i < 4; i++)
-		hist_seg(&h, 2, (uint64_t)i * 500, (uint64_t)(i + 1) * 500, i == 3, d1 + 600 + i * 100, 0,
-			 60 + (uint64_t)i * 5, 65 + (uint64_t)i * 5);
+		hist_seg(&h, 2, (uint64_t)i * 500, (uint64_t)(i + 1) * 500, i == 3,
+		         d1 + 600 + i * 100, 0, 60 + (uint64_t)i * 5, 65 + (uint64_t)i * 5);
 	hist_seg(&h, 3, 0, 700, true, d2, 0, 80, 90);
 	for (int i = 0; i < 3; i++)
 		hist_seg(&h, 4, (uint64_t)i * 100, (uint64_t)(i + 1) * 100, false, d3 + i * 100, 0,
-			 90 + (uint64_t)i, 91 + (uint64_t)i);
+		         90 + (uint64_t)i, 91 + (uint64_t)i);
 	hist_seg(&h, 4, 0, 300, false, d3 + 400, 1, 90, 93);
 	hist_full(&h, &h.g.segs[0], 500, d0 + 5, "0-1-0");
 	hist_store(&h);
@@ -845,24 +849,24 @@ static void test_summary_supersede_across_days(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_latest),
-		cmocka_unit_test(test_time_inside_the_chain),
-		cmocka_unit_test(test_gtid),
-		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_gap),
-		cmocka_unit_test(test_generation_by_file_identity),
-		cmocka_unit_test(test_unshipped_snapshot_file),
-		cmocka_unit_test(test_reused_names_after_reset),
-		cmocka_unit_test(test_multi_domain_gtid_target),
-		cmocka_unit_test(test_coverage_to_complete_until),
-		cmocka_unit_test(test_point_before_gap),
-		cmocka_unit_test(test_gtid_break_is_a_gap),
-		cmocka_unit_test(test_older_full),
-		cmocka_unit_test(test_target_parsing),
-		cmocka_unit_test(test_gtid_states),
-		cmocka_unit_test(test_summary_matches_whole_load),
-		cmocka_unit_test(test_plan_reads_the_days_it_replays),
-		cmocka_unit_test(test_summary_supersede_across_days),
+	    cmocka_unit_test(test_latest),
+	    cmocka_unit_test(test_time_inside_the_chain),
+	    cmocka_unit_test(test_gtid),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_gap),
+	    cmocka_unit_test(test_generation_by_file_identity),
+	    cmocka_unit_test(test_unshipped_snapshot_file),
+	    cmocka_unit_test(test_reused_names_after_reset),
+	    cmocka_unit_test(test_multi_domain_gtid_target),
+	    cmocka_unit_test(test_coverage_to_complete_until),
+	    cmocka_unit_test(test_point_before_gap),
+	    cmocka_unit_test(test_gtid_break_is_a_gap),
+	    cmocka_unit_test(test_older_full),
+	    cmocka_unit_test(test_target_parsing),
+	    cmocka_unit_test(test_gtid_states),
+	    cmocka_unit_test(test_summary_matches_whole_load),
+	    cmocka_unit_test(test_plan_reads_the_days_it_replays),
+	    cmocka_unit_test(test_summary_supersede_across_days),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
