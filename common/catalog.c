@@ -1366,7 +1366,12 @@ static void *day_worker(void *arg)
 	}
 }
 
-#define DAY_BATCH 16 /* day catalogs parsed ahead: a day of 5-minute segments is ~100 KB parsed */
+/* Day catalogs parsed ahead (a day of 5-minute segments is ~100 KB parsed), by up to
+ * DAY_FETCHERS threads: on S3 a fetch is mostly waiting. */
+#define DAY_BATCH 16
+#ifndef DAY_FETCHERS
+#define DAY_FETCHERS 8
+#endif
 
 static void day_batch(drb_repo *r, drb_catalog *c, drb_generation *g, names *paths, size_t from,
                       day_out *out)
@@ -1380,7 +1385,7 @@ static void day_batch(drb_repo *r, drb_catalog *c, drb_generation *g, names *pat
 	             .next = from,
 	             .end = end,
 	             .lock = PTHREAD_MUTEX_INITIALIZER};
-	drb_pool_run(end - from < FETCHERS ? (int)(end - from) : FETCHERS, day_worker, &f);
+	drb_pool_run(end - from < DAY_FETCHERS ? (int)(end - from) : DAY_FETCHERS, day_worker, &f);
 }
 
 static void day_out_clear(day_out *o)
