@@ -78,6 +78,8 @@ static const command commands[] = {
 	 "Per repository: full backups, binlog coverage, the recoverable window, gaps, missing\n"
 	 "copies and the last restore-test, from metadata signed by a key pinned for the host;\n"
 	 "what is unsigned or fails its signature is shown as UNTRUSTED. Needs no secret key.\n"
+	 "Also the request budget: objects and bytes per compaction level, and the PUTs of the\n"
+	 "last 24 h (the drbackup_repository_* metrics when metrics_dir is set).\n"
 	 "\n"
 	 "  --host ID          another host's backups (default: this configuration's host_id)\n"
 	 "  --allow-unsigned   count metadata without a signature (backups from before signing)\n"

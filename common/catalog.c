@@ -148,11 +148,20 @@ int drb_meta_put(drb_repo *r, const char *path, const char *kind, const char *js
 
 /* Check a metadata object of this catalog's host: the length of its JSON body when planning may
  * use it, else 0 with the reason kept for list. */
+static size_t meta_note(drb_repo *r, drb_catalog *c, const char *path, const drb_meta_check *cp);
+
 static size_t meta_accept(drb_repo *r, drb_catalog *c, const char *path, const char *kind,
 			  const char *text, size_t len)
 {
 	drb_meta_check chk;
 	drb_meta_verify(r->trust, c->host_id, path, kind, text, len, &chk);
+	return meta_note(r, c, path, &chk);
+}
+
+/* The bookkeeping of a check made (possibly in another thread): what meta_accept returns. */
+static size_t meta_note(drb_repo *r, drb_catalog *c, const char *path, const drb_meta_check *cp)
+{
+	drb_meta_check chk = *cp;
 	if (drb_meta_usable(r->trust, &chk)) {
 		if (chk.status == DRB_META_UNSIGNED)
 			c->n_unsigned++;
@@ -406,6 +415,7 @@ void drb_segment_clear(drb_segment *s)
 	free(s->file);
 	free(s->start_gtid);
 	free(s->end_gtid);
+	free(s->end_file);
 	memset(s, 0, sizeof *s);
 }
 
@@ -416,7 +426,9 @@ int drb_segment_copy(drb_segment *d, const drb_segment *s)
 	d->file = strdup(s->file);
 	d->start_gtid = strdup(s->start_gtid ? s->start_gtid : "");
 	d->end_gtid = strdup(s->end_gtid ? s->end_gtid : "");
-	if (!d->generation || !d->file || !d->start_gtid || !d->end_gtid) {
+	d->end_file = s->end_file ? strdup(s->end_file) : NULL;
+	if (!d->generation || !d->file || !d->start_gtid || !d->end_gtid ||
+	    (s->end_file && !d->end_file)) {
 		drb_segment_clear(d);
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	}
@@ -492,13 +504,24 @@ bool drb_segment_gtids_continue(const drb_segment *a, const drb_segment *b)
 	return true;
 }
 
+const char *drb_segment_end_file(const drb_segment *s)
+{
+	return s->end_file ? s->end_file : s->file;
+}
+
+size_t drb_segment_count(const drb_segment *s)
+{
+	return s->run ? s->run : 1;
+}
+
 bool drb_segment_continues(const drb_segment *a, const drb_segment *b)
 {
-	if (strcmp(a->file, b->file) == 0) {
+	const char *af = drb_segment_end_file(a);
+	if (strcmp(af, b->file) == 0) {
 		if (b->start != a->end)
 			return false;
 	} else {
-		long na = drb_binlog_number(a->file), nb = drb_binlog_number(b->file);
+		long na = drb_binlog_number(af), nb = drb_binlog_number(b->file);
 		if (!a->closed || b->start != 0 || na < 0 || nb != na + 1)
 			return false;
 	}
@@ -569,6 +592,8 @@ void drb_restore_test_clear(drb_restore_test *t)
 }
 
 /* ------------------------------------------------------------------ loading */
+
+static void day_of(int64_t t, char out[9]);
 
 typedef struct names {
 	char **v;
@@ -790,15 +815,27 @@ static void *fetcher(void *arg)
 
 #define FETCH_BATCH 32 /* texts held at once: a day catalog is ~200 KB */
 
-/* Fetch paths[from, from + FETCH_BATCH) into the arrays (sized for every path). */
-static void fetch_batch(drb_repo *r, names *paths, size_t from, size_t max, char **texts,
-			size_t *lens, int *rcs)
+/* Fetch paths[from, from + batch) into the arrays (sized for every path) with up to threads
+ * requests in flight. */
+static void fetch_batch_n(drb_repo *r, names *paths, size_t from, size_t batch, int threads,
+                          size_t max, char **texts, size_t *lens, int *rcs)
 {
-	size_t end = from + FETCH_BATCH < paths->n ? from + FETCH_BATCH : paths->n;
+	size_t end = from + batch < paths->n ? from + batch : paths->n;
 	fetch_set f = {.r = r, .paths = paths, .end = end, .max = max, .texts = texts,
 		       .lens = lens, .rcs = rcs, .next = from, .lock = PTHREAD_MUTEX_INITIALIZER};
-	drb_pool_run(end - from < FETCHERS ? (int)(end - from) : FETCHERS, fetcher, &f);
+	drb_pool_run(end - from < (size_t)threads ? (int)(end - from) : threads, fetcher, &f);
 }
+
+static void fetch_batch(drb_repo *r, names *paths, size_t from, size_t max, char **texts,
+                        size_t *lens, int *rcs)
+{
+	fetch_batch_n(r, paths, from, FETCH_BATCH, FETCHERS, max, texts, lens, rcs);
+}
+
+/* Today's descriptions: small objects, each a round trip; more of them in flight (an S3
+ * request is mostly waiting), a few KB each held at once. */
+#define TAIL_FETCHERS 16
+#define TAIL_BATCH    256
 
 static int fetch_all(drb_repo *r, names *paths, size_t max, char ***texts, size_t **lens, int **rcs)
 {
@@ -931,6 +968,721 @@ static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 	return rc;
 }
 
+/* ------------------------------------------------------------------ summary loading */
+
+/* Does big make small redundant: the same file (name and creation), small's non-empty range
+ * inside big's, and big of a higher level or longer; an identical range and level counts as a
+ * copy, which the later one read replaces. */
+static bool sum_supersedes(const drb_segment *big, const drb_segment *small)
+{
+	if (strcmp(big->file, small->file) != 0 || big->file_created != small->file_created)
+		return false;
+	if (small->start < big->start || small->end > big->end)
+		return false;
+	if (small->start == small->end)
+		return big->start == small->start && big->end == small->end &&
+		       big->level == small->level && big->closed == small->closed;
+	return big->level > small->level || big->end - big->start > small->end - small->start ||
+	       (big->level == small->level && big->start == small->start && big->end == small->end);
+}
+
+/* The compacted segments (level >= 1) seen so far in a generation, by file name: what a later
+ * day may hold that supersedes segments of an earlier day. */
+typedef struct big_set {
+	drb_segment **slots; /* open addressing over file names; each a list in `lists` */
+	size_t *lens, *caps;
+	size_t cap, used;
+} big_set;
+
+static size_t name_hash(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static void bigs_free(big_set *b)
+{
+	for (size_t i = 0; i < b->cap; i++) {
+		for (size_t k = 0; b->slots[i] && k < b->lens[i]; k++)
+			drb_segment_clear(&b->slots[i][k]);
+		free(b->slots[i]);
+	}
+	free(b->slots);
+	free(b->lens);
+	free(b->caps);
+	memset(b, 0, sizeof *b);
+}
+
+static size_t bigs_find(const big_set *b, const char *file)
+{
+	size_t i = name_hash(file) & (b->cap - 1);
+	while (b->slots[i] && strcmp(b->slots[i][0].file, file) != 0)
+		i = (i + 1) & (b->cap - 1);
+	return i;
+}
+
+static int bigs_add(big_set *b, const drb_segment *s)
+{
+	if ((b->used + 1) * 2 > b->cap) {
+		big_set n = {.cap = b->cap ? b->cap * 2 : 64};
+		n.slots = calloc(n.cap, sizeof *n.slots);
+		n.lens = calloc(n.cap, sizeof *n.lens);
+		n.caps = calloc(n.cap, sizeof *n.caps);
+		if (!n.slots || !n.lens || !n.caps) {
+			free(n.slots), free(n.lens), free(n.caps);
+			return drb_error(DRB_ERR_NOMEM, "out of memory");
+		}
+		for (size_t i = 0; i < b->cap; i++) {
+			if (!b->slots[i])
+				continue;
+			size_t k = bigs_find(&n, b->slots[i][0].file);
+			n.slots[k] = b->slots[i];
+			n.lens[k] = b->lens[i];
+			n.caps[k] = b->caps[i];
+		}
+		n.used = b->used;
+		free(b->slots), free(b->lens), free(b->caps);
+		*b = n;
+	}
+	size_t i = bigs_find(b, s->file);
+	if (b->lens[i] == b->caps[i]) {
+		size_t cap = b->caps[i] ? b->caps[i] * 2 : 2;
+		drb_segment *v = realloc(b->slots[i], cap * sizeof *v);
+		if (!v)
+			return drb_error(DRB_ERR_NOMEM, "out of memory");
+		if (!b->slots[i])
+			b->used++;
+		b->slots[i] = v;
+		b->caps[i] = cap;
+	}
+	drb_segment *d = &b->slots[i][b->lens[i]];
+	memset(d, 0, sizeof *d);
+	/* what the rule needs: file, creation, range, level */
+	d->file = strdup(s->file);
+	d->generation = strdup("");
+	d->start_gtid = strdup("");
+	d->end_gtid = strdup("");
+	if (!d->file || !d->generation || !d->start_gtid || !d->end_gtid) {
+		drb_segment_clear(d);
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	}
+	d->file_created = s->file_created;
+	d->start = s->start;
+	d->end = s->end;
+	d->level = s->level;
+	d->closed = s->closed;
+	b->lens[i]++;
+	return 0;
+}
+
+static bool bigs_supersede(const big_set *b, const drb_segment *s)
+{
+	if (!b->cap)
+		return false;
+	size_t i = bigs_find(b, s->file);
+	for (size_t k = 0; b->slots[i] && k < b->lens[i]; k++)
+		if (sum_supersedes(&b->slots[i][k], s))
+			return true;
+	return false;
+}
+
+/* Drop from v[0..*n) (sorted by key) what another of them supersedes, or a big one of a later
+ * day (bigs); then count them and remember its own big ones. */
+static size_t drop_superseded(drb_segment *v, size_t n, const big_set *bigs)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool gone = bigs && bigs_supersede(bigs, &v[i]);
+		/* the candidates of the same file lie near it in key order */
+		for (size_t k = kept; !gone && k-- > 0 && strcmp(v[k].file, v[i].file) == 0;)
+			gone = v[k].level > 0 && sum_supersedes(&v[k], &v[i]) &&
+			       !(v[k].level == v[i].level && v[k].start == v[i].start &&
+			         v[k].end == v[i].end);
+		for (size_t k = i + 1; !gone && k < n && strcmp(v[k].file, v[i].file) == 0; k++)
+			gone = v[k].level > 0 && sum_supersedes(&v[k], &v[i]);
+		if (gone) {
+			drb_segment_clear(&v[i]);
+			continue;
+		}
+		v[kept++] = v[i];
+	}
+	return kept;
+}
+
+/* Segments of files a full backup's snapshot lies in (or the file after it) stay real
+ * entries: planning finds the first segment of a chain by them and checks their identity. */
+static bool keep_real(const drb_catalog *c, const drb_segment *s)
+{
+	long no = drb_binlog_number(s->file);
+	for (size_t i = 0; i < c->n_fulls; i++) {
+		long f = drb_binlog_number(c->fulls[i]->binlog_file);
+		if (strcmp(s->file, c->fulls[i]->binlog_file) == 0 ||
+		    (no >= 0 && (no == f || no == f + 1)))
+			return true;
+	}
+	return false;
+}
+
+static int level_of(const drb_segment *s)
+{
+	return s->level < 0 ? 0 : s->level >= DRB_LEVELS ? DRB_LEVELS - 1 : s->level;
+}
+
+static void budget_segment(drb_catalog *c, const drb_segment *s)
+{
+	c->budget.level_objects[level_of(s)]++;
+	c->budget.level_bytes[level_of(s)] += s->stored_bytes;
+	c->budget.descriptions++;
+	if (s->shipped > c->loaded_at - 86400 && s->shipped <= c->loaded_at + FUTURE_SLACK) {
+		c->budget.segments_last_day++;
+		c->budget.puts_last_day += 2; /* the object and its description */
+	}
+}
+
+/* Is s at or after the tombstone's boundary of generation g (not deleted by expire)? */
+static bool not_expired(const drb_catalog *c, const drb_generation *g, const drb_segment *s)
+{
+	for (size_t t = 0; t < c->n_tombstones; t++) {
+		const drb_tombstone *ts = &c->tombstones[t];
+		if (!ts->generation || strcmp(ts->generation, g->name) != 0)
+			continue;
+		char *key = drb_segment_path(c->host_id, s, "json");
+		bool gone = key && strcmp(key, ts->before) < 0;
+		free(key);
+		if (gone)
+			return false;
+	}
+	return true;
+}
+
+/* The position of a byte in the history: file name, then offset (names sort in binlog order). */
+static int pos_cmp(const char *fa, uint64_t a, const char *fb, uint64_t b)
+{
+	int c = strcmp(fa, fb);
+	return c ? c : a < b ? -1 : a > b;
+}
+
+/* Append s to the run r (which it continues). */
+static void run_extend(drb_segment *r, drb_segment *s)
+{
+	if (!r->run) {
+		r->run = 1;
+		memset(r->sha256, 0, sizeof r->sha256);
+	}
+	r->run++;
+	r->end = s->end;
+	r->closed = s->closed;
+	free(r->end_gtid);
+	r->end_gtid = s->end_gtid;
+	s->end_gtid = NULL;
+	if (strcmp(s->file, r->file) != 0) {
+		free(r->end_file);
+		r->end_file = s->file;
+		s->file = NULL;
+	}
+	if (s->first_event && (!r->first_event || s->first_event < r->first_event))
+		r->first_event = s->first_event;
+	if (s->last_event > r->last_event)
+		r->last_event = s->last_event;
+	r->complete_until = s->complete_until;
+	r->stored_bytes += s->stored_bytes;
+	r->events += s->events;
+	r->shipped = s->shipped;
+	if (s->level > r->level)
+		r->level = s->level;
+	drb_segment_clear(s);
+}
+
+/* One day catalog's segments (sorted, superseded ones dropped) into summary entries of out:
+ * runs of segments that continue each other, cut at a gap, at a segment planning needs to see
+ * (keep_real) and before the day's last segment, which stays real. */
+static int summarise_day(drb_catalog *c, drb_day_summary *d, int day, drb_generation *out,
+                         drb_segment *v, size_t n)
+{
+	drb_segment run = {0};
+	bool open = false;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		drb_segment *s = &v[i];
+		d->segments++;
+		d->bytes += s->stored_bytes;
+		d->events += s->events;
+		d->level_objects[level_of(s)]++;
+		d->level_bytes[level_of(s)] += s->stored_bytes;
+		if (s->first_event && (!d->first_event || s->first_event < d->first_event))
+			d->first_event = s->first_event;
+		if (s->last_event > d->last_event)
+			d->last_event = s->last_event;
+		if (drb_segment_covered_until(s) > d->covered_until)
+			d->covered_until = drb_segment_covered_until(s);
+		if (i && !drb_segment_continues(&v[i - 1], s))
+			d->gaps++;
+		budget_segment(c, s);
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		drb_segment *s = &v[i];
+		s->day = day;
+		bool real = i == n - 1 || keep_real(c, s);
+		if (open && (real || !drb_segment_continues(&run, s))) {
+			if (run.run == 1)
+				run.run = 0;
+			rc = gen_add(out, &run);
+			open = false;
+		}
+		if (rc < 0)
+			break;
+		if (real) {
+			rc = gen_add(out, s);
+		} else if (open) {
+			run_extend(&run, s);
+		} else {
+			run = *s;
+			memset(s, 0, sizeof *s);
+			open = true;
+		}
+	}
+	if (open && rc == 0)
+		rc = gen_add(out, &run);
+	if (open && rc < 0)
+		drb_segment_clear(&run);
+	for (size_t i = 0; i < n; i++)
+		drb_segment_clear(&v[i]);
+	return rc;
+}
+
+/* Parse one day catalog's segments into tmp (emptied first); dropped: how many superseded. */
+static int day_segments(drb_catalog *c, drb_generation *g, const char *path, json_t *j,
+                        const big_set *bigs, drb_generation *tmp, size_t *dropped)
+{
+	json_t *arr = json_object_get(j, "segments"), *item;
+	size_t k;
+	int rc = 0;
+	tmp->n = 0;
+	json_array_foreach(arr, k, item)
+	{
+		drb_segment s;
+		if (segment_from(item, path, &s) < 0) {
+			drb_error_clear();
+			continue;
+		}
+		if (!not_expired(c, g, &s)) {
+			drb_segment_clear(&s);
+			continue;
+		}
+		if ((rc = gen_add(tmp, &s)) < 0) {
+			drb_segment_clear(&s);
+			return rc;
+		}
+	}
+	if (tmp->n)
+		qsort(tmp->segs, tmp->n, sizeof *tmp->segs, by_segment_key);
+	size_t before = tmp->n;
+	tmp->n = drop_superseded(tmp->segs, tmp->n, bigs);
+	*dropped = before - tmp->n;
+	return 0;
+}
+
+static void gen_clear(drb_generation *g)
+{
+	for (size_t k = 0; k < g->n; k++)
+		drb_segment_clear(&g->segs[k]);
+	free(g->segs);
+	free(g->last_day);
+	for (size_t d = 0; d < g->n_days; d++)
+		free(g->days[d].path);
+	free(g->days);
+	char *name = g->name;
+	memset(g, 0, sizeof *g);
+	g->name = name;
+}
+
+/* The descriptions written since the newest day catalog (keys after last_key), into tail. */
+static int load_tail(drb_repo *r, drb_catalog *c, drb_generation *g, const char *last_key,
+                     drb_generation *tail)
+{
+	names segs = {0};
+	char prefix[600];
+	char **texts = NULL;
+	size_t *lens = NULL;
+	int *rcs = NULL;
+	snprintf(prefix, sizeof prefix, "%s/binlog/%s/", c->host_id, g->name);
+	int rc = drb_repo_list_after(r, prefix, last_key, collect, &segs);
+	if (rc == 0)
+		rc = fetch_all(r, &segs, 1 << 20, &texts, &lens, &rcs);
+	for (size_t i = 0; i < segs.n && rc == 0; i++) {
+		if (i % TAIL_BATCH == 0)
+			fetch_batch_n(r, &segs, i, TAIL_BATCH, TAIL_FETCHERS, 1 << 20, texts, lens,
+			              rcs);
+		char *text = texts[i];
+		size_t len = lens[i];
+		drb_segment s;
+		texts[i] = NULL;
+		if (!ends_with(segs.v[i], ".json") ||
+		    (last_key[0] && strcmp(segs.v[i], last_key) <= 0)) {
+			free(text);
+			continue;
+		}
+		c->n_segment_reads++;
+		if ((rc = rcs[i]) < 0) {
+			free(text);
+			rc = drb_error(rc, "repository %s: %s could not be read", r->name,
+			               segs.v[i]);
+			break;
+		}
+		if (!(len = meta_accept(r, c, segs.v[i], "binlog", text, len))) {
+			/* untrusted: kept out of the chain, which then shows a gap */
+		} else if (drb_segment_from_json(text, len, segs.v[i], &s) < 0) {
+			drb_log_warn("repository %s: %s is damaged and is ignored", r->name,
+			             segs.v[i]);
+			drb_error_clear();
+		} else if (!not_expired(c, g, &s)) {
+			drb_segment_clear(&s);
+		} else if ((rc = gen_add(tail, &s)) < 0) {
+			drb_segment_clear(&s);
+		}
+		free(text);
+	}
+	fetched_free(&segs, texts, lens, rcs);
+	names_free(&segs);
+	if (rc == 0 && tail->n)
+		qsort(tail->segs, tail->n, sizeof *tail->segs, by_segment_key);
+	tail->n = drop_superseded(tail->segs, tail->n, NULL);
+	for (size_t k = 0; k < tail->n; k++)
+		tail->segs[k].day = -1;
+	return rc;
+}
+
+/* Day catalogs fetched, checked and parsed into segments by a few threads at once (parsing
+ * is most of a listing's time); the bookkeeping of the checks stays with the caller. */
+typedef struct day_out {
+	drb_generation segs; /* sorted, what the day itself supersedes dropped */
+	drb_meta_check chk;
+	int got;    /* the fetch */
+	bool ok;    /* checked and parsed */
+	char *last; /* its "last" key */
+} day_out;
+
+typedef struct day_job {
+	drb_repo *r;
+	drb_catalog *c;
+	drb_generation *g;
+	names *paths;
+	day_out *out;
+	size_t next, end;
+	pthread_mutex_t lock;
+} day_job;
+
+static void *day_worker(void *arg)
+{
+	day_job *f = arg;
+	for (;;) {
+		pthread_mutex_lock(&f->lock);
+		size_t i = f->next < f->end ? f->next++ : SIZE_MAX;
+		pthread_mutex_unlock(&f->lock);
+		if (i == SIZE_MAX)
+			return NULL;
+		day_out *o = &f->out[i];
+		const char *path = f->paths->v[i];
+		char *text = NULL;
+		size_t len = 0, dropped = 0;
+		memset(o, 0, sizeof *o);
+		o->got = drb_repo_get_buf(f->r, path, DRB_META_MAX, &text, &len);
+		if (o->got == 0) {
+			drb_meta_verify(f->r->trust, f->c->host_id, path, "catalog", text, len,
+			                &o->chk);
+			json_t *j = NULL;
+			if (drb_meta_usable(f->r->trust, &o->chk) &&
+			    (j = load_json(text, o->chk.body_len ? o->chk.body_len : 1, path)) &&
+			    json_is_array(json_object_get(j, "segments")) &&
+			    day_segments(f->c, f->g, path, j, NULL, &o->segs, &dropped) == 0) {
+				json_t *last = json_object_get(j, "last");
+				o->ok = true;
+				o->last =
+				    json_is_string(last) ? strdup(json_string_value(last)) : NULL;
+			}
+			json_decref(j);
+		}
+		drb_error_clear();
+		free(text);
+	}
+}
+
+/* Day catalogs parsed ahead (a day of 5-minute segments is ~100 KB parsed), by up to
+ * DAY_FETCHERS threads: on S3 a fetch is mostly waiting. */
+#define DAY_BATCH 16
+#ifndef DAY_FETCHERS
+#define DAY_FETCHERS 8
+#endif
+
+static void day_batch(drb_repo *r, drb_catalog *c, drb_generation *g, names *paths, size_t from,
+                      day_out *out)
+{
+	size_t end = from + DAY_BATCH < paths->n ? from + DAY_BATCH : paths->n;
+	day_job f = {.r = r,
+	             .c = c,
+	             .g = g,
+	             .paths = paths,
+	             .out = out,
+	             .next = from,
+	             .end = end,
+	             .lock = PTHREAD_MUTEX_INITIALIZER};
+	drb_pool_run(end - from < DAY_FETCHERS ? (int)(end - from) : DAY_FETCHERS, day_worker, &f);
+}
+
+static void day_out_clear(day_out *o)
+{
+	for (size_t k = 0; k < o->segs.n; k++)
+		drb_segment_clear(&o->segs.segs[k]);
+	free(o->segs.segs);
+	free(o->last);
+	memset(o, 0, sizeof *o);
+}
+
+/* Read one generation as summaries: the newest day catalog first (its last key bounds the
+ * listing of the descriptions written since), those descriptions, then the older days from the
+ * newest back, each parsed, summarised and freed before the next, so that a compacted segment
+ * of a later day is known when an earlier day still names the small ones it replaced. Memory
+ * grows with the number of days and of compacted segments, not of segments. */
+static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *g)
+{
+	names days = {0};
+	char prefix[600], last_key[1200] = "";
+	big_set bigs = {0};
+	drb_generation tail = {0}, *pending = NULL;
+	drb_budget saved = c->budget;
+	size_t saved_days = c->n_day_catalogs, saved_reads = c->n_segment_reads;
+	day_out *out = NULL;
+	bool damaged = false;
+	snprintf(prefix, sizeof prefix, "%s/catalog/%s/", c->host_id, g->name);
+	int rc = drb_repo_list(r, prefix, true, collect, &days);
+	/* only .json names, newest first */
+	size_t nd = 0;
+	for (size_t i = 0; i < days.n; i++) {
+		if (ends_with(days.v[i], ".json"))
+			days.v[nd++] = days.v[i];
+		else
+			free(days.v[i]);
+	}
+	days.n = nd;
+	for (size_t i = 0; i < nd / 2; i++) {
+		char *t = days.v[i];
+		days.v[i] = days.v[nd - 1 - i];
+		days.v[nd - 1 - i] = t;
+	}
+	if (rc == 0 && !(g->days = calloc(nd + 1, sizeof *g->days)))
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	if (rc == 0 && !(pending = calloc(nd + 1, sizeof *pending)))
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	if (rc == 0 && !(out = calloc(nd + 1, sizeof *out)))
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < nd; i++) {
+		const char *slash = strrchr(days.v[i], '/');
+		drb_day_summary *d = &g->days[nd - 1 - i];
+		snprintf(d->day, sizeof d->day, "%.8s", slash + 1);
+		if (!(d->path = strdup(days.v[i])))
+			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	}
+	g->n_days = rc == 0 ? nd : 0;
+	/* the newest days; the newest one's last key bounds the listing of what came since */
+	if (rc == 0 && nd) {
+		day_batch(r, c, g, &days, 0, out);
+		if (out[0].ok && out[0].last)
+			snprintf(last_key, sizeof last_key, "%s", out[0].last);
+		damaged = !out[0].ok;
+	}
+	if (rc == 0 && !damaged)
+		rc = load_tail(r, c, g, last_key, &tail);
+	for (size_t k = 0; rc == 0 && k < tail.n; k++) {
+		budget_segment(c, &tail.segs[k]);
+		if (tail.segs[k].level > 0)
+			rc = bigs_add(&bigs, &tail.segs[k]);
+	}
+	/* the days, newest first, each one's entries gathered apart and joined oldest first */
+	for (size_t i = 0; i < nd && rc == 0 && !damaged; i++) {
+		if (i && i % DAY_BATCH == 0)
+			day_batch(r, c, g, &days, i, out);
+		day_out *o = &out[i];
+		if (o->got == 0 && !meta_note(r, c, days.v[i], &o->chk))
+			o->ok = false;
+		if (!o->ok) {
+			damaged = true;
+			break;
+		}
+		int day = (int)(nd - 1 - i);
+		size_t before = o->segs.n;
+		o->segs.n = drop_superseded(o->segs.segs, o->segs.n, &bigs);
+		g->days[day].dropped = before - o->segs.n;
+		for (size_t k = 0; k < o->segs.n && rc == 0; k++)
+			if (o->segs.segs[k].level > 0)
+				rc = bigs_add(&bigs, &o->segs.segs[k]);
+		if (rc == 0)
+			rc = summarise_day(c, &g->days[day], day, &pending[day], o->segs.segs,
+			                   o->segs.n);
+		o->segs.n = 0;
+		day_out_clear(o);
+		c->n_day_catalogs++;
+	}
+	for (size_t d = 0; pending && d < nd; d++) {
+		for (size_t k = 0; k < pending[d].n; k++) {
+			if (rc == 0 && !damaged)
+				rc = gen_add(g, &pending[d].segs[k]);
+			drb_segment_clear(&pending[d].segs[k]);
+		}
+		free(pending[d].segs);
+	}
+	free(pending);
+	if (rc == 0 && !damaged) {
+		g->compacted = g->n;
+		for (size_t k = 0; k < tail.n && rc == 0; k++)
+			rc = gen_add(g, &tail.segs[k]);
+		if (nd && !(g->last_day = strdup(g->days[nd - 1].day)))
+			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+		c->budget.day_catalogs += nd;
+		int64_t t = 0;
+		char id[17];
+		snprintf(id, sizeof id, "%.8sT000000Z", nd ? g->days[nd - 1].day : "");
+		/* the newest day catalog was written after its day ended */
+		if (nd && drb_time_parse(id, &t) == 0 && t + 2 * 86400 > c->loaded_at)
+			c->budget.puts_last_day++;
+		drb_error_clear();
+	}
+	for (size_t k = 0; k < tail.n; k++)
+		drb_segment_clear(&tail.segs[k]);
+	free(tail.segs);
+	for (size_t i = 0; out && i < nd; i++)
+		day_out_clear(&out[i]);
+	free(out);
+	names_free(&days);
+	bigs_free(&bigs);
+	if (rc == 0 && damaged) {
+		/* a day that cannot be read whole: the generation is read as before, segment by
+		 * segment where it must */
+		drb_log_warn("repository %s: a day catalog of generation %s is unreadable; reading "
+		             "the generation whole",
+		             r->name, g->name);
+		c->budget = saved;
+		c->n_day_catalogs = saved_days;
+		c->n_segment_reads = saved_reads;
+		gen_clear(g);
+		rc = load_generation(r, c, g);
+		for (size_t k = 0; rc == 0 && k < g->n; k++)
+			budget_segment(c, &g->segs[k]);
+	}
+	return rc;
+}
+
+static int by_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return x < y ? -1 : x > y;
+}
+
+int drb_catalog_expand(drb_catalog *c, drb_generation *g, const int *days_in, size_t n)
+{
+	if (!c->summary || !c->repo)
+		return drb_error(DRB_ERR_FAILED, "the catalog holds no summaries to expand");
+	int *days = malloc((n + 1) * sizeof *days);
+	names paths = {0};
+	day_out *out = NULL;
+	size_t nd = 0;
+	int rc = 0;
+	if (!days)
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	/* the days asked for, once each, not expanded yet */
+	memcpy(days, days_in, n * sizeof *days);
+	qsort(days, n, sizeof *days, by_int);
+	for (size_t i = 0; i < n; i++)
+		if (days[i] >= 0 && (size_t)days[i] < g->n_days && !g->days[days[i]].expanded &&
+		    (!nd || days[nd - 1] != days[i]))
+			days[nd++] = days[i];
+	if (nd && (!(paths.v = calloc(nd, sizeof *paths.v)) || !(out = calloc(nd, sizeof *out))))
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < nd; i++)
+		if (!(paths.v[paths.n++] = strdup(g->days[days[i]].path)))
+			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < nd; i += DAY_BATCH)
+		day_batch(c->repo, c, g, &paths, i, out); /* checked again, counted once */
+	for (size_t i = 0; rc == 0 && i < nd; i++)
+		if (!out[i].ok)
+			rc = drb_error(DRB_ERR_FORMAT,
+			               "repository %s: day catalog %s cannot be read again",
+			               c->repo->name, paths.v[i]);
+	/* what the summary kept of each day: the spans of its entries (a segment a later day
+	 * superseded lies in none) */
+	typedef struct span {
+		const char *file, *end_file;
+		uint64_t start, end;
+	} span;
+	span *spans = NULL;
+	size_t *first = NULL, ns = 0; /* spans of day i: [first[i], first[i + 1]) */
+	if (rc == 0 && nd &&
+	    (!(spans = calloc(g->n + 1, sizeof *spans)) ||
+	     !(first = calloc(nd + 1, sizeof *first))))
+		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < nd; i++) {
+		first[i] = ns;
+		for (size_t k = 0; k < g->n; k++)
+			if (g->segs[k].day == days[i])
+				spans[ns++] =
+				    (span){g->segs[k].file, drb_segment_end_file(&g->segs[k]),
+				           g->segs[k].start, g->segs[k].end};
+		if (i + 1 == nd)
+			first[nd] = ns;
+	}
+	drb_generation add = {0};
+	for (size_t i = 0; rc == 0 && i < nd; i++)
+		for (size_t q = 0; rc == 0 && q < out[i].segs.n; q++) {
+			drb_segment *s = &out[i].segs.segs[q];
+			bool in = false;
+			for (size_t k = first[i]; k < first[i + 1] && !in; k++)
+				in = pos_cmp(s->file, s->start, spans[k].file, spans[k].start) >=
+				         0 &&
+				     pos_cmp(s->file, s->end, spans[k].end_file, spans[k].end) <= 0;
+			if (in) {
+				s->day = days[i];
+				rc = gen_add(&add, s);
+			}
+		}
+	free(spans);
+	free(first);
+	if (rc == 0) {
+		size_t w = 0;
+		for (size_t k = 0; k < g->n; k++) {
+			int *hit = g->segs[k].day >= 0 && nd
+			               ? bsearch(&g->segs[k].day, days, nd, sizeof *days, by_int)
+			               : NULL;
+			if (hit) {
+				drb_segment_clear(&g->segs[k]);
+				continue;
+			}
+			g->segs[w++] = g->segs[k];
+		}
+		g->n = w;
+		for (size_t k = 0; k < add.n && rc == 0; k++)
+			rc = gen_add(g, &add.segs[k]);
+	}
+	for (size_t k = 0; k < add.n; k++)
+		drb_segment_clear(&add.segs[k]);
+	free(add.segs);
+	for (size_t i = 0; out && i < nd; i++)
+		day_out_clear(&out[i]);
+	free(out);
+	names_free(&paths);
+	if (rc == 0 && nd) {
+		qsort(g->segs, g->n, sizeof *g->segs, by_segment_key);
+		g->compacted = 0;
+		for (size_t k = 0; k < g->n; k++)
+			g->compacted += g->segs[k].day >= 0;
+		for (size_t i = 0; i < nd; i++)
+			g->days[days[i]].expanded = true;
+		c->n_day_expands += nd;
+	}
+	free(days);
+	return rc;
+}
+
 static int load_generations(drb_repo *r, drb_catalog *c)
 {
 	names dirs = {0};
@@ -944,7 +1696,7 @@ static int load_generations(drb_repo *r, drb_catalog *c)
 		drb_generation *g = &c->gens[c->n_gens++];
 		g->name = strndup(dirs.v[i] + strlen(prefix),
 				  strlen(dirs.v[i]) - strlen(prefix) - 1);
-		rc = load_generation(r, c, g);
+		rc = c->summary ? load_generation_summary(r, c, g) : load_generation(r, c, g);
 	}
 	names_free(&dirs);
 	return rc;
@@ -1221,19 +1973,56 @@ static void apply_tombstones(drb_catalog *c)
 
 int drb_catalog_load(drb_repo *r, const char *host_id, drb_catalog **out)
 {
+	return drb_catalog_load_opts(r, host_id, 0, out);
+}
+
+int drb_catalog_load_opts(drb_repo *r, const char *host_id, int flags, drb_catalog **out)
+{
 	drb_catalog *c = calloc(1, sizeof *c);
 	int rc;
 	if (!c || !(c->host_id = strdup(host_id))) {
 		free(c);
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
 	}
-	if ((rc = load_fulls(r, c)) < 0 || (rc = load_generations(r, c)) < 0 ||
-	    (rc = load_last_test(r, c)) < 0 || (rc = load_small(r, c, "holds", "hold")) < 0 ||
-	    (rc = load_small(r, c, "expired", "expired")) < 0) {
+	c->summary = flags & DRB_CATALOG_SUMMARY;
+	c->repo = r;
+	c->loaded_at = (int64_t)time(NULL);
+	/* full backups and tombstones first: summaries keep the snapshots' files as they are and
+	 * leave out what expire deleted */
+	if ((rc = load_fulls(r, c)) < 0 || (rc = load_small(r, c, "expired", "expired")) < 0 ||
+	    (rc = load_generations(r, c)) < 0 || (rc = load_last_test(r, c)) < 0 ||
+	    (rc = load_small(r, c, "holds", "hold")) < 0) {
 		drb_catalog_free(c);
 		return drb_error_wrap(0, "reading the catalog of %s", host_id);
 	}
 	apply_tombstones(c);
+	if (!c->summary)
+		for (size_t g = 0; g < c->n_gens; g++)
+			for (size_t k = 0; k < c->gens[g].n; k++)
+				budget_segment(c, &c->gens[g].segs[k]);
+	for (size_t g = 0; !c->summary && g < c->n_gens; g++) {
+		/* day catalogs: one per finished day that has segments */
+		char last[9] = "";
+		for (size_t k = 0; k < c->gens[g].compacted; k++) {
+			char d[9];
+			day_of(c->gens[g].segs[k].shipped, d);
+			if (strcmp(d, last) != 0)
+				c->budget.day_catalogs++;
+			snprintf(last, sizeof last, "%s", d);
+		}
+	}
+	for (size_t i = 0; i < c->n_fulls; i++) {
+		const drb_manifest *m = c->fulls[i];
+		uint64_t objs = 1;
+		for (size_t k = 0; k < m->n_dbs; k++)
+			if (!m->dbs[k].expired) {
+				objs++;
+				c->budget.full_bytes += m->dbs[k].stored_bytes;
+			}
+		c->budget.full_objects += objs;
+		if (m->finished > c->loaded_at - 86400)
+			c->budget.puts_last_day += objs;
+	}
 	*out = c;
 	return 0;
 }
@@ -1268,6 +2057,9 @@ void drb_catalog_free(drb_catalog *c)
 		free(c->gens[i].segs);
 		free(c->gens[i].name);
 		free(c->gens[i].last_day);
+		for (size_t d = 0; d < c->gens[i].n_days; d++)
+			free(c->gens[i].days[d].path);
+		free(c->gens[i].days);
 	}
 	free(c->gens);
 	if (c->last_test) {

@@ -76,6 +76,15 @@ typedef struct drb_segment {
 	int level;
 	int64_t compacted; /* level >= 1: when it was stored ("shipped" is its last small one's,
 			    * so it belongs to their day catalog) */
+	/* A summary entry (a catalog loaded with DRB_CATALOG_SUMMARY): run > 0 stands for that many
+	 * consecutive segments of one day catalog that continue each other, from this entry's
+	 * file/start/start_gtid/first_event to end_file/end/end_gtid/last_event/complete_until;
+	 * stored_bytes and events are their sums, sha256 is empty. Planning walks it as one
+	 * segment; a restore reads its day catalog again (drb_catalog_expand) before fetching.
+	 * run == 0: a real segment, end_file NULL. */
+	size_t run;
+	char *end_file;
+	int day; /* the day summary (drb_generation.days) it came from, -1: a description */
 } drb_segment;
 
 /* The key of segment s with extension ext ("drb", "json") under host. */
@@ -100,13 +109,47 @@ bool drb_segment_continues(const drb_segment *a, const drb_segment *b);
 /* The GTID half of that alone. */
 bool drb_segment_gtids_continue(const drb_segment *a, const drb_segment *b);
 
+/* The binlog file name where s ends (a summary entry can span files). */
+const char *drb_segment_end_file(const drb_segment *s);
+/* How many stored segments s stands for (1, or a summary's run). */
+size_t drb_segment_count(const drb_segment *s);
+
+#define DRB_LEVELS                                                                                 \
+	4 /* levels counted apart in the request budget; higher ones count as the last             \
+	   */
+
+/* What one day catalog held, after dropping the segments a larger one supersedes. */
+typedef struct drb_day_summary {
+	char day[9]; /* YYYYMMDD */
+	char *path;  /* the day catalog's key */
+	uint64_t segments, bytes, events;
+	uint64_t level_objects[DRB_LEVELS], level_bytes[DRB_LEVELS];
+	int64_t first_event, last_event, covered_until;
+	size_t gaps;    /* breaks between consecutive segments inside the day */
+	size_t dropped; /* superseded by a larger segment (of this day or a later one) */
+	bool expanded;  /* its segments are real entries again (drb_catalog_expand) */
+} drb_day_summary;
+
 struct drb_generation {
 	char *name;
 	drb_segment *segs; /* in binlog order */
 	size_t n, cap;
-	size_t compacted; /* segs[0..compacted) came from day catalogs */
-	char *last_day;   /* the newest day catalog, YYYYMMDD, or NULL */
+	size_t compacted;      /* segs[0..compacted) came from day catalogs */
+	char *last_day;        /* the newest day catalog, YYYYMMDD, or NULL */
+	drb_day_summary *days; /* DRB_CATALOG_SUMMARY: one per day catalog, oldest first */
+	size_t n_days;
 };
+
+/* Objects and bytes of one repository for a host, per compaction level, and what the last 24
+ * hours cost in PUT requests: the budget a short segment_seconds spends. */
+typedef struct drb_budget {
+	uint64_t level_objects[DRB_LEVELS], level_bytes[DRB_LEVELS]; /* binlog segments (.drb) */
+	uint64_t descriptions; /* segment descriptions (.json), one per segment */
+	uint64_t day_catalogs;
+	uint64_t full_objects, full_bytes;
+	uint64_t segments_last_day; /* segments shipped in the 24 hours before the load */
+	uint64_t puts_last_day;     /* their PUTs: object and description each, and day catalogs */
+} drb_budget;
 
 typedef struct drb_restore_test {
 	char *name; /* the report's object name */
@@ -170,6 +213,11 @@ typedef struct drb_catalog {
 	drb_untrusted *untrusted;   /* ignored for planning, shown by list */
 	size_t n_untrusted;
 	size_t n_unsigned;          /* used without a signature (--allow-unsigned) */
+	bool summary;               /* loaded with DRB_CATALOG_SUMMARY */
+	drb_repo *repo;             /* where it was loaded from (for drb_catalog_expand) */
+	size_t n_day_expands;       /* day catalogs read again to expand summaries */
+	drb_budget budget;
+	int64_t loaded_at;
 } drb_catalog;
 
 /* ---- names ---- */
@@ -193,7 +241,17 @@ int drb_restore_test_from_json(const char *text, size_t len, drb_restore_test *o
 void drb_restore_test_clear(drb_restore_test *t);
 
 /* ---- reading a host's catalog from one repository ---- */
+/* Every segment of every generation materialized (expire, the agent). */
 int drb_catalog_load(drb_repo *r, const char *host_id, drb_catalog **out);
+/* flags for drb_catalog_load_opts */
+#define DRB_CATALOG_SUMMARY                                                                        \
+	1 /* day catalogs read one at a time and summarised: memory grows                          \
+	   * with the number of days, not of segments */
+int drb_catalog_load_opts(drb_repo *r, const char *host_id, int flags, drb_catalog **out);
+/* Replace the summary entries of the day catalogs days[0..n) (indexes into g->days) of
+ * generation g by their segments, each day read again from c->repo once. Pointers into
+ * g->segs are invalid afterwards. */
+int drb_catalog_expand(drb_catalog *c, drb_generation *g, const int *days, size_t n);
 void drb_catalog_free(drb_catalog *c);
 const drb_generation *drb_catalog_generation(const drb_catalog *c, const char *name);
 /* The newest complete full backup taken at or before t (INT64_MAX: the newest). */

@@ -286,6 +286,7 @@ typedef struct collect {
 	const char *prefix;
 	size_t prefix_len;
 	bool recursive;
+	const char *after; /* list_after: only names that sort after this */
 } collect;
 
 static int add(collect *c, const char *path, const struct stat *s, bool dir)
@@ -334,6 +335,11 @@ static int walk(posix_repo *p, collect *c, const char *rel)
 		size_t cmp = rl < c->prefix_len ? rl : c->prefix_len;
 		if (strncmp(relpath, c->prefix, cmp) != 0)
 			continue;
+		/* list_after: a name at or before the bound is passed over unread (no stat, no
+		 * copy): a binlog folder holds two files a segment, the day catalogs cover most */
+		if (c->after && rl >= c->prefix_len && de->d_type != DT_DIR &&
+		    de->d_type != DT_UNKNOWN && strcmp(relpath, c->after) <= 0)
+			continue;
 		char full[PATH_MAX];
 		if (snprintf(full, sizeof full, "%s/%s", p->root, relpath) >= (int)sizeof full ||
 		    lstat(full, &s) < 0)
@@ -347,7 +353,8 @@ static int walk(posix_repo *p, collect *c, const char *rel)
 			} else {
 				rc = walk(p, c, relpath);
 			}
-		} else if (S_ISREG(s.st_mode) && rl >= c->prefix_len) {
+		} else if (S_ISREG(s.st_mode) && rl >= c->prefix_len &&
+			   (!c->after || strcmp(relpath, c->after) > 0)) {
 			rc = add(c, relpath, &s, false);
 		}
 		if (rc < 0)
@@ -382,6 +389,29 @@ static int posix_list(void *impl, const char *prefix, bool recursive, drb_repo_l
 	return rc;
 }
 
+static int posix_list_after(void *impl, const char *prefix, const char *after,
+			    drb_repo_list_fn fn, void *ud)
+{
+	posix_repo *p = impl;
+	collect c = {.prefix = prefix, .prefix_len = strlen(prefix), .recursive = true,
+		     .after = after};
+	struct stat st;
+	if (stat(p->root, &st) < 0)
+		return drb_error_errno(0, errno, "repository folder %s", p->root);
+	int rc = walk(p, &c, "");
+	if (rc == 0) {
+		if (c.n)
+			qsort(c.v, c.n, sizeof *c.v, by_path);
+		for (size_t i = 0; i < c.n && rc == 0; i++)
+			if (!c.v[i].dir)
+				rc = fn(ud, c.v[i].path, &c.v[i].st);
+	}
+	for (size_t i = 0; i < c.n; i++)
+		free(c.v[i].path);
+	free(c.v);
+	return rc;
+}
+
 const drb_repo_driver drb_posix_driver = {
 	.type = "posix",
 	.open = posix_open,
@@ -389,6 +419,7 @@ const drb_repo_driver drb_posix_driver = {
 	.put = posix_put,
 	.get = posix_get,
 	.list = posix_list,
+	.list_after = posix_list_after,
 	.stat = posix_stat,
 	.remove = posix_remove,
 	.describe = posix_describe,

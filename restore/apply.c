@@ -254,7 +254,8 @@ static int plan_best(job *j)
 	bool have_err = false, planned = false;
 	for (size_t i = 0; i < o->set->n; i++) {
 		drb_plan p = {0};
-		if (drb_catalog_load(o->set->repos[i], o->host_id, &j->cats[i]) == 0)
+		if (drb_catalog_load_opts(o->set->repos[i], o->host_id, DRB_CATALOG_SUMMARY,
+					  &j->cats[i]) == 0)
 			trust_notes(o, o->set->repos[i], j->cats[i]);
 		if (!j->cats[i] || drb_plan_make(j->cats[i], &o->target, &p) < 0) {
 			if (j->cats[i])

@@ -61,7 +61,8 @@ static size_t segments(const drb_catalog *c)
 {
 	size_t n = 0;
 	for (size_t g = 0; g < c->n_gens; g++)
-		n += c->gens[g].n;
+		for (size_t k = 0; k < c->gens[g].n; k++)
+			n += drb_segment_count(&c->gens[g].segs[k]);
 	return n;
 }
 

@@ -14,6 +14,7 @@
 #include "common/catalog.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "restore/list.h"
 #include "restore/plan.h"
 #include "restore/restore.h"
@@ -85,7 +86,7 @@ size_t drb_list_load(drb_repo_set *set, const char *host, drb_catalog **cats)
 {
 	size_t readable = 0;
 	for (size_t i = 0; i < set->n; i++) {
-		if (drb_catalog_load(set->repos[i], host, &cats[i]) < 0) {
+		if (drb_catalog_load_opts(set->repos[i], host, DRB_CATALOG_SUMMARY, &cats[i]) < 0) {
 			drb_error_clear();
 			cats[i] = NULL;
 			continue;
@@ -122,8 +123,34 @@ static size_t segment_count(const drb_catalog *c)
 {
 	size_t n = 0;
 	for (size_t i = 0; c && i < c->n_gens; i++)
-		n += c->gens[i].n;
+		for (size_t k = 0; k < c->gens[i].n; k++)
+			n += drb_segment_count(&c->gens[i].segs[k]);
 	return n;
+}
+
+json_t *drb_list_budget(const drb_catalog *c)
+{
+	const drb_budget *b = &c->budget;
+	json_t *levels = json_array();
+	uint64_t objs = 0, bytes = 0;
+	for (int l = 0; l < DRB_LEVELS; l++) {
+		objs += b->level_objects[l];
+		bytes += b->level_bytes[l];
+		if (b->level_objects[l])
+			json_array_append_new(
+			    levels, json_pack("{s:i, s:I, s:I}", "level", l, "segments",
+			                      (json_int_t)b->level_objects[l], "stored_bytes",
+			                      (json_int_t)b->level_bytes[l]));
+	}
+	/* every segment is two objects: its data and its description */
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "objects",
+	                 (json_int_t)(2 * objs + b->day_catalogs + b->full_objects), "stored_bytes",
+	                 (json_int_t)(bytes + b->full_bytes), "binlog_objects",
+	                 (json_int_t)(2 * objs), "day_catalogs", (json_int_t)b->day_catalogs,
+	                 "full_objects", (json_int_t)b->full_objects, "full_bytes",
+	                 (json_int_t)b->full_bytes, "levels", levels, "segments_last_day",
+	                 (json_int_t)b->segments_last_day, "puts_last_day",
+	                 (json_int_t)b->puts_last_day);
 }
 
 static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *all, size_t n_all)
@@ -168,28 +195,32 @@ static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *a
 		json_t *gaps = json_array();
 		int64_t first = 0, last = 0;
 		uint64_t bytes = 0;
+		size_t count = 0;
 		for (size_t k = 0; k < gen->n; k++) {
 			const drb_segment *s = &gen->segs[k];
 			bytes += s->stored_bytes;
+			count += drb_segment_count(s);
 			if (s->first_event && (!first || s->first_event < first))
 				first = s->first_event;
 			if (s->last_event > last)
 				last = s->last_event;
 			if (k && !drb_segment_continues(&gen->segs[k - 1], s))
 				json_array_append_new(
-					gaps, json_pack("{s:s, s:I, s:s, s:I, s:o}", "after_file",
-							gen->segs[k - 1].file, "after_pos",
-							(json_int_t)gen->segs[k - 1].end, "next_file", s->file,
-							"next_pos", (json_int_t)s->start, "last_event_before",
-							iso(gen->segs[k - 1].last_event)));
+				    gaps, json_pack("{s:s, s:I, s:s, s:I, s:o}", "after_file",
+				                    drb_segment_end_file(&gen->segs[k - 1]),
+				                    "after_pos", (json_int_t)gen->segs[k - 1].end,
+				                    "next_file", s->file, "next_pos",
+				                    (json_int_t)s->start, "last_event_before",
+				                    iso(gen->segs[k - 1].last_event)));
 		}
 		json_array_append_new(
-			gens, json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:o, s:o, s:s?, s:o}", "name",
-					gen->name, "segments", (json_int_t)gen->n, "stored_bytes",
-					(json_int_t)bytes, "first_file", gen->n ? gen->segs[0].file : NULL,
-					"last_file", gen->n ? gen->segs[gen->n - 1].file : NULL,
-					"first_event", iso(first), "last_event", iso(last), "end_gtid",
-					gen->n ? gen->segs[gen->n - 1].end_gtid : NULL, "gaps", gaps));
+		    gens,
+		    json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:o, s:o, s:s?, s:o}", "name", gen->name,
+		              "segments", (json_int_t)count, "stored_bytes", (json_int_t)bytes,
+		              "first_file", gen->n ? gen->segs[0].file : NULL, "last_file",
+		              gen->n ? drb_segment_end_file(&gen->segs[gen->n - 1]) : NULL,
+		              "first_event", iso(first), "last_event", iso(last), "end_gtid",
+		              gen->n ? gen->segs[gen->n - 1].end_gtid : NULL, "gaps", gaps));
 	}
 	drb_window w[DRB_LIST_MAX_WINDOWS];
 	size_t nw = drb_list_windows(c, NULL, w, DRB_LIST_MAX_WINDOWS);
@@ -247,6 +278,7 @@ static json_t *describe(drb_repo *r, const drb_catalog *c, drb_catalog *const *a
 			 "last_restore_test", test, "untrusted", untrusted, "unsigned_used",
 			 (json_int_t)c->n_unsigned);
 	json_object_set_new(r_json, "holds", holds);
+	json_object_set_new(r_json, "requests", drb_list_budget(c));
 	return r_json;
 }
 
@@ -296,6 +328,27 @@ static void print_text(const char *host, json_t *repos)
 				       (long long)json_integer_value(json_object_get(gp, "after_pos")),
 				       str(gp, "last_event_before"), str(gp, "next_file"),
 				       (long long)json_integer_value(json_object_get(gp, "next_pos")));
+		}
+		json_t *rq = json_object_get(r, "requests"), *lv;
+		if (json_is_object(rq)) {
+			printf("  objects: %lld (%.1f MB): %lld of binlog, %lld day catalogs, %lld "
+			       "of full "
+			       "backups; PUTs in the last 24 h: %lld (%lld segments)\n",
+			       (long long)json_integer_value(json_object_get(rq, "objects")),
+			       json_integer_value(json_object_get(rq, "stored_bytes")) / 1e6,
+			       (long long)json_integer_value(json_object_get(rq, "binlog_objects")),
+			       (long long)json_integer_value(json_object_get(rq, "day_catalogs")),
+			       (long long)json_integer_value(json_object_get(rq, "full_objects")),
+			       (long long)json_integer_value(json_object_get(rq, "puts_last_day")),
+			       (long long)json_integer_value(
+			           json_object_get(rq, "segments_last_day")));
+			json_array_foreach(json_object_get(rq, "levels"), k, lv)
+			    printf("    level %lld%s: %lld segments, %.1f MB\n",
+			           (long long)json_integer_value(json_object_get(lv, "level")),
+			           json_integer_value(json_object_get(lv, "level")) ? " (compacted)"
+			                                                            : " (as cut)",
+			           (long long)json_integer_value(json_object_get(lv, "segments")),
+			           json_integer_value(json_object_get(lv, "stored_bytes")) / 1e6);
 		}
 		json_t *wins = json_object_get(r, "recoverable"), *w;
 		if (json_array_size(wins) == 0)
@@ -369,6 +422,66 @@ static int number(const char *opt, const char *v, long min, long max, long *out)
 	return 0;
 }
 
+/* The request budget as metrics: per repository and level, what is stored and what the last
+ * 24 hours cost in PUTs (drbackup_repository_*; a no-op without metrics_dir). */
+static void budget_metrics(const drb_config *c, const char *host, drb_repo_set *set,
+                           drb_catalog **cats)
+{
+	drb_metric m[8 * 2 * DRB_LEVELS + 64];
+	char labels[8 * 2 * DRB_LEVELS + 64][300];
+	int n = 0;
+	for (size_t i = 0; i < set->n && n + 2 * DRB_LEVELS + 4 <= (int)(sizeof m / sizeof *m);
+	     i++) {
+		const drb_budget *b = cats[i] ? &cats[i]->budget : NULL;
+		if (!b)
+			continue;
+		uint64_t objs = b->day_catalogs + b->full_objects, bytes = b->full_bytes;
+		for (int l = 0; l < DRB_LEVELS; l++) {
+			objs += 2 * b->level_objects[l];
+			bytes += b->level_bytes[l];
+			snprintf(labels[n], sizeof labels[0],
+			         "host=\"%s\",repo=\"%s\",level=\"%d\"", host, set->repos[i]->name,
+			         l);
+			m[n] =
+			    (drb_metric){"drbackup_repository_segments", labels[n],
+			                 "binlog segments stored, per compaction level (0: as cut)",
+			                 (double)b->level_objects[l]};
+			n++;
+			memcpy(labels[n], labels[n - 1], sizeof labels[0]);
+			m[n] = (drb_metric){"drbackup_repository_segment_bytes", labels[n],
+			                    "stored bytes of binlog segments, per compaction level",
+			                    (double)b->level_bytes[l]};
+			n++;
+		}
+		snprintf(labels[n], sizeof labels[0], "host=\"%s\",repo=\"%s\"", host,
+		         set->repos[i]->name);
+		m[n] = (drb_metric){
+		    "drbackup_repository_objects", labels[n],
+		    "objects stored for the host: segments and their descriptions, day "
+		    "catalogs, full backups",
+		    (double)objs};
+		n++;
+		memcpy(labels[n], labels[n - 1], sizeof labels[0]);
+		m[n] = (drb_metric){"drbackup_repository_stored_bytes", labels[n],
+		                    "stored bytes of segments and full backups", (double)bytes};
+		n++;
+		memcpy(labels[n], labels[n - 1], sizeof labels[0]);
+		m[n] = (drb_metric){"drbackup_repository_puts_last_day", labels[n],
+		                    "PUT requests of the last 24 hours for objects still stored "
+		                    "(segments, descriptions, day catalogs, full backups)",
+		                    (double)b->puts_last_day};
+		n++;
+		memcpy(labels[n], labels[n - 1], sizeof labels[0]);
+		m[n] = (drb_metric){"drbackup_repository_day_catalogs", labels[n],
+		                    "day catalogs stored", (double)b->day_catalogs};
+		n++;
+	}
+	if (drb_metrics_update(c, m, n) < 0) {
+		drb_log_current_error("metrics");
+		drb_error_clear();
+	}
+}
+
 static int show_host(drb_ctx *ctx, const drb_config *c, drb_repo_set *set, const char *host)
 {
 	drb_catalog **cats = calloc(set->n, sizeof *cats);
@@ -395,6 +508,7 @@ static int show_host(drb_ctx *ctx, const drb_config *c, drb_repo_set *set, const
 		print_text(host, repos);
 		json_decref(repos);
 	}
+	budget_metrics(c, host, set, cats);
 	size_t n_repos = set->n;
 	drb_list_free(cats, n_repos);
 	if (readable == 0)

@@ -39,6 +39,8 @@ size_t drb_list_load(drb_repo_set *set, const char *host, drb_catalog **cats);
 void drb_list_free(drb_catalog **cats, size_t n);
 /* The newest point any segment of c is known to cover (0: none). */
 int64_t drb_list_shipped_until(const drb_catalog *c);
+/* The request budget of c (objects and bytes per level, PUTs of the last 24 hours) as JSON. */
+json_t *drb_list_budget(const drb_catalog *c);
 /* t as an ISO 8601 JSON string, null when t is 0. */
 json_t *drb_list_iso(int64_t t);
 

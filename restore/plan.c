@@ -1,6 +1,7 @@
 #include "config.h"
 #include "restore/plan.h"
 #include "common/error.h"
+#include "common/log.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -152,6 +153,8 @@ static int add_seg(drb_plan *p, const drb_segment *s)
 	f->segs = sv;
 	f->segs[f->n++] = s;
 	p->bytes += s->stored_bytes;
+	p->n_runs += s->run > 0;
+	p->segments += drb_segment_count(s);
 	return 0;
 }
 
@@ -164,13 +167,59 @@ static void point(char *buf, size_t len, int64_t t, const char *gtid)
 		 gtid && *gtid ? "GTID " : "", gtid ? gtid : "");
 }
 
-int drb_plan_make(const drb_catalog *c, const drb_target *t, drb_plan *p)
+static int plan_make_older(const drb_catalog *c, const drb_target *t, const char *older_than,
+                           drb_plan *p);
+
+/* Read again the day catalogs of the summary entries in p and plan anew, until the chain is
+ * made of real segments: one pass, as the chain's days are then whole. */
+static int plan_expanded(const drb_catalog *cc, const drb_target *t, const char *older_than,
+                         drb_plan *p)
 {
-	return drb_plan_make_older(c, t, NULL, p);
+	drb_catalog *c = (drb_catalog *)cc;
+	int rc = plan_make_older(c, t, older_than, p);
+	for (int pass = 0; rc == 0 && p->n_runs && pass < 4; pass++) {
+		drb_generation *g = (drb_generation *)p->gen;
+		int *days = calloc(p->n_runs, sizeof *days);
+		size_t nd = 0;
+		if (!days)
+			return drb_error(DRB_ERR_NOMEM, "out of memory");
+		for (size_t i = 0; i < p->n_files; i++)
+			for (size_t k = 0; k < p->files[i].n; k++)
+				if (p->files[i].segs[k]->run && nd < p->n_runs)
+					days[nd++] = p->files[i].segs[k]->day;
+		drb_plan_free(p);
+		rc = drb_catalog_expand(c, g, days, nd);
+		free(days);
+		if (rc == 0)
+			rc = plan_make_older(c, t, older_than, p);
+	}
+	if (rc == 0 && p->n_runs)
+		return drb_error(DRB_ERR_FAILED,
+		                 "the plan still names summaries after reading their "
+		                 "day catalogs");
+	if (rc == 0 && c->summary)
+		drb_log_info(
+		    "repository %s: planned from %zu day catalog%s; read %zu again for the "
+		    "%zu segment%s replayed",
+		    c->repo ? c->repo->name : "-", c->n_day_catalogs,
+		    c->n_day_catalogs == 1 ? "" : "s", c->n_day_expands, p->segments,
+		    p->segments == 1 ? "" : "s");
+	return rc;
 }
 
 int drb_plan_make_older(const drb_catalog *c, const drb_target *t, const char *older_than,
 			drb_plan *p)
+{
+	return plan_expanded(c, t, older_than, p);
+}
+
+int drb_plan_make(const drb_catalog *c, const drb_target *t, drb_plan *p)
+{
+	return plan_expanded(c, t, NULL, p);
+}
+
+static int plan_make_older(const drb_catalog *c, const drb_target *t, const char *older_than,
+                           drb_plan *p)
 {
 	char want[300];
 	memset(p, 0, sizeof *p);
@@ -266,16 +315,17 @@ int drb_plan_from(const drb_catalog *c, const drb_manifest *m, const drb_target 
 			point(where, sizeof where, p->covered_until, prev->end_gtid);
 			if (t->kind == DRB_TO_TIME && t->time <= p->covered_until)
 				break;
-			return drb_error(DRB_ERR_GAP,
-					 "gap in the binlog chain of generation %s after %s:%llu (next "
-					 "shipped: %s:%llu%s): %s cannot be reached; the last point "
-					 "reachable is %s",
-					 g->name, prev->file, (unsigned long long)prev->end, s->file,
-					 (unsigned long long)s->start,
-					 !drb_segment_gtids_continue(prev, s)
-						 ? ", whose GTID state does not continue the one before"
-						 : "",
-					 want, where);
+			return drb_error(
+			    DRB_ERR_GAP,
+			    "gap in the binlog chain of generation %s after %s:%llu (next "
+			    "shipped: %s:%llu%s): %s cannot be reached; the last point "
+			    "reachable is %s",
+			    g->name, drb_segment_end_file(prev), (unsigned long long)prev->end,
+			    s->file, (unsigned long long)s->start,
+			    !drb_segment_gtids_continue(prev, s)
+			        ? ", whose GTID state does not continue the one before"
+			        : "",
+			    want, where);
 		}
 		int rc = add_seg(p, s);
 		if (rc < 0)

@@ -40,10 +40,15 @@ typedef struct drb_plan {
 	int64_t covered_until;  /* the chain holds every commit before this (UTC seconds) */
 	char reached_gtid[1024];
 	bool stop_in_chain;     /* the target cuts the last file: pass a stop option */
+	size_t n_runs;          /* summary entries in the chain (a summary catalog; see
+	                         * drb_plan_make): drb_plan_from leaves them, for list */
+	size_t segments;        /* stored segments the chain stands for */
 } drb_plan;
 
 /* Plan from one catalog. On DRB_ERR_GAP the plan's reached_time and reached_gtid still say
- * the last point that can be reached. */
+ * the last point that can be reached. With a catalog loaded as summaries, the day catalogs of
+ * the summary entries in the chain are read again (at most once each) and the plan made anew,
+ * so the plan holds only real segments (the catalog changes: that is why it is cast). */
 int drb_plan_make(const drb_catalog *c, const drb_target *t, drb_plan *out);
 /* The same from the newest usable full backup older than older_than (a backup id). */
 int drb_plan_make_older(const drb_catalog *c, const drb_target *t, const char *older_than,

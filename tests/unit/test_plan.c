@@ -8,11 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "common/catalog.h"
 #include "common/error.h"
+#include "common/repo.h"
+#include "common/sign.h"
+#include "restore/list.h"
 #include "restore/plan.h"
+#include "tests/harness.h"
 
 #define T0 1795600000 /* 2026-11-25T... */
 
@@ -546,6 +551,394 @@ static void test_gtid_states(void **state)
 	assert_true(drb_gtid_reached(s, ""));
 }
 
+/* ------------------------------------------------------------------ summaries */
+
+/* A random history in a posix repository: n_days days of segments (whole closed files and cuts
+ * of the active one, gaps by a missing range or a broken GTID state), every day but the last
+ * in a day catalog, the last as descriptions; a few full backups at random segments. */
+typedef struct history {
+	drb_repo_config cfg;
+	drb_repo *r;
+	drb_trust trust;
+	char *dir;
+	drb_generation g;
+	int64_t day0;
+	int n_days;
+	uint64_t seq;
+} history;
+
+static unsigned rnd(unsigned *st)
+{
+	*st = *st * 1103515245u + 12345u;
+	return (*st >> 8) & 0xffffff;
+}
+
+static void hist_seg(history *h, int file, uint64_t start, uint64_t end, bool closed, int64_t t,
+                     int level, uint64_t seq0, uint64_t seq1)
+{
+	char name[32], sg[32], eg[32];
+	snprintf(name, sizeof name, "mysql-bin.%06d", file);
+	snprintf(sg, sizeof sg, "0-1-%llu", (unsigned long long)seq0);
+	snprintf(eg, sizeof eg, "0-1-%llu", (unsigned long long)seq1);
+	drb_generation *g = &h->g;
+	g->segs = realloc(g->segs, (g->n + 1) * sizeof *g->segs);
+	drb_segment *s = &g->segs[g->n++];
+	memset(s, 0, sizeof *s);
+	s->generation = strdup(g->name);
+	s->file = strdup(name);
+	s->start = start;
+	s->end = end;
+	s->closed = closed;
+	s->first_event = t;
+	s->last_event = t + 40;
+	s->complete_until = t + 55;
+	s->shipped = t + 60;
+	s->file_created = h->day0 + file; /* one identity per file */
+	s->start_gtid = strdup(sg);
+	s->end_gtid = strdup(eg);
+	s->server_id = 1;
+	s->stored_bytes = 1000 + (end - start) / 3;
+	s->events = (seq1 - seq0) * 4;
+	s->level = level;
+	memset(s->sha256, 'b', 64);
+}
+
+static void hist_open(history *h)
+{
+	h->dir = drbt_tmpdir("plan-summary");
+	h->cfg = (drb_repo_config){.name = "r", .type = "posix", .path = h->dir};
+	assert_int_equal(drb_repo_open(&h->cfg, &h->r), 0);
+	h->trust = (drb_trust){.allow_unsigned = true};
+	h->r->trust = &h->trust;
+	h->g.name = strdup("1-G");
+	h->day0 = ((int64_t)time(NULL) / 86400 - h->n_days - 1) * 86400;
+}
+
+static void hist_full(history *h, const drb_segment *s, uint64_t pos, int64_t t, const char *gtid)
+{
+	drb_manifest m = {0};
+	char id[17];
+	drb_time_id(t, id);
+	m.host_id = "h";
+	m.backup_id = id;
+	m.started = m.finished = m.snapshot_time = t;
+	m.server_version = "10.11";
+	m.server_id = 1;
+	m.binlog_file = s->file;
+	m.binlog_pos = pos;
+	m.gtid = (char *)gtid;
+	m.generation = h->g.name;
+	m.binlog_file_created = s->file_created;
+	assert_int_equal(drb_manifest_put(h->r, &m), 0);
+}
+
+/* Store h->g: day catalogs of every day but the last (by shipped), descriptions of the last,
+ * and the .drb objects. */
+static void hist_store(history *h)
+{
+	drb_generation *g = &h->g;
+	size_t i = 0;
+	int64_t last_day = h->day0 + (int64_t)(h->n_days - 1) * 86400;
+	while (i < g->n) {
+		int64_t day = g->segs[i].shipped / 86400 * 86400;
+		size_t k = i;
+		while (k < g->n && g->segs[k].shipped / 86400 * 86400 == day)
+			k++;
+		if (day < last_day)
+			assert_int_equal(drb_catalog_write_day(h->r, "h", g, i, k), 0);
+		for (size_t q = i; q < k && day >= last_day; q++) {
+			const drb_segment *s = &g->segs[q];
+			char path[300], *text = NULL;
+			if (!s->level) {
+				assert_int_equal(drb_segment_put(h->r, "h", s), 0);
+				continue;
+			}
+			/* a compacted segment's name carries its end and level */
+			snprintf(path, sizeof path, "h/binlog/%s/%s-%012llu-%012llu-L%d.json",
+			         g->name, s->file, (unsigned long long)s->start,
+			         (unsigned long long)s->end, s->level);
+			assert_int_equal(drb_segment_to_json(s, &text), 0);
+			assert_int_equal(drb_meta_put(h->r, path, "binlog", text), 0);
+			free(text);
+		}
+		i = k;
+	}
+}
+
+static void hist_random(history *h, unsigned seed)
+{
+	unsigned st = seed;
+	int file = 1;
+	uint64_t off = 0;
+	h->n_days = 6 + (int)(rnd(&st) % 10);
+	hist_open(h);
+	for (int d = 0; d < h->n_days; d++) {
+		int n = 1 + (int)(rnd(&st) % 30);
+		for (int i = 0; i < n; i++) {
+			int64_t t = h->day0 + (int64_t)d * 86400 + 600 + (int64_t)i * (80000 / n);
+			uint64_t size = 200 + rnd(&st) % 5000, seq0 = h->seq;
+			bool closed = rnd(&st) % 3 == 0;
+			unsigned gap = rnd(&st) % 40;
+			if (gap == 0)
+				off += 100; /* a range never shipped */
+			if (gap == 1)
+				seq0 = h->seq += 3; /* a GTID state that does not continue */
+			h->seq += 1 + rnd(&st) % 9;
+			hist_seg(h, file, off, off + size, closed, t, 0, seq0, h->seq);
+			off += size;
+			if (gap == 2 && closed) {
+				file++; /* a whole file never shipped */
+			}
+			if (closed) {
+				file++;
+				off = 0;
+			}
+		}
+	}
+	/* full backups inside random segments */
+	int n_fulls = 1 + (int)(rnd(&st) % 4);
+	for (int f = 0; f < n_fulls; f++) {
+		const drb_segment *s = &h->g.segs[rnd(&st) % h->g.n];
+		uint64_t pos = s->start + (s->end - s->start) / 2;
+		char gtid[32];
+		snprintf(gtid, sizeof gtid, "%s", s->start_gtid);
+		hist_full(h, s, pos, s->first_event + 5, gtid);
+	}
+	hist_store(h);
+}
+
+static void hist_close(history *h)
+{
+	for (size_t k = 0; k < h->g.n; k++)
+		drb_segment_clear(&h->g.segs[k]);
+	free(h->g.segs);
+	free(h->g.name);
+	drb_repo_close(h->r);
+	drbt_rmtree(h->dir);
+	free(h->dir);
+}
+
+typedef struct shape {
+	size_t segments, gaps;
+	uint64_t bytes, level_objects[DRB_LEVELS];
+	int64_t first, last, covered;
+	char gap_at[16][80];
+} shape;
+
+static void shape_of(const drb_catalog *c, shape *o)
+{
+	memset(o, 0, sizeof *o);
+	for (size_t g = 0; g < c->n_gens; g++)
+		for (size_t k = 0; k < c->gens[g].n; k++) {
+			const drb_segment *s = &c->gens[g].segs[k];
+			o->segments += drb_segment_count(s);
+			o->bytes += s->stored_bytes;
+			if (s->first_event && (!o->first || s->first_event < o->first))
+				o->first = s->first_event;
+			if (s->last_event > o->last)
+				o->last = s->last_event;
+			if (drb_segment_covered_until(s) > o->covered)
+				o->covered = drb_segment_covered_until(s);
+			if (k && !drb_segment_continues(&c->gens[g].segs[k - 1], s)) {
+				if (o->gaps < 16)
+					snprintf(o->gap_at[o->gaps], sizeof o->gap_at[0],
+					         "%s:%llu>%s:%llu",
+					         drb_segment_end_file(&c->gens[g].segs[k - 1]),
+					         (unsigned long long)c->gens[g].segs[k - 1].end,
+					         s->file, (unsigned long long)s->start);
+				o->gaps++;
+			}
+		}
+	for (int l = 0; l < DRB_LEVELS; l++)
+		o->level_objects[l] = c->budget.level_objects[l];
+}
+
+static void same_plan(drb_catalog *whole, drb_catalog *sum, const drb_target *t)
+{
+	drb_plan a, b;
+	int ra = drb_plan_make(whole, t, &a), rb = drb_plan_make(sum, t, &b);
+	drb_error_clear();
+	assert_int_equal(ra, rb);
+	assert_int_equal(a.reached_time, b.reached_time);
+	assert_int_equal(a.covered_until, b.covered_until);
+	assert_string_equal(a.reached_gtid, b.reached_gtid);
+	assert_int_equal(a.stop_in_chain, b.stop_in_chain);
+	if (ra == 0) {
+		assert_int_equal(b.n_runs, 0);
+		assert_string_equal(a.full->backup_id, b.full->backup_id);
+		assert_int_equal(a.n_files, b.n_files);
+		assert_int_equal(a.bytes, b.bytes);
+		for (size_t i = 0; i < a.n_files; i++) {
+			assert_string_equal(a.files[i].name, b.files[i].name);
+			assert_int_equal(a.files[i].start_pos, b.files[i].start_pos);
+			assert_int_equal(a.files[i].n, b.files[i].n);
+			for (size_t k = 0; k < a.files[i].n; k++) {
+				assert_int_equal(a.files[i].segs[k]->start,
+				                 b.files[i].segs[k]->start);
+				assert_int_equal(a.files[i].segs[k]->end, b.files[i].segs[k]->end);
+				assert_int_equal(b.files[i].segs[k]->run, 0);
+				assert_memory_equal(a.files[i].segs[k]->sha256,
+				                    b.files[i].segs[k]->sha256, 64);
+			}
+		}
+	}
+	drb_plan_free(&a);
+	drb_plan_free(&b);
+}
+
+/* The summaries tell what the whole load tells: counts, bytes, events, coverage, the same gaps
+ * at the same places, the same recoverable windows, and the same restore plans. */
+static void test_summary_matches_whole_load(void **state)
+{
+	(void)state;
+	for (unsigned seed = 1; seed <= 24; seed++) {
+		history h = {0};
+		hist_random(&h, seed);
+		drb_catalog *whole = NULL, *sum = NULL;
+		assert_int_equal(drb_catalog_load(h.r, "h", &whole), 0);
+		assert_int_equal(drb_catalog_load_opts(h.r, "h", DRB_CATALOG_SUMMARY, &sum), 0);
+		assert_int_equal(whole->n_gens, 1);
+		assert_int_equal(sum->n_gens, 1);
+		assert_int_equal(whole->gens[0].n, h.g.n);
+		/* a summary holds far fewer entries than there are segments, unless gaps cut it */
+		assert_true(sum->gens[0].n <= whole->gens[0].n);
+		assert_int_equal(sum->gens[0].n_days, h.n_days - 1);
+		shape a, b;
+		shape_of(whole, &a);
+		shape_of(sum, &b);
+		assert_int_equal(a.segments, b.segments);
+		assert_int_equal(a.bytes, b.bytes);
+		assert_int_equal(a.first, b.first);
+		assert_int_equal(a.last, b.last);
+		assert_int_equal(a.covered, b.covered);
+		assert_int_equal(a.gaps, b.gaps);
+		for (size_t i = 0; i < a.gaps && i < 16; i++)
+			assert_string_equal(a.gap_at[i], b.gap_at[i]);
+		assert_memory_equal(a.level_objects, b.level_objects, sizeof a.level_objects);
+		assert_int_equal(whole->budget.day_catalogs, sum->budget.day_catalogs);
+		assert_int_equal(whole->budget.puts_last_day, sum->budget.puts_last_day);
+		drb_window wa[DRB_LIST_MAX_WINDOWS], wb[DRB_LIST_MAX_WINDOWS];
+		size_t na = drb_list_windows(whole, NULL, wa, DRB_LIST_MAX_WINDOWS),
+		       nb = drb_list_windows(sum, NULL, wb, DRB_LIST_MAX_WINDOWS);
+		assert_int_equal(na, nb);
+		for (size_t i = 0; i < na; i++) {
+			assert_int_equal(wa[i].from, wb[i].from);
+			assert_int_equal(wa[i].to, wb[i].to);
+			assert_string_equal(wa[i].to_gtid, wb[i].to_gtid);
+		}
+		/* list needs no day catalog twice */
+		assert_int_equal(sum->n_day_expands, 0);
+		unsigned st = seed * 7919;
+		drb_target latest = {.kind = DRB_TO_LATEST};
+		same_plan(whole, sum, &latest);
+		for (int q = 0; q < 12; q++) {
+			drb_target t = {.kind = DRB_TO_TIME};
+			t.time = a.first + (int64_t)(rnd(&st) % (unsigned)(a.last - a.first + 200));
+			same_plan(whole, sum, &t);
+			drb_target tg = {.kind = DRB_TO_GTID};
+			snprintf(tg.gtid, sizeof tg.gtid, "0-1-%u",
+			         rnd(&st) % (unsigned)(h.seq + 5));
+			same_plan(whole, sum, &tg);
+		}
+		/* at most one day catalog read again per day */
+		assert_true(sum->n_day_expands <= sum->gens[0].n_days);
+		drb_catalog_free(whole);
+		drb_catalog_free(sum);
+		hist_close(&h);
+	}
+}
+
+/* A restore over the last days of a long history reads the day catalogs of its chain only. */
+static void test_plan_reads_the_days_it_replays(void **state)
+{
+	(void)state;
+	history h = {.n_days = 60};
+	hist_open(&h);
+	int file = 1;
+	for (int d = 0; d < h.n_days; d++)
+		for (int i = 0; i < 48; i++) {
+			int64_t t = h.day0 + (int64_t)d * 86400 + (int64_t)i * 1800;
+			uint64_t s0 = h.seq;
+			h.seq += 10;
+			hist_seg(&h, file++, 0, 4096, true, t, 0, s0, h.seq);
+		}
+	/* a full backup on day 50 and on day 20 */
+	hist_full(&h, &h.g.segs[50 * 48 + 3], 100, h.g.segs[50 * 48 + 3].first_event + 5,
+	          h.g.segs[50 * 48 + 3].start_gtid);
+	hist_full(&h, &h.g.segs[20 * 48 + 3], 100, h.g.segs[20 * 48 + 3].first_event + 5,
+	          h.g.segs[20 * 48 + 3].start_gtid);
+	hist_store(&h);
+	drb_catalog *sum = NULL;
+	assert_int_equal(drb_catalog_load_opts(h.r, "h", DRB_CATALOG_SUMMARY, &sum), 0);
+	assert_int_equal(sum->n_day_catalogs, 59);
+	/* 59 summarised days: a handful of entries each, not 48 */
+	assert_true(sum->gens[0].n < 59 * 4 + 48);
+	drb_plan p;
+	drb_target latest = {.kind = DRB_TO_LATEST};
+	assert_int_equal(drb_plan_make(sum, &latest, &p), 0);
+	assert_string_equal(p.full->binlog_file, h.g.segs[50 * 48 + 3].file);
+	/* days 50..58 from catalogs, day 59 from descriptions */
+	assert_int_equal(sum->n_day_expands, 9);
+	assert_int_equal(p.segments, 10 * 48 - 3);
+	drb_plan_free(&p);
+	/* a point on day 30 goes from the full of day 20: days 20..30 more */
+	drb_target t = {.kind = DRB_TO_TIME, .time = h.day0 + 30 * 86400 + 7200};
+	assert_int_equal(drb_plan_make(sum, &t, &p), 0);
+	assert_string_equal(p.full->binlog_file, h.g.segs[20 * 48 + 3].file);
+	assert_int_equal(sum->n_day_expands, 9 + 11);
+	drb_plan_free(&p);
+	drb_catalog_free(sum);
+	hist_close(&h);
+}
+
+/* A compacted segment in a later day's catalog replaces the small ones an earlier day still
+ * names; one in the descriptions of today replaces today's small ones. */
+static void test_summary_supersede_across_days(void **state)
+{
+	(void)state;
+	history h = {.n_days = 4};
+	hist_open(&h);
+	/* day 0: file 1 in 6 cuts; day 1: file 1 compacted (shipped then), file 2 in 4 cuts;
+	 * day 2: file 3; day 3 (descriptions): file 4 in 3 cuts and its compaction */
+	int64_t d0 = h.day0 + 3600, d1 = d0 + 86400, d2 = d1 + 86400, d3 = d2 + 86400;
+	for (int i = 0; i < 6; i++)
+		hist_seg(&h, 1, (uint64_t)i * 1000, (uint64_t)(i + 1) * 1000, i == 5, d0 + i * 100,
+		         0, (uint64_t)i * 10, (uint64_t)(i + 1) * 10);
+	hist_seg(&h, 1, 0, 6000, true, d1, 1, 0, 60);
+	h.g.segs[h.g.n - 1].first_event = d0;
+	for (int i = 0; i < 4; i++)
+		hist_seg(&h, 2, (uint64_t)i * 500, (uint64_t)(i + 1) * 500, i == 3,
+		         d1 + 600 + i * 100, 0, 60 + (uint64_t)i * 5, 65 + (uint64_t)i * 5);
+	hist_seg(&h, 3, 0, 700, true, d2, 0, 80, 90);
+	for (int i = 0; i < 3; i++)
+		hist_seg(&h, 4, (uint64_t)i * 100, (uint64_t)(i + 1) * 100, false, d3 + i * 100, 0,
+		         90 + (uint64_t)i, 91 + (uint64_t)i);
+	hist_seg(&h, 4, 0, 300, false, d3 + 400, 1, 90, 93);
+	hist_full(&h, &h.g.segs[0], 500, d0 + 5, "0-1-0");
+	hist_store(&h);
+	drb_catalog *sum = NULL;
+	assert_int_equal(drb_catalog_load_opts(h.r, "h", DRB_CATALOG_SUMMARY, &sum), 0);
+	shape b;
+	shape_of(sum, &b);
+	assert_int_equal(b.gaps, 0);
+	assert_int_equal(b.segments, 1 + 4 + 1 + 1); /* the small ones of files 1 and 4 dropped */
+	assert_int_equal(b.level_objects[0], 5);
+	assert_int_equal(b.level_objects[1], 2);
+	assert_int_equal(sum->gens[0].days[0].dropped, 6);
+	drb_plan p;
+	drb_target latest = {.kind = DRB_TO_LATEST};
+	assert_int_equal(drb_plan_make(sum, &latest, &p), 0);
+	assert_int_equal(p.n_files, 4);
+	assert_int_equal(p.files[0].n, 1);
+	assert_int_equal(p.files[0].segs[0]->level, 1);
+	assert_int_equal(p.files[3].n, 1);
+	assert_int_equal(p.files[3].segs[0]->level, 1);
+	assert_string_equal(p.reached_gtid, "0-1-93");
+	drb_plan_free(&p);
+	drb_catalog_free(sum);
+	hist_close(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -565,6 +958,9 @@ int main(void)
 		cmocka_unit_test(test_target_parsing),
 		cmocka_unit_test(test_gtid_states),
 		cmocka_unit_test(test_segment_level_json),
+		cmocka_unit_test(test_summary_matches_whole_load),
+		cmocka_unit_test(test_plan_reads_the_days_it_replays),
+		cmocka_unit_test(test_summary_supersede_across_days),
 		cmocka_unit_test(test_superseded_dropped), /* last: it changes the shared catalog */
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
