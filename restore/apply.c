@@ -452,8 +452,15 @@ static int fetch_objects(job *j, drb_restore_result *r)
 	const drb_restore_opts *o = &j->o;
 	for (;;) {
 		size_t failed = 0;
-		for (size_t i = 0; i < j->n_objs; i++)
-			snprintf(j->objs[i].local, sizeof j->objs[i].local, "%s/%zu.drb", j->spool, i);
+		for (size_t i = 0; i < j->n_objs; i++) {
+			free(j->objs[i].local);
+			free(j->objs[i].err);
+			j->objs[i].err = NULL;
+			if (asprintf(&j->objs[i].local, "%s/%zu.drb", j->spool, i) < 0) {
+				j->objs[i].local = NULL;
+				return drb_error(DRB_ERR_NOMEM, "out of memory");
+			}
+		}
 		int rc = drb_fetch_all(o->set, o->keys, j->from, j->objs, j->n_objs, o->jobs, &failed);
 		if (rc == 0 || failed >= j->n_dumps || rc == DRB_ERR_CANCELLED || o->newest_only)
 			return rc < 0 ? drb_error_wrap(0, "nothing was restored") : 0;

@@ -103,7 +103,10 @@ static void *fetch_worker(void *arg)
 		int rc = fetch_one(fe, f);
 		pthread_mutex_lock(&fe->lock);
 		if (rc < 0) {
-			drb_error_save(&f->err);
+			if (!f->err)
+				f->err = calloc(1, sizeof *f->err);
+			if (f->err)
+				drb_error_save(f->err);
 			f->done = -1;
 			fe->failed = true;
 		} else {
@@ -122,7 +125,9 @@ int drb_fetch_all(drb_repo_set *set, const drb_keyring *keys, size_t first, drb_
 	for (size_t i = 0; i < n; i++)
 		if (v[i].done < 0) {
 			*failed = i;
-			drb_error_restore(&v[i].err);
+			if (!v[i].err)
+				return drb_error(DRB_ERR_NOMEM, "out of memory");
+			drb_error_restore(v[i].err);
 			return drb_error_code();
 		}
 	if (drb_stop_requested())
@@ -154,9 +159,12 @@ int drb_fetch_stream(const drb_keyring *keys, const drb_fetch *f, int to_fd, con
 
 void drb_fetch_clear(drb_fetch *f)
 {
-	if (f->local[0])
+	if (f->local && f->local[0])
 		unlink(f->local);
-	f->local[0] = 0;
+	free(f->local);
+	f->local = NULL;
+	free(f->err);
+	f->err = NULL;
 	free(f->path);
 	f->path = NULL;
 	f->done = 0;

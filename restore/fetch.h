@@ -16,9 +16,10 @@ typedef struct drb_fetch {
 	char *path; /* in the repository */
 	char sha256[65];
 	uint64_t size;
-	char local[PATH_MAX]; /* the checked ciphertext in the spool */
-	int done;             /* 1 fetched, -1 no repository holds an intact copy */
-	drb_error_state err;
+	char *local; /* the checked ciphertext in the spool (set by the caller, freed by clear) */
+	int done;    /* 1 fetched, -1 no repository holds an intact copy */
+	drb_error_state *err; /* why, when done is -1: held only for an object that failed, so a
+			       * chain of a year of segments costs a few hundred bytes a segment */
 } drb_fetch;
 
 /* Fetch v[0..n) into v[i].local with jobs threads, from set->repos[first] first. Stops at the
