@@ -268,7 +268,9 @@ int drb_s3_parse_delete(const char *xml, size_t len, char *key, size_t keylen, c
                         size_t codelen, char *msg, size_t msglen);
 /* The request bodies, built with libxml2 (malloc'd, NUL-terminated). */
 int drb_s3_xml_complete(unsigned n, char (*etags)[80], char **xml, size_t *len);
-int drb_s3_xml_delete(const char *const *keys, size_t n, char **xml, size_t *len);
+/* <Delete> of keys, each of its version when versions is not NULL. */
+int drb_s3_xml_delete(const char *const *keys, const char *const *versions, size_t n, char **xml,
+		      size_t *len);
 /* ISO 8601 "2026-11-25T10:00:00.000Z" to seconds since the epoch; -1 when it does not parse. */
 int64_t drb_s3_parse_iso8601(const char *s);
 /* EncodingType url: %XX and '+' (space) decoded in place. false on a bad escape. */
@@ -297,11 +299,9 @@ typedef struct drb_s3_versions_page {
 
 int drb_s3_parse_versions(const char *xml, size_t len, drb_s3_versions_page *page);
 void drb_s3_versions_page_free(drb_s3_versions_page *page);
-/* Bodies: <Retention> (mode, retain-until), <LegalHold> (ON/OFF), and <Delete> of versions. */
+/* Bodies: <Retention> (mode, retain-until) and <LegalHold> (ON/OFF). */
 int drb_s3_xml_retention(const char *mode, int64_t until, char **xml, size_t *len);
 int drb_s3_xml_legal_hold(bool on, char **xml, size_t *len);
-int drb_s3_xml_delete_versions(const char *const *keys, const char *const *versions, size_t n,
-                               char **xml, size_t *len);
 
 /* ---------------------------------------------------------------- operations */
 

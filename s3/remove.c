@@ -18,7 +18,7 @@ static int delete_batch(drb_s3 *s3, const char *const *keys, size_t n)
 	char *xml = NULL, key[DRB_S3_KEY_MAX + 1], code[64], msg[256], where[600];
 	size_t len = 0;
 	int rc;
-	if ((rc = drb_s3_xml_delete(keys, n, &xml, &len)) < 0)
+	if ((rc = drb_s3_xml_delete(keys, NULL, n, &xml, &len)) < 0)
 		return rc;
 	drb_s3_req req = {.method = "POST", .what = "deleting", .body = xml, .body_len = len};
 	req.query[req.n_query++] = (drb_s3_kv){"delete", ""};

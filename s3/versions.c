@@ -127,7 +127,7 @@ static int delete_versions_of(drb_s3 *s3, const char *key)
 			keys[j] = key;
 		free(xml);
 		xml = NULL;
-		if ((rc = drb_s3_xml_delete_versions(keys, (const char *const *)k.vids + i, n, &xml,
+		if ((rc = drb_s3_xml_delete(keys, (const char *const *)k.vids + i, n, &xml,
 		                                     &len)) < 0)
 			break;
 		drb_s3_req req = {.method = "POST",

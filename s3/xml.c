@@ -478,7 +478,8 @@ out:
 	return rc;
 }
 
-int drb_s3_xml_delete(const char *const *keys, size_t n, char **xml, size_t *len)
+int drb_s3_xml_delete(const char *const *keys, const char *const *versions, size_t n, char **xml,
+                      size_t *len)
 {
 	xmlNodePtr root;
 	xmlDocPtr doc;
@@ -493,7 +494,9 @@ int drb_s3_xml_delete(const char *const *keys, size_t n, char **xml, size_t *len
 	}
 	for (size_t i = 0; i < n; i++) {
 		xmlNodePtr o = xmlNewChild(root, NULL, BAD_CAST "Object", NULL);
-		if (!o || !xmlNewTextChild(o, NULL, BAD_CAST "Key", BAD_CAST keys[i])) {
+		if (!o || !xmlNewTextChild(o, NULL, BAD_CAST "Key", BAD_CAST keys[i]) ||
+		    (versions &&
+		     !xmlNewTextChild(o, NULL, BAD_CAST "VersionId", BAD_CAST versions[i]))) {
 			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 			goto out;
 		}
@@ -647,33 +650,6 @@ int drb_s3_xml_legal_hold(bool on, char **xml, size_t *len)
 		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 	else
 		rc = dump(doc, xml, len);
-	xmlFreeDoc(doc);
-	return rc;
-}
-
-int drb_s3_xml_delete_versions(const char *const *keys, const char *const *versions, size_t n,
-                               char **xml, size_t *len)
-{
-	xmlNodePtr root;
-	xmlDocPtr doc;
-	int rc = 0;
-	drb_s3_xml_init();
-	if (!(doc = new_doc("Delete", &root)))
-		return drb_error(DRB_ERR_NOMEM, "out of memory");
-	if (!xmlNewTextChild(root, NULL, BAD_CAST "Quiet", BAD_CAST "true")) {
-		rc = drb_error(DRB_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		xmlNodePtr o = xmlNewChild(root, NULL, BAD_CAST "Object", NULL);
-		if (!o || !xmlNewTextChild(o, NULL, BAD_CAST "Key", BAD_CAST keys[i]) ||
-		    !xmlNewTextChild(o, NULL, BAD_CAST "VersionId", BAD_CAST versions[i])) {
-			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
-	rc = dump(doc, xml, len);
-out:
 	xmlFreeDoc(doc);
 	return rc;
 }

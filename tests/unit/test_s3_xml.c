@@ -291,7 +291,7 @@ static void request_bodies(void **state)
 	                            "<Part><PartNumber>2</PartNumber><ETag>\"def\"</ETag></Part>"));
 	free(xml);
 	const char *keys[] = {"a<b>&c", "d"};
-	assert_int_equal(drb_s3_xml_delete(keys, 2, &xml, &len), 0);
+	assert_int_equal(drb_s3_xml_delete(keys, NULL, 2, &xml, &len), 0);
 	assert_non_null(strstr(xml,
 	                       "<Quiet>true</Quiet><Object><Key>a&lt;b&gt;&amp;c</Key></Object>"
 	                       "<Object><Key>d</Key></Object></Delete>"));
@@ -361,7 +361,7 @@ static void lock_bodies(void **state)
 	    strstr(xml, "<LegalHold xmlns=\"" AWS_NS "\"><Status>OFF</Status></LegalHold>"));
 	free(xml);
 	const char *keys[] = {"a&b", "a&b"}, *vids[] = {"v1", "v<2>"};
-	assert_int_equal(drb_s3_xml_delete_versions(keys, vids, 2, &xml, &len), 0);
+	assert_int_equal(drb_s3_xml_delete(keys, vids, 2, &xml, &len), 0);
 	assert_non_null(strstr(xml, "<Object><Key>a&amp;b</Key><VersionId>v1</VersionId></Object>"
 	                            "<Object><Key>a&amp;b</Key><VersionId>v&lt;2&gt;</VersionId>"
 	                            "</Object></Delete>"));
