@@ -440,15 +440,25 @@ static int delete_smalls(pass *p, const entry *big, size_t *idx, size_t n)
 				 : drb_error(DRB_ERR_NOMEM, "out of memory");
 			free(cat);
 		}
-		for (int pass_ = 0; pass_ < 2 && rc == 0; pass_++)
+		/* descriptions, then objects: each one batched request set (DeleteObjects takes
+		 * a thousand keys), not a request a segment */
+		char **paths = calloc(n ? n : 1, sizeof *paths);
+		if (!paths)
+			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+		for (int pass_ = 0; pass_ < 2 && rc == 0; pass_++) {
 			for (size_t k = 0; k < n && rc == 0; k++) {
-				char *path = drb_segment_path(host, &p->cp->v[idx[k]].s,
-							      pass_ == 0 ? "json" : "drb");
-				const char *v[] = {path};
-				rc = path ? drb_repo_remove(repo, v, 1)
-					  : drb_error(DRB_ERR_NOMEM, "out of memory");
-				free(path);
+				free(paths[k]);
+				paths[k] = drb_segment_path(host, &p->cp->v[idx[k]].s,
+							    pass_ == 0 ? "json" : "drb");
+				if (!paths[k])
+					rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 			}
+			if (rc == 0)
+				rc = drb_repo_remove(repo, (const char *const *)paths, n);
+		}
+		for (size_t k = 0; paths && k < n; k++)
+			free(paths[k]);
+		free(paths);
 		if (rc < 0)
 			drb_error_wrap(0, "repository %s", repo->name);
 	}
