@@ -70,6 +70,8 @@ typedef struct shipper {
 	drb_compactor *cp;      /* compact_levels: what was shipped, for compaction; or NULL */
 	drb_compact_stats cst;  /* the last compaction pass */
 	uint64_t compacted, replaced;
+	uint64_t today_mark; /* segments + compacted + replaced when today's catalog was written */
+	uint64_t today_failed; /* repositories whose last try failed: left alone while degraded */
 } shipper;
 
 /* ------------------------------------------------------------------ the server's files */
@@ -719,7 +721,8 @@ static void compact(shipper *s)
 	bool all = true;
 	gmtime_r(&t, &tm);
 	strftime(today, sizeof today, "%Y%m%d", &tm);
-	if (strcmp(s->st.compacted_day, today) == 0)
+	bool rebuild = drb_state_catalog_rebuild_due(s->c);
+	if (strcmp(s->st.compacted_day, today) == 0 && !rebuild)
 		return;
 	for (size_t i = 0; i < s->set->n; i++) {
 		drb_catalog *cat = NULL;
@@ -737,6 +740,8 @@ static void compact(shipper *s)
 	}
 	if (!all)
 		return;
+	if (rebuild)
+		drb_state_catalog_rebuilt(s->c);
 	snprintf(s->st.compacted_day, sizeof s->st.compacted_day, "%s", today);
 	if (drb_state_save(s->c, &s->st) < 0)
 		drb_error_clear();
@@ -762,6 +767,48 @@ static void compact_segments(shipper *s)
 			     (unsigned long long)s->cst.compacted, s->cst.compacted == 1 ? "" : "s",
 			     (unsigned long long)s->cst.replaced,
 			     s->cst.pending ? " (more once every repository holds theirs)" : "");
+}
+
+/* The current day's catalog brought up to date in every repository, so a listing reads one
+ * object for today instead of a description per segment: after something was shipped or
+ * compacted, and only once the finished days' catalogs are written (compact). */
+static void catalog_today(shipper *s)
+{
+	uint64_t mark = s->segments + s->compacted + s->replaced;
+	char today[9];
+	int64_t now = drb_state_now();
+	time_t t = (time_t)now;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(today, sizeof today, "%Y%m%d", &tm);
+	if (!s->st.generation[0] || mark == s->today_mark ||
+	    strcmp(s->st.compacted_day, today) != 0)
+		return;
+	bool all = true;
+	if (!s->degraded)
+		s->today_failed = 0; /* every repository is back: try them all */
+	for (size_t i = 0; i < s->set->n && i < 64; i++) {
+		size_t added = 0;
+		if (s->today_failed & (1ull << i)) {
+			all = false; /* down: its turn comes once heal has brought it back */
+			continue;
+		}
+		if (drb_catalog_write_today(s->set->repos[i], s->c->host_id, s->st.generation, now,
+		                            &added) < 0) {
+			char line[DRB_ERROR_LINE];
+			drb_error_line(line, sizeof line);
+			drb_log_debug("repository %s: today's catalog not written (%s)",
+			              s->set->repos[i]->name, line);
+			s->today_failed |= s->degraded ? 1ull << i : 0;
+			all = false;
+		} else if (added) {
+			drb_log_debug("repository %s: today's catalog now names %zu more segment%s",
+			              s->set->repos[i]->name, added, added == 1 ? "" : "s");
+		}
+		drb_error_clear();
+	}
+	if (all)
+		s->today_mark = mark;
 }
 
 static void metrics(shipper *s, int64_t ms, bool ok)
@@ -820,6 +867,7 @@ static int64_t now_ms(void)
 typedef struct schedule {
 	int64_t next_heal, heal_wait; /* monotonic ms */
 	int64_t next_compact;
+	int64_t next_today; /* the current day's catalog (catalog_seconds) */
 } schedule;
 
 static void follow_heal(shipper *s, schedule *w, int64_t now, long period_ms)
@@ -867,6 +915,10 @@ static void follow_upkeep(shipper *s, schedule *w, int64_t now, long period_ms, 
 	}
 	/* after the day catalogs: a day they already name gets its catalog rewritten */
 	compact_segments(s);
+	if (s->c->binlog.catalog_seconds > 0 && now >= w->next_today) {
+		catalog_today(s);
+		w->next_today = now + s->c->binlog.catalog_seconds * 1000;
+	}
 }
 
 /* follow_delay_ms: the binlog folder watched with inotify (the active file, the index, new
@@ -1057,6 +1109,8 @@ int drb_cmd_binlog(drb_ctx *ctx, int argc, char **argv)
 		drb_error_clear();
 		compact(&s);
 		compact_segments(&s);
+		if (c->binlog.catalog_seconds > 0)
+			catalog_today(&s);
 	}
 	metrics(&s, now_ms() - t0, rc == 0 && s.gaps == 0);
 	if (rc < 0)

@@ -196,18 +196,49 @@ static int heal_one(drb_repo_set *set, listing *ls, size_t dst, const char *path
 	return tried ? rc : 1;
 }
 
-/* A segment healed into a repository may belong to a day its catalog already summarised
- * without it: that generation's day catalogs go, and the next compaction writes them whole
- * (until then the catalog reads segment descriptions one by one). */
-static void drop_day_catalogs(drb_repo *r, listing *l, const char *segment)
+/* A description healed into a repository is read by the reader's start-after when its key
+ * sorts after the newest day catalog's last key (the usual case: it was shipped while the
+ * repository was away, after that catalog was written). One at or before that key belongs to a
+ * day its catalog already summarised without it: that generation's day catalogs go, and the
+ * next compaction writes them whole (until then the catalog reads segment descriptions one by
+ * one). cache: the generation's catalog prefix and newest last key, per repository. */
+typedef struct catalog_cache {
+	char prefix[1024];
+	char last[1200]; /* "" when the generation has no day catalog (left) */
+} catalog_cache;
+
+static bool drop_day_catalogs(const drb_config *c, drb_repo *r, listing *l, const char *segment,
+                              catalog_cache *cache)
 {
 	const char *b = strstr(segment, "/binlog/");
 	const char *gen_end = b ? strchr(b + 8, '/') : NULL;
-	char prefix[1024];
+	char prefix[1024], desc[1200];
 	if (!gen_end)
-		return;
+		return false;
 	snprintf(prefix, sizeof prefix, "%.*s/catalog/%.*s/", (int)(b - segment), segment,
 		 (int)(gen_end - b - 8), b + 8);
+	size_t n = strlen(segment);
+	snprintf(desc, sizeof desc, "%.*s.json",
+	         (int)(n > 4 && strcmp(segment + n - 4, ".drb") == 0    ? n - 4
+	               : n > 5 && strcmp(segment + n - 5, ".json") == 0 ? n - 5
+	                                                                : n),
+	         segment);
+	if (strcmp(cache->prefix, prefix) != 0) {
+		const char *newest = NULL;
+		snprintf(cache->prefix, sizeof cache->prefix, "%s", prefix);
+		cache->last[0] = 0;
+		for (size_t i = 0; i < l->n; i++)
+			if (strncmp(l->v[i].path, prefix, strlen(prefix)) == 0 &&
+			    (!newest || strcmp(l->v[i].path, newest) > 0))
+				newest = l->v[i].path;
+		if (newest &&
+		    drb_catalog_day_last(r, newest, cache->last, sizeof cache->last) < 0) {
+			drb_error_clear();
+			snprintf(cache->last, sizeof cache->last, "~"); /* unknown: rebuild */
+		}
+	}
+	if (!cache->last[0] || strcmp(desc, cache->last) > 0)
+		return false; /* after the newest catalog: read as it is */
 	for (size_t i = 0; i < l->n; i++)
 		if (strncmp(l->v[i].path, prefix, strlen(prefix)) == 0) {
 			const char *p[] = {l->v[i].path};
@@ -216,6 +247,9 @@ static void drop_day_catalogs(drb_repo *r, listing *l, const char *segment)
 			else
 				drb_log_debug("heal: dropped %s (rebuilt by the next compaction)", p[0]);
 		}
+	cache->last[0] = 0; /* none left */
+	drb_state_note_catalog_rebuild(c);
+	return true;
 }
 
 int drb_heal(const drb_config *c, drb_repo_set *set)
@@ -227,8 +261,12 @@ int drb_heal(const drb_config *c, drb_repo_set *set)
 		return 0;
 	uint64_t begun = drb_state_heal_begin(c);
 	listing *ls = calloc(set->n, sizeof *ls);
-	if (!ls)
+	catalog_cache *caches = calloc(set->n, sizeof *caches);
+	if (!ls || !caches) {
+		free(ls);
+		free(caches);
 		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	}
 	snprintf(prefix, sizeof prefix, "%s/", c->host_id);
 	for (size_t i = 0; i < set->n; i++) {
 		ls[i].ok = drb_repo_list(set->repos[i], prefix, true, add, &ls[i]) == 0;
@@ -293,7 +331,8 @@ int drb_heal(const drb_config *c, drb_repo_set *set)
 					if (add(&ls[d], p, NULL) == 0)
 						qsort(ls[d].v, ls[d].n, sizeof *ls[d].v, by_path);
 					if (strstr(p, "/binlog/"))
-						drop_day_catalogs(set->repos[d], &ls[d], p);
+						drop_day_catalogs(c, set->repos[d], &ls[d], p,
+						                  &caches[d]);
 				}
 			}
 		}
@@ -303,6 +342,7 @@ int drb_heal(const drb_config *c, drb_repo_set *set)
 		free(ls[i].v);
 	}
 	free(ls);
+	free(caches);
 	for (size_t t = 0; t < n_tombs; t++)
 		drb_tombstone_clear(&tombs[t]);
 	free(tombs);

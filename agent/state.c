@@ -198,6 +198,29 @@ void drb_state_note_heal(const drb_config *c)
 	heal_unlock(fd);
 }
 
+void drb_state_note_catalog_rebuild(const drb_config *c)
+{
+	char path[PATH_MAX];
+	state_path(c, "catalog-rebuild", path, sizeof path);
+	int f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (f >= 0)
+		close(f);
+}
+
+bool drb_state_catalog_rebuild_due(const drb_config *c)
+{
+	char path[PATH_MAX];
+	state_path(c, "catalog-rebuild", path, sizeof path);
+	return access(path, F_OK) == 0;
+}
+
+void drb_state_catalog_rebuilt(const drb_config *c)
+{
+	char path[PATH_MAX];
+	state_path(c, "catalog-rebuild", path, sizeof path);
+	unlink(path);
+}
+
 bool drb_state_heal_due(const drb_config *c, int64_t now)
 {
 	char path[PATH_MAX];

@@ -39,6 +39,11 @@ char *drb_state_generation(const drb_config *c, long server_id);
  * that share spool_dir (full, binlog, a follower): the state is read and changed under a lock,
  * and every note raises a counter. */
 void drb_state_note_heal(const drb_config *c);
+/* Day catalogs were dropped (heal): the next compaction of the catalog writes them again,
+ * even on a day it already did (spool_dir/catalog-rebuild). */
+void drb_state_note_catalog_rebuild(const drb_config *c);
+bool drb_state_catalog_rebuild_due(const drb_config *c);
+void drb_state_catalog_rebuilt(const drb_config *c);
 bool drb_state_heal_due(const drb_config *c, int64_t now);
 /* Only: did a run record a missing copy that no heal has copied since? */
 bool drb_state_heal_pending(const drb_config *c);

@@ -746,8 +746,9 @@ bool drb_segment_supersedes(const drb_segment *big, const drb_segment *small)
 {
 	const char *gb = big->generation ? big->generation : "";
 	const char *gs = small->generation ? small->generation : "";
-	if (big == small || strcmp(big->file, small->file) != 0 || strcmp(gb, gs) != 0 ||
-	    big->file_created != small->file_created)
+	/* a summary entry stands for many segments, possibly across files: never compared */
+	if (big == small || big->run || small->run || strcmp(big->file, small->file) != 0 ||
+	    strcmp(gb, gs) != 0 || big->file_created != small->file_created)
 		return false;
 	/* an empty segment closes a file after the range shipped before it: never inside one */
 	if (small->start < big->start || small->end > big->end || small->start >= big->end ||
@@ -914,6 +915,8 @@ static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 		json_t *last = json_object_get(j, "last");
 		if (json_is_string(last))
 			snprintf(last_key, sizeof last_key, "%s", json_string_value(last));
+		g->last_open = json_is_true(json_object_get(j, "open"));
+		g->last_writes = json_integer_value(json_object_get(j, "writes"));
 		const char *slash = strrchr(days.v[i], '/');
 		free(g->last_day);
 		g->last_day = strndup(slash + 1, 8);
@@ -1298,19 +1301,25 @@ static void gen_clear(drb_generation *g)
 	g->name = name;
 }
 
-/* The descriptions written since the newest day catalog (keys after last_key), into tail. */
-static int load_tail(drb_repo *r, drb_catalog *c, drb_generation *g, const char *last_key,
-                     drb_generation *tail)
+/* The names of generation g's objects after last_key, into segs. */
+static int list_tail(drb_repo *r, drb_catalog *c, drb_generation *g, const char *last_key,
+                     names *segs)
 {
-	names segs = {0};
 	char prefix[600];
+	snprintf(prefix, sizeof prefix, "%s/binlog/%s/", c->host_id, g->name);
+	return drb_repo_list_after(r, prefix, last_key, collect, segs);
+}
+
+/* The descriptions among segs (listed by list_tail) into tail; segs is freed. */
+static int load_tail_names(drb_repo *r, drb_catalog *c, drb_generation *g, const char *last_key,
+                           names *segs_in, drb_generation *tail)
+{
+	names segs = *segs_in;
 	char **texts = NULL;
 	size_t *lens = NULL;
 	int *rcs = NULL;
-	snprintf(prefix, sizeof prefix, "%s/binlog/%s/", c->host_id, g->name);
-	int rc = drb_repo_list_after(r, prefix, last_key, collect, &segs);
-	if (rc == 0)
-		rc = fetch_all(r, &segs, 1 << 20, &texts, &lens, &rcs);
+	int rc = fetch_all(r, &segs, 1 << 20, &texts, &lens, &rcs);
+	memset(segs_in, 0, sizeof *segs_in);
 	for (size_t i = 0; i < segs.n && rc == 0; i++) {
 		if (i % TAIL_BATCH == 0)
 			fetch_batch_n(r, &segs, i, TAIL_BATCH, TAIL_FETCHERS, 1 << 20, texts, lens,
@@ -1354,6 +1363,18 @@ static int load_tail(drb_repo *r, drb_catalog *c, drb_generation *g, const char 
 	return rc;
 }
 
+/* The descriptions written since the newest day catalog (keys after last_key), into tail. */
+static int load_tail(drb_repo *r, drb_catalog *c, drb_generation *g, const char *last_key,
+                     drb_generation *tail)
+{
+	names segs = {0};
+	int rc = list_tail(r, c, g, last_key, &segs);
+	if (rc == 0)
+		return load_tail_names(r, c, g, last_key, &segs, tail);
+	names_free(&segs);
+	return rc;
+}
+
 /* Day catalogs fetched, checked and parsed into segments by a few threads at once (parsing
  * is most of a listing's time); the bookkeeping of the checks stays with the caller. */
 typedef struct day_out {
@@ -1362,6 +1383,8 @@ typedef struct day_out {
 	int got;    /* the fetch */
 	bool ok;    /* checked and parsed */
 	char *last; /* its "last" key */
+	bool open;  /* written while its day was still growing */
+	int64_t writes;
 } day_out;
 
 typedef struct day_job {
@@ -1401,6 +1424,8 @@ static void *day_worker(void *arg)
 				o->ok = true;
 				o->last =
 				    json_is_string(last) ? strdup(json_string_value(last)) : NULL;
+				o->open = json_is_true(json_object_get(j, "open"));
+				o->writes = json_integer_value(json_object_get(j, "writes"));
 			}
 			json_decref(j);
 		}
@@ -1491,6 +1516,8 @@ static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *
 		if (out[0].ok && out[0].last)
 			snprintf(last_key, sizeof last_key, "%s", out[0].last);
 		damaged = !out[0].ok;
+		g->last_open = out[0].open;
+		g->last_writes = out[0].writes;
 	}
 	if (rc == 0 && !damaged)
 		rc = load_tail(r, c, g, last_key, &tail);
@@ -1543,9 +1570,11 @@ static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *
 		int64_t t = 0;
 		char id[17];
 		snprintf(id, sizeof id, "%.8sT000000Z", nd ? g->days[nd - 1].day : "");
-		/* the newest day catalog was written after its day ended */
+		/* the newest day catalog was written after its day ended, or is the current
+		 * day's, rewritten as it grew */
 		if (nd && drb_time_parse(id, &t) == 0 && t + 2 * 86400 > c->loaded_at)
-			c->budget.puts_last_day++;
+			c->budget.puts_last_day +=
+			    g->last_open && g->last_writes > 0 ? (uint64_t)g->last_writes : 1;
 		drb_error_clear();
 	}
 	for (size_t k = 0; k < tail.n; k++)
@@ -1576,6 +1605,12 @@ static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *
 static int by_int(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int by_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
 	return x < y ? -1 : x > y;
 }
 
@@ -1635,11 +1670,20 @@ int drb_catalog_expand(drb_catalog *c, drb_generation *g, const int *days_in, si
 	for (size_t i = 0; rc == 0 && i < nd; i++)
 		for (size_t q = 0; rc == 0 && q < out[i].segs.n; q++) {
 			drb_segment *s = &out[i].segs.segs[q];
+			/* inside an entry's span; or holding one whole: a compaction rewrote the
+			 * day since it was summarised (the current day, say), and the larger
+			 * segment now stands in the catalog for the small ones the summary saw */
 			bool in = false;
 			for (size_t k = first[i]; k < first[i + 1] && !in; k++)
-				in = pos_cmp(s->file, s->start, spans[k].file, spans[k].start) >=
-				         0 &&
-				     pos_cmp(s->file, s->end, spans[k].end_file, spans[k].end) <= 0;
+				in = (pos_cmp(s->file, s->start, spans[k].file, spans[k].start) >=
+				          0 &&
+				      pos_cmp(s->file, s->end, spans[k].end_file, spans[k].end) <=
+				          0) ||
+				     (s->level > 0 &&
+				      pos_cmp(s->file, s->start, spans[k].file, spans[k].start) <=
+				          0 &&
+				      pos_cmp(s->file, s->end, spans[k].end_file, spans[k].end) >=
+				          0);
 			if (in) {
 				s->day = days[i];
 				rc = gen_add(&add, s);
@@ -1672,6 +1716,7 @@ int drb_catalog_expand(drb_catalog *c, drb_generation *g, const int *days_in, si
 	names_free(&paths);
 	if (rc == 0 && nd) {
 		qsort(g->segs, g->n, sizeof *g->segs, by_segment_key);
+		drb_generation_drop_superseded(g);
 		g->compacted = 0;
 		for (size_t k = 0; k < g->n; k++)
 			g->compacted += g->segs[k].day >= 0;
@@ -2099,20 +2144,27 @@ static void day_of(int64_t t, char out[9])
 	strftime(out, 9, "%Y%m%d", &tm);
 }
 
+/* How a day catalog is written: open (the current day, rewritten as it grows) and how often
+ * it has been written that day, for the request budget. */
+typedef struct day_write {
+	bool open;
+	json_int_t writes;
+} day_write;
+
 static int write_day_named(drb_repo *r, const char *host, const drb_generation *g, size_t from,
-			   size_t to, const char *day);
+                           size_t to, const char *day, day_write how);
 
 int drb_catalog_write_day(drb_repo *r, const char *host, const drb_generation *g, size_t from,
 			  size_t to)
 {
 	char day[9];
 	day_of(g->segs[from].shipped, day);
-	return write_day_named(r, host, g, from, to, day);
+	return write_day_named(r, host, g, from, to, day, (day_write){0});
 }
 
 /* The day is the catalog's own: a compacted segment placed in it may be shipped later. */
 static int write_day_named(drb_repo *r, const char *host, const drb_generation *g, size_t from,
-			   size_t to, const char *day)
+                           size_t to, const char *day, day_write how)
 {
 	json_t *arr = json_array();
 	for (size_t k = from; k < to; k++)
@@ -2122,6 +2174,10 @@ static int write_day_named(drb_repo *r, const char *host, const drb_generation *
 	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o}", "format", DRB_META_FORMAT,
 			      "generation", g->name, "day", day, "first", first ? first : "", "last",
 			      last ? last : "", "segments", arr);
+	if (j && how.open) {
+		json_object_set_new(j, "open", json_true());
+		json_object_set_new(j, "writes", json_integer(how.writes > 0 ? how.writes : 1));
+	}
 	char *text = NULL, *path = NULL;
 	int rc = j ? dump_json(j, &text) : drb_error(DRB_ERR_NOMEM, "out of memory");
 	if (rc == 0 && !(path = drb_path_day_catalog(host, g->name, day)))
@@ -2191,39 +2247,210 @@ int drb_catalog_day_supersede(drb_repo *r, const char *host, const char *path,
 	char day[9] = "";
 	json_t *d = json_object_get(j, "day");
 	snprintf(day, sizeof day, "%s", json_is_string(d) ? json_string_value(d) : "");
+	/* the current day's catalog stays open: the agent keeps adding to it */
+	day_write how = {.open = json_is_true(json_object_get(j, "open")),
+	                 .writes = json_integer_value(json_object_get(j, "writes")) + 1};
 	json_decref(j);
 	if (rc == 0 && replaced && g.n)
-		rc = write_day_named(r, host, &g, 0, g.n, day);
+		rc = write_day_named(r, host, &g, 0, g.n, day, how);
 	for (size_t i = 0; i < g.n; i++)
 		drb_segment_clear(&g.segs[i]);
 	free(g.segs);
 	return rc;
 }
 
+/* The UTC day of t as the number YYYYMMDD. */
+static long day_number(int64_t t)
+{
+	char d[9];
+	day_of(t, d);
+	return strtol(d, NULL, 10);
+}
+
+/* Every finished day with segments no day catalog names yet (those after the newest one), and
+ * the newest one's day when it was written open and has ended: each written whole, with every
+ * segment of g shipped that day, and closed. */
 int drb_catalog_compact(drb_repo *r, const char *host, const drb_generation *g, int64_t now)
 {
-	char today[9];
-	size_t i = g->compacted;
-	day_of(now, today);
-	while (i < g->n) {
-		char day[9];
-		day_of(g->segs[i].shipped, day);
-		if (strcmp(day, today) >= 0)
-			break; /* the current day is still growing */
-		size_t k = i;
-		while (k < g->n) {
-			char d[9];
-			day_of(g->segs[k].shipped, d);
-			if (strcmp(d, day) != 0)
-				break;
-			k++;
-		}
-		int rc = drb_catalog_write_day(r, host, g, i, k);
-		if (rc < 0)
-			return rc;
-		i = k;
+	long today = day_number(now), *days = calloc(g->n + 1, sizeof *days);
+	long *todo = calloc(g->n + 2, sizeof *todo);
+	drb_segment *v = calloc(g->n + 1, sizeof *v);
+	size_t nt = 0;
+	int rc = days && todo && v ? 0 : drb_error(DRB_ERR_NOMEM, "out of memory");
+	for (size_t k = 0; rc == 0 && k < g->n; k++) {
+		days[k] = day_number(g->segs[k].shipped);
+		if (k >= g->compacted && days[k] < today && (!nt || todo[nt - 1] != days[k]))
+			todo[nt++] = days[k];
 	}
-	return 0;
+	if (rc == 0 && g->last_open && g->last_day) {
+		long d = strtol(g->last_day, NULL, 10);
+		if (d < today)
+			todo[nt++] = d;
+	}
+	qsort(todo, nt, sizeof *todo, by_long);
+	for (size_t i = 0; rc == 0 && i < nt; i++) {
+		if (i && todo[i] == todo[i - 1])
+			continue;
+		size_t m = 0;
+		for (size_t k = 0; k < g->n; k++)
+			if (days[k] == todo[i])
+				v[m++] = g->segs[k]; /* borrowed: written, not freed */
+		if (!m)
+			continue;
+		char day[9];
+		snprintf(day, sizeof day, "%08ld", todo[i]);
+		drb_generation one = {.name = g->name, .segs = v, .n = m};
+		rc = write_day_named(r, host, &one, 0, m, day, (day_write){0});
+	}
+	free(days);
+	free(todo);
+	free(v);
+	return rc;
+}
+
+int drb_catalog_day_last(drb_repo *r, const char *path, char *out, size_t len)
+{
+	char *text = NULL;
+	size_t n = 0;
+	int rc = drb_repo_get_buf(r, path, DRB_META_MAX, &text, &n);
+	if (rc < 0)
+		return rc;
+	json_t *j = load_json(text, drb_meta_body_len(text, n), path);
+	free(text);
+	json_t *last = j ? json_object_get(j, "last") : NULL;
+	if (!json_is_string(last))
+		rc = drb_error(DRB_ERR_FORMAT, "%s: not a day catalog", path);
+	else
+		snprintf(out, len, "%s", json_string_value(last));
+	json_decref(j);
+	return rc;
+}
+
+int drb_catalog_write_today(drb_repo *r, const char *host, const char *gen, int64_t now,
+                            size_t *added)
+{
+	drb_catalog c = {.host_id = (char *)host, .repo = r, .loaded_at = now};
+	drb_generation g = {.name = (char *)gen}, tail = {.name = (char *)gen};
+	names days = {0};
+	char prefix[600], last_key[1200] = "", today[9];
+	const char *newest = NULL;
+	day_write how = {.open = true, .writes = 1};
+	bool write = true;
+	if (added)
+		*added = 0;
+	day_of(now, today);
+	snprintf(prefix, sizeof prefix, "%s/catalog/%s/", host, gen);
+	int rc = drb_repo_list(r, prefix, true, collect, &days);
+	for (size_t i = 0; rc == 0 && i < days.n; i++)
+		if (ends_with(days.v[i], ".json") && (!newest || strcmp(days.v[i], newest) > 0))
+			newest = days.v[i];
+	if (rc == 0 && newest) {
+		const char *day = strrchr(newest, '/') + 1;
+		char *text = NULL;
+		size_t len = 0, body = 0;
+		json_t *j = NULL, *arr = NULL, *item;
+		rc = drb_repo_get_buf(r, newest, DRB_META_MAX, &text, &len);
+		if (rc == 0 && (!(body = meta_accept(r, &c, newest, "catalog", text, len)) ||
+		                !(j = load_json(text, body, newest)) ||
+		                !json_is_array(arr = json_object_get(j, "segments"))))
+			rc = drb_error(DRB_ERR_FORMAT, "%s cannot be read (%s): not added to",
+			               newest,
+			               c.n_untrusted ? c.untrusted[0].why : "not a day catalog");
+		free(text);
+		bool open = json_is_true(json_object_get(j, "open"));
+		if (rc == 0 && json_is_string(json_object_get(j, "last")))
+			snprintf(last_key, sizeof last_key, "%s",
+			         json_string_value(json_object_get(j, "last")));
+		if (rc == 0 && strncmp(day, today, 8) > 0)
+			write = false; /* a later day's: this clock is behind */
+		else if (rc == 0 && strncmp(day, today, 8) < 0 && open)
+			write =
+			    false; /* an earlier day still open: drb_catalog_compact closes it */
+		else if (rc == 0 && strncmp(day, today, 8) == 0) {
+			how.writes = json_integer_value(json_object_get(j, "writes")) + 1;
+			size_t k;
+			json_array_foreach(arr, k, item)
+			{
+				drb_segment sg;
+				if (segment_from(item, newest, &sg) < 0) {
+					rc = drb_error_wrap(DRB_ERR_FORMAT, "%s cannot be added to",
+					                    newest);
+					break;
+				}
+				if ((rc = gen_add(&g, &sg)) < 0) {
+					drb_segment_clear(&sg);
+					break;
+				}
+			}
+		}
+		json_decref(j);
+	}
+	/* the oldest description since first: one of an earlier day means that day is not in its
+	 * catalog yet, and nothing more is fetched */
+	names segs = {0};
+	if (rc == 0 && write)
+		rc = list_tail(r, &c, &g, last_key, &segs);
+	for (size_t i = 0; rc == 0 && write && i < segs.n; i++) {
+		if (!ends_with(segs.v[i], ".json") || strcmp(segs.v[i], last_key) <= 0)
+			continue;
+		char *text = NULL;
+		size_t len = 0;
+		drb_segment sg;
+		if (drb_repo_get_buf(r, segs.v[i], 1 << 20, &text, &len) == 0 &&
+		    drb_segment_from_json(text, drb_meta_body_len(text, len), segs.v[i], &sg) ==
+		        0) {
+			write = day_number(sg.shipped) >= strtol(today, NULL, 10);
+			drb_segment_clear(&sg);
+		}
+		drb_error_clear();
+		free(text);
+		break;
+	}
+	if (rc == 0 && write)
+		rc = load_tail_names(r, &c, &g, last_key, &segs, &tail);
+	names_free(&segs);
+	for (size_t k = 0; rc == 0 && write && k < tail.n; k++)
+		if (day_number(tail.segs[k].shipped) < strtol(today, NULL, 10))
+			write = false; /* a finished day not in its catalog yet: compaction first */
+	size_t n_new = tail.n;
+	for (size_t k = 0; k < tail.n; k++) {
+		if (rc == 0 && write && (rc = gen_add(&g, &tail.segs[k])) == 0)
+			continue;
+		drb_segment_clear(&tail.segs[k]);
+	}
+	free(tail.segs);
+	if (rc == 0 && write && n_new) {
+		qsort(g.segs, g.n, sizeof *g.segs, by_segment_key);
+		drb_generation_drop_superseded(&g);
+	}
+	if (rc == 0 && write && n_new && g.n > DRB_TODAY_MAX) {
+		/* each rewrite costs the whole day's catalog: beyond this, today is read
+		 * description by description, as without it */
+		static char told[9];
+		if (strcmp(told, today) != 0)
+			drb_log_info(
+			    "repository %s: today's catalog would name %zu segments (more than "
+			    "%d): not rewritten again today; compact_levels keeps a day's "
+			    "segments few",
+			    r->name, g.n, DRB_TODAY_MAX);
+		snprintf(told, sizeof told, "%s", today);
+		write = false;
+	}
+	if (rc == 0 && write && n_new) {
+		rc = write_day_named(r, host, &g, 0, g.n, today, how);
+		if (rc == 0 && added)
+			*added = n_new;
+	}
+	for (size_t k = 0; k < g.n; k++)
+		drb_segment_clear(&g.segs[k]);
+	free(g.segs);
+	for (size_t i = 0; i < c.n_untrusted; i++) {
+		free(c.untrusted[i].path);
+		free(c.untrusted[i].why);
+	}
+	free(c.untrusted);
+	names_free(&days);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ GTID states */

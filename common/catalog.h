@@ -136,6 +136,8 @@ struct drb_generation {
 	size_t n, cap;
 	size_t compacted;      /* segs[0..compacted) came from day catalogs */
 	char *last_day;        /* the newest day catalog, YYYYMMDD, or NULL */
+	bool last_open;        /* ... written open: its day was still growing (JSON "open") */
+	int64_t last_writes;   /* how often that open catalog was written (JSON "writes") */
 	drb_day_summary *days; /* DRB_CATALOG_SUMMARY: one per day catalog, oldest first */
 	size_t n_days;
 };
@@ -275,9 +277,24 @@ bool drb_catalog_on_hold(const drb_catalog *c, const char *practice);
 int drb_manifest_put(drb_repo *r, const drb_manifest *m);
 int drb_segment_put(drb_repo *r, const char *host, const drb_segment *s);
 
-/* ---- day catalogs: a finished day's segment descriptions in one object ---- */
-/* Write catalog/<gen>/<day>.json for every finished UTC day of gen not compacted yet. */
+/* ---- day catalogs: a day's segment descriptions in one object ---- */
+/* Write catalog/<gen>/<day>.json, closed, for every finished UTC day of gen with segments no
+ * day catalog names yet and for the newest catalog's day when it was written open and has
+ * ended: each day whole, with every segment of g shipped that day. */
 int drb_catalog_compact(drb_repo *r, const char *host_id, const drb_generation *g, int64_t now);
+/* Bring the current UTC day's catalog of generation gen in r up to date, written open ("open":
+ * true, "writes": how often today): what it named plus the descriptions stored since its last
+ * key, so a listing reads one object for the day and only what came after it. Nothing is
+ * written when nothing was added, nor while an earlier day's descriptions are not in a day
+ * catalog yet (drb_catalog_compact first). *added (may be NULL): the segments it added. */
+int drb_catalog_write_today(drb_repo *r, const char *host, const char *gen, int64_t now,
+                            size_t *added);
+/* The most segments the current day's catalog is rewritten with (about 1 MB of JSON a write);
+ * a day with more (1-second segments without compaction) is read from its descriptions. */
+#define DRB_TODAY_MAX 2048
+/* The "last" key of the day catalog at path (read from r): the reader lists descriptions after
+ * the newest catalog's. */
+int drb_catalog_day_last(drb_repo *r, const char *path, char *out, size_t len);
 /* Rewrite the day catalog at path (if r holds it) with every entry that big supersedes
  * replaced by big, in place: a compaction whose small segments a finished day already named.
  * 0 when r has no such catalog or it names none of them. */

@@ -299,13 +299,14 @@ static cfg_opt_t compression_opts[] = {
 };
 
 static cfg_opt_t binlog_opts[] = {
-	CFG_BOOL("purge_after_ship", cfg_false, CFGF_NONE),
-	CFG_INT("segment_seconds", 300, CFGF_NONE),
-	CFG_INT("max_outage_days", 7, CFGF_NONE),
-	CFG_INT_LIST("compact_levels", "{}", CFGF_NONE),
-	CFG_INT("compact_grace", 600, CFGF_NONE),
-	CFG_INT("follow_delay_ms", 0, CFGF_NONE),
-	CFG_END(),
+    CFG_BOOL("purge_after_ship", cfg_false, CFGF_NONE),
+    CFG_INT("segment_seconds", 300, CFGF_NONE),
+    CFG_INT("max_outage_days", 7, CFGF_NONE),
+    CFG_INT_LIST("compact_levels", "{}", CFGF_NONE),
+    CFG_INT("compact_grace", 600, CFGF_NONE),
+    CFG_INT("follow_delay_ms", 0, CFGF_NONE),
+    CFG_INT("catalog_seconds", 60, CFGF_NONE),
+    CFG_END(),
 };
 
 static cfg_opt_t restore_test_opts[] = {
@@ -442,6 +443,7 @@ static void set_validators(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "binlog|compact_levels", check_compact_levels);
 	cfg_set_validate_func(cfg, "binlog|compact_grace", check_nonneg);
 	cfg_set_validate_func(cfg, "binlog|follow_delay_ms", check_nonneg);
+	cfg_set_validate_func(cfg, "binlog|catalog_seconds", check_nonneg);
 	cfg_set_validate_func(cfg, "alerts|max_full_age_hours", check_nonneg);
 	cfg_set_validate_func(cfg, "alerts|max_rpo_seconds", check_nonneg);
 	cfg_set_validate_func(cfg, "alerts|max_restore_test_age_days", check_nonneg);
@@ -530,6 +532,7 @@ static int build(cfg_t *cfg, const char *file, drb_config **out)
 	c->binlog.max_outage_days = cfg_getint(bl, "max_outage_days");
 	c->binlog.compact_grace = cfg_getint(bl, "compact_grace");
 	c->binlog.follow_delay_ms = cfg_getint(bl, "follow_delay_ms");
+	c->binlog.catalog_seconds = cfg_getint(bl, "catalog_seconds");
 	c->binlog.n_compact_levels = cfg_size(bl, "compact_levels");
 	for (size_t i = 0; i < c->binlog.n_compact_levels; i++)
 		c->binlog.compact_levels[i] = cfg_getnint(bl, "compact_levels", (unsigned)i);

@@ -91,6 +91,10 @@ size_t drb_list_load(drb_repo_set *set, const char *host, drb_catalog **cats)
 			cats[i] = NULL;
 			continue;
 		}
+		drb_log_debug("repository %s: read %zu day catalog%s and %zu segment description%s",
+		              set->repos[i]->name, cats[i]->n_day_catalogs,
+		              cats[i]->n_day_catalogs == 1 ? "" : "s", cats[i]->n_segment_reads,
+		              cats[i]->n_segment_reads == 1 ? "" : "s");
 		readable++;
 	}
 	return readable;

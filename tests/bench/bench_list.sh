@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # `drbackup list` and a year-long restore plan over two synthetic histories of one year each:
-#   5m  a year of 5-minute segments (105,120 closed files) in 365 day catalogs, plus today's 288
-#       segments read one by one;
+#   5m  a year of 5-minute segments (105,120 closed files) in 365 day catalogs, today's 288
+#       segments included;
 #   1s  a year of 1-second segments compacted to hours: 8,760 level-1 segments (one a binlog
 #       file), each shipped 61 s after its hour, so the last hours of a day sit in the next
-#       day's catalog, plus the current half hour's 1,800 small 1-second segments as
-#       descriptions.
+#       day's catalog, plus the current half hour's SMALL (1,800) small 1-second segments.
+# Today's catalog is shaped as the agent writes it: open, naming what was shipped up to
+# CATALOG_SECONDS (60, the default of binlog { catalog_seconds }) ago; what came since (up to a
+# minute of 1-second segments) stays descriptions only, which list reads one by one.
+# CATALOG_SECONDS=0 leaves today without a catalog (an agent before catalog_seconds).
 # Each history has one full backup at its start, so `list` plans a window over the whole year
 # and `restore --dry-run --to latest` plans the year-long chain (it logs how many day catalogs
 # it read again). Targets (issue 18): list <= 2 s and <= 64 MiB peak RSS, posix and S3; a
@@ -14,20 +17,21 @@
 # throwaway Ceph RGW, tests/rgw.sh, bluestore) holds what `list` reads (the day catalogs,
 # today's segments, the manifest) plus OLDER (default 2,000) older segment keys of each
 # history: uploading 210,000 objects takes longer than the bench, and start-after keeps the
-# listing to today's keys whatever lies before them.
+# listing to the keys after today's catalog whatever lies before them.
 # REF=/path/to/older/drbackup runs that build too, alternating, for a ratio.
 # The synthetic metadata is unsigned (--allow-unsigned).
 . "$(dirname "$0")/lib.sh"
 OLDER=${OLDER:-2000}
 SMALL=${SMALL:-1800}
+CATALOG_SECONDS=${CATALOG_SECONDS:-60}
 REF=${REF:-}
 RGW=$top/tests/rgw.sh
 mkdir -p "$WORK/r1" "$WORK/spool"
 "$DRB" keygen --out "$WORK/dr" >/dev/null 2>&1
 echo "generating the histories..."
-python3 - "$WORK/r1" "$SMALL" <<'PY'
+python3 - "$WORK/r1" "$SMALL" "$CATALOG_SECONDS" <<'PY'
 import json, os, sys, time
-root, small = sys.argv[1], int(sys.argv[2])
+root, small, lag = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def iso(t): return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 def day(t): return time.strftime("%Y%m%d", time.gmtime(t))
 def key(host, gen, s):
@@ -61,13 +65,19 @@ def history(host, segs, now):
         ft = s.pop("first_t")
         put(f"{root}/{k}.json", s)
         with open(f"{root}/{k}.drb", "w") as f: f.write("x")
-        d = day(ft + s.pop("ship_after"))
-        if d < today: days.setdefault(d, []).append((k, s))
+        shipped = ft + s.pop("ship_after")
+        # today's catalog names what was shipped up to its last rewrite (the agent's
+        # catalog_seconds); what came since stays descriptions only
+        if day(shipped) < today or (lag and shipped <= now - lag):
+            days.setdefault(day(shipped), []).append((k, s))
     for d, v in days.items():
         v.sort(key=lambda e: e[0])
-        put(f"{root}/{host}/catalog/{gen}/{d}.json",
-            {"format": 1, "generation": gen, "day": d, "first": v[0][0] + ".json",
-             "last": v[-1][0] + ".json", "segments": [s for _, s in v]})
+        c = {"format": 1, "generation": gen, "day": d, "first": v[0][0] + ".json",
+             "last": v[-1][0] + ".json", "segments": [s for _, s in v]}
+        if d == today:
+            c["open"] = True
+            c["writes"] = (now - lag) % 86400 // lag
+        put(f"{root}/{host}/catalog/{gen}/{d}.json", c)
     return gen
 now = int(time.time())
 start = (now // 86400 - 365) * 86400
@@ -101,7 +111,7 @@ for k in range(small):
                  "end": (k + 1) * 1500, "closed": False, "stored_bytes": 600, "sha256": "d" * 64,
                  "first_event": iso(a), "last_event": iso(a), "start_gtid": f"0-1-{seq + k}",
                  "end_gtid": f"0-1-{seq + k + 1}", "server_id": 1, "file_created": iso(t), "events": 4,
-                 "shipped": iso(now), "complete_until": iso(a + 1), "first_t": now, "ship_after": 0})
+                 "shipped": iso(a + 1), "complete_until": iso(a + 1), "first_t": a, "ship_after": 1})
 manifest("y1s", "1-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(start)), start - 60, "0-1-0")
 history("y1s", segs, now)
 print(f"   1s: {len(segs) - small} level-1 segments, {small} small ones today")

@@ -174,25 +174,28 @@ static void test_compact_levels(void **state)
 	char msg[1024];
 	(void)state;
 	assert_int_equal(parse("binlog {\n compact_levels = {300, 3600}\n compact_grace = 0\n "
-			       "follow_delay_ms = 50\n}\n",
-			       msg, sizeof msg, &c),
-			 0);
+	                       "follow_delay_ms = 50\n catalog_seconds = 5\n}\n",
+	                       msg, sizeof msg, &c),
+	                 0);
 	assert_int_equal(c->binlog.n_compact_levels, 2);
 	assert_int_equal(c->binlog.compact_levels[0], 300);
 	assert_int_equal(c->binlog.compact_levels[1], 3600);
 	assert_int_equal(c->binlog.compact_grace, 0);
 	assert_int_equal(c->binlog.follow_delay_ms, 50);
+	assert_int_equal(c->binlog.catalog_seconds, 5);
 	drb_config_free(c);
 	assert_int_equal(parse("host_id = \"a\"\n", msg, sizeof msg, &c), 0);
 	assert_int_equal(c->binlog.n_compact_levels, 0);
 	assert_int_equal(c->binlog.compact_grace, 600);
 	assert_int_equal(c->binlog.follow_delay_ms, 0);
+	assert_int_equal(c->binlog.catalog_seconds, 60);
 	drb_config_free(c);
 	expect_error("binlog {\n compact_levels = {300, 500}\n}\n", "2", "span 500 is not valid");
 	expect_error("binlog {\n compact_levels = {3600, 300}\n}\n", "2", "span 300 is not valid");
 	expect_error("binlog {\n compact_levels = {7}\n}\n", "2", "divide a day");
 	expect_error("binlog {\n compact_levels = {10, 20, 40, 80, 160}\n}\n", "2", "at most 4");
 	expect_error("binlog {\n follow_delay_ms = -5\n}\n", "2", "0 or more");
+	expect_error("binlog {\n catalog_seconds = -1\n}\n", "2", "0 or more");
 }
 
 static void test_syntax_error(void **state)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "common/catalog.h"
 #include "common/error.h"
@@ -939,29 +940,244 @@ static void test_summary_supersede_across_days(void **state)
 	hist_close(&h);
 }
 
+/* The day catalog of history day d, parsed (NULL when there is none). */
+static json_t *day_json(history *h, int d)
+{
+	char day[9], path[300], *text = NULL;
+	size_t len = 0;
+	time_t t = (time_t)(h->day0 + (int64_t)d * 86400);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(day, sizeof day, "%Y%m%d", &tm);
+	snprintf(path, sizeof path, "h/catalog/%s/%s.json", h->g.name, day);
+	if (drb_repo_get_buf(h->r, path, 1 << 24, &text, &len) < 0) {
+		drb_error_clear();
+		return NULL;
+	}
+	json_t *j = json_loadb(text, len, JSON_DISABLE_EOF_CHECK, NULL);
+	free(text);
+	return j;
+}
+
+static size_t day_count(json_t *j)
+{
+	return j ? json_array_size(json_object_get(j, "segments")) : 0;
+}
+
+/* The current day's catalog, written open by the agent as the day grows: a listing then reads
+ * it instead of a description per segment, and plans as from the descriptions; nothing is
+ * written when nothing was added, nor while an earlier day is not in its catalog; the day's
+ * end closes it with every segment, and a compaction that rewrites it keeps it open. */
+static void test_today_catalog(void **state)
+{
+	(void)state;
+	history h = {.n_days = 4};
+	hist_open(&h);
+	int64_t d3 = h.day0 + 3 * 86400;
+	/* days 0..2: closed files every 2 hours; day 3 (today): one file cut every 10 minutes */
+	uint64_t seq = 0;
+	int file = 1;
+	for (int d = 0; d < 3; d++)
+		for (int i = 0; i < 12; i++, file++, seq += 10)
+			hist_seg(&h, file, 0, 4000, true, h.day0 + d * 86400 + 600 + i * 7200, 0,
+			         seq, seq + 10);
+	size_t today0 = h.g.n;
+	for (int i = 0; i < 30; i++, seq += 2)
+		hist_seg(&h, file, (uint64_t)i * 700, (uint64_t)(i + 1) * 700, false,
+		         d3 + 600 + i * 600, 0, seq, seq + 2);
+	hist_full(&h, &h.g.segs[1], 100, h.g.segs[1].first_event + 5, h.g.segs[1].start_gtid);
+	hist_store(&h);
+	int64_t now = d3 + 600 + 30 * 600 + 120;
+	drb_catalog *before = NULL;
+	assert_int_equal(drb_catalog_load_opts(h.r, "h", DRB_CATALOG_SUMMARY, &before), 0);
+	assert_int_equal(before->n_segment_reads, 30);
+
+	size_t added = 99;
+	assert_int_equal(drb_catalog_write_today(h.r, "h", h.g.name, now, &added), 0);
+	assert_int_equal(added, 30);
+	json_t *j = day_json(&h, 3);
+	assert_non_null(j);
+	assert_true(json_is_true(json_object_get(j, "open")));
+	assert_int_equal(json_integer_value(json_object_get(j, "writes")), 1);
+	assert_int_equal(day_count(j), 30);
+	json_decref(j);
+	/* idle: nothing added, nothing written */
+	assert_int_equal(drb_catalog_write_today(h.r, "h", h.g.name, now + 60, &added), 0);
+	assert_int_equal(added, 0);
+	j = day_json(&h, 3);
+	assert_int_equal(json_integer_value(json_object_get(j, "writes")), 1);
+	json_decref(j);
+
+	/* the listing reads one object for today, and tells what the descriptions told */
+	drb_catalog *after = NULL, *whole = NULL;
+	assert_int_equal(drb_catalog_load_opts(h.r, "h", DRB_CATALOG_SUMMARY, &after), 0);
+	assert_int_equal(after->n_segment_reads, 0);
+	assert_int_equal(after->n_day_catalogs, 4);
+	assert_true(after->gens[0].last_open);
+	shape a, b;
+	shape_of(before, &a);
+	shape_of(after, &b);
+	assert_int_equal(a.segments, b.segments);
+	assert_int_equal(a.covered, b.covered);
+	assert_int_equal(a.gaps, 0);
+	assert_int_equal(b.gaps, 0);
+	assert_int_equal(drb_catalog_load(h.r, "h", &whole), 0);
+	drb_target latest = {.kind = DRB_TO_LATEST};
+	same_plan(whole, after, &latest);
+	for (int q = 0; q < 6; q++) {
+		drb_target t = {.kind = DRB_TO_TIME, .time = d3 + 650 + q * 3000};
+		same_plan(whole, after, &t);
+	}
+	drb_catalog_free(whole);
+	drb_catalog_free(before);
+
+	/* one more segment: added; a compaction of today's last ten keeps the catalog open */
+	hist_seg(&h, file, 30 * 700, 31 * 700, false, d3 + 600 + 30 * 600, 0, seq, seq + 2);
+	seq += 2;
+	assert_int_equal(drb_segment_put(h.r, "h", &h.g.segs[h.g.n - 1]), 0);
+	assert_int_equal(drb_catalog_write_today(h.r, "h", h.g.name, now + 120, &added), 0);
+	assert_int_equal(added, 1);
+	/* the last ten, across the summary's run and the day's last segment, which it keeps real */
+	drb_segment big = h.g.segs[today0 + 21];
+	big.end = 31 * 700;
+	big.level = 1;
+	big.last_event = h.g.segs[today0 + 30].last_event;
+	big.complete_until = h.g.segs[today0 + 30].complete_until;
+	big.end_gtid = h.g.segs[today0 + 30].end_gtid;
+	big.shipped = h.g.segs[today0 + 30].shipped;
+	big.compacted = now + 130;
+	char *cat_path = drb_segment_path("h", &big, "json"), *bj = NULL;
+	assert_int_equal(drb_segment_to_json(&big, &bj), 0);
+	assert_int_equal(drb_meta_put(h.r, cat_path, "binlog", bj), 0);
+	free(bj);
+	free(cat_path);
+	char day3[9];
+	time_t t3 = (time_t)d3;
+	struct tm tm;
+	gmtime_r(&t3, &tm);
+	strftime(day3, sizeof day3, "%Y%m%d", &tm);
+	char path3[300];
+	snprintf(path3, sizeof path3, "h/catalog/%s/%s.json", h.g.name, day3);
+	/* a restore summarised before the rewrite and planned after it still finds its chain */
+	drb_catalog_free(after);
+	assert_int_equal(drb_catalog_load_opts(h.r, "h", DRB_CATALOG_SUMMARY, &after), 0);
+	assert_int_equal(drb_catalog_day_supersede(h.r, "h", path3, &big), 0);
+	drb_plan p;
+	assert_int_equal(drb_plan_make(after, &latest, &p), 0);
+	assert_int_equal(p.reached_time, h.g.segs[h.g.n - 1].last_event);
+	assert_int_equal(p.n_files, 36);
+	assert_int_equal(p.files[35].n, 22);
+	assert_int_equal(p.files[35].segs[21]->level, 1);
+	drb_plan_free(&p);
+	drb_catalog_free(after);
+	j = day_json(&h, 3);
+	assert_true(json_is_true(json_object_get(j, "open")));
+	assert_int_equal(json_integer_value(json_object_get(j, "writes")), 3);
+	assert_int_equal(day_count(j), 31 - 10 + 1);
+	json_decref(j);
+
+	/* a segment after the last refresh, then the day ends: its catalog is written whole, closed
+	 */
+	hist_seg(&h, file, 31 * 700, 32 * 700, true, d3 + 600 + 31 * 600, 0, seq, seq + 2);
+	assert_int_equal(drb_segment_put(h.r, "h", &h.g.segs[h.g.n - 1]), 0);
+	int64_t tomorrow = d3 + 86400 + 300;
+	assert_int_equal(drb_catalog_load(h.r, "h", &whole), 0);
+	assert_int_equal(drb_catalog_compact(h.r, "h", &whole->gens[0], tomorrow), 0);
+	drb_catalog_free(whole);
+	j = day_json(&h, 3);
+	assert_null(json_object_get(j, "open"));
+	assert_int_equal(day_count(j), 32 - 10 + 1);
+	json_decref(j);
+	/* the closed days are as they were */
+	j = day_json(&h, 2);
+	assert_int_equal(day_count(j), 12);
+	json_decref(j);
+
+	/* an earlier day not in its catalog yet: today's is not written (compaction first) */
+	j = day_json(&h, 2);
+	json_decref(j);
+	char path2[300], day2[9];
+	time_t t2 = (time_t)(d3 - 86400);
+	gmtime_r(&t2, &tm);
+	strftime(day2, sizeof day2, "%Y%m%d", &tm);
+	snprintf(path2, sizeof path2, "h/catalog/%s/%s.json", h.g.name, day2);
+	const char *gone[] = {path3};
+	assert_int_equal(drb_repo_remove(h.r, gone, 1), 0);
+	const char *gone2[] = {path2};
+	assert_int_equal(drb_repo_remove(h.r, gone2, 1), 0);
+	/* day 2's segments as descriptions, as heal leaves them */
+	for (size_t k = 24; k < 36; k++)
+		assert_int_equal(drb_segment_put(h.r, "h", &h.g.segs[k]), 0);
+	assert_int_equal(drb_catalog_write_today(h.r, "h", h.g.name, now + 600, &added), 0);
+	assert_int_equal(added, 0);
+	assert_null(day_json(&h, 3));
+	hist_close(&h);
+}
+
+/* A day of more segments than DRB_TODAY_MAX (1-second ones without compaction) is not written
+ * again and again whole: it stays descriptions. */
+static void test_today_catalog_cap(void **state)
+{
+	(void)state;
+	history h = {.n_days = 2};
+	hist_open(&h);
+	int64_t d1 = h.day0 + 86400;
+	hist_seg(&h, 1, 0, 4000, true, h.day0 + 600, 0, 0, 10);
+	hist_full(&h, &h.g.segs[0], 100, h.g.segs[0].first_event + 5, h.g.segs[0].start_gtid);
+	hist_store(&h);
+	size_t added = 0;
+	for (int i = 0; i < DRB_TODAY_MAX + 10; i++) {
+		hist_seg(&h, 2, (uint64_t)i * 700, (uint64_t)(i + 1) * 700, false, d1 + 600 + i, 0,
+		         10 + (uint64_t)i, 11 + (uint64_t)i);
+		assert_int_equal(drb_segment_put(h.r, "h", &h.g.segs[h.g.n - 1]), 0);
+		if (i == 99) {
+			assert_int_equal(
+			    drb_catalog_write_today(h.r, "h", h.g.name, d1 + 800, &added), 0);
+			assert_int_equal(added, 100);
+		}
+	}
+	assert_int_equal(drb_catalog_write_today(h.r, "h", h.g.name, d1 + 3000, &added), 0);
+	assert_int_equal(added, 0);
+	json_t *j = day_json(&h, 1);
+	assert_int_equal(day_count(j), 100);
+	json_decref(j);
+	/* the listing still sees every segment */
+	drb_catalog *sum = NULL;
+	assert_int_equal(drb_catalog_load_opts(h.r, "h", DRB_CATALOG_SUMMARY, &sum), 0);
+	shape b;
+	shape_of(sum, &b);
+	assert_int_equal(b.segments, DRB_TODAY_MAX + 11);
+	assert_int_equal(b.gaps, 0);
+	assert_int_equal(sum->n_segment_reads, DRB_TODAY_MAX + 10 - 100);
+	drb_catalog_free(sum);
+	hist_close(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_latest),
-		cmocka_unit_test(test_time_inside_the_chain),
-		cmocka_unit_test(test_gtid),
-		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_gap),
-		cmocka_unit_test(test_generation_by_file_identity),
-		cmocka_unit_test(test_unshipped_snapshot_file),
-		cmocka_unit_test(test_reused_names_after_reset),
-		cmocka_unit_test(test_multi_domain_gtid_target),
-		cmocka_unit_test(test_coverage_to_complete_until),
-		cmocka_unit_test(test_point_before_gap),
-		cmocka_unit_test(test_gtid_break_is_a_gap),
-		cmocka_unit_test(test_older_full),
-		cmocka_unit_test(test_target_parsing),
-		cmocka_unit_test(test_gtid_states),
-		cmocka_unit_test(test_segment_level_json),
-		cmocka_unit_test(test_summary_matches_whole_load),
-		cmocka_unit_test(test_plan_reads_the_days_it_replays),
-		cmocka_unit_test(test_summary_supersede_across_days),
-		cmocka_unit_test(test_superseded_dropped), /* last: it changes the shared catalog */
+	    cmocka_unit_test(test_latest),
+	    cmocka_unit_test(test_time_inside_the_chain),
+	    cmocka_unit_test(test_gtid),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_gap),
+	    cmocka_unit_test(test_generation_by_file_identity),
+	    cmocka_unit_test(test_unshipped_snapshot_file),
+	    cmocka_unit_test(test_reused_names_after_reset),
+	    cmocka_unit_test(test_multi_domain_gtid_target),
+	    cmocka_unit_test(test_coverage_to_complete_until),
+	    cmocka_unit_test(test_point_before_gap),
+	    cmocka_unit_test(test_gtid_break_is_a_gap),
+	    cmocka_unit_test(test_older_full),
+	    cmocka_unit_test(test_target_parsing),
+	    cmocka_unit_test(test_gtid_states),
+	    cmocka_unit_test(test_segment_level_json),
+	    cmocka_unit_test(test_summary_matches_whole_load),
+	    cmocka_unit_test(test_plan_reads_the_days_it_replays),
+	    cmocka_unit_test(test_summary_supersede_across_days),
+	    cmocka_unit_test(test_today_catalog),
+	    cmocka_unit_test(test_today_catalog_cap),
+	    cmocka_unit_test(test_superseded_dropped), /* last: it changes the shared catalog */
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
