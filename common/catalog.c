@@ -1394,44 +1394,60 @@ typedef struct day_job {
 	names *paths;
 	day_out *out;
 	size_t next, end;
+	size_t limit; /* a stream's window: workers take days below it */
+	bool *done;   /* a stream's: day i is ready */
 	pthread_mutex_t lock;
+	pthread_cond_t cv; /* a day done, or the window moved */
 } day_job;
+
+/* Fetch, check and parse day i into f->out[i]. */
+static void day_work(day_job *f, size_t i)
+{
+	day_out *o = &f->out[i];
+	const char *path = f->paths->v[i];
+	char *text = NULL;
+	size_t len = 0, dropped = 0;
+	memset(o, 0, sizeof *o);
+	o->got = drb_repo_get_buf(f->r, path, DRB_META_MAX, &text, &len);
+	if (o->got == 0) {
+		drb_meta_verify(f->r->trust, f->c->host_id, path, "catalog", text, len, &o->chk);
+		json_t *j = NULL;
+		if (drb_meta_usable(f->r->trust, &o->chk) &&
+		    (j = load_json(text, o->chk.body_len ? o->chk.body_len : 1, path)) &&
+		    json_is_array(json_object_get(j, "segments")) &&
+		    day_segments(f->c, f->g, path, j, NULL, &o->segs, &dropped) == 0) {
+			json_t *last = json_object_get(j, "last");
+			o->ok = true;
+			o->last = json_is_string(last) ? strdup(json_string_value(last)) : NULL;
+			o->open = json_is_true(json_object_get(j, "open"));
+			o->writes = json_integer_value(json_object_get(j, "writes"));
+		}
+		json_decref(j);
+	}
+	drb_error_clear();
+	free(text);
+}
 
 static void *day_worker(void *arg)
 {
 	day_job *f = arg;
+	pthread_mutex_lock(&f->lock);
 	for (;;) {
-		pthread_mutex_lock(&f->lock);
-		size_t i = f->next < f->end ? f->next++ : SIZE_MAX;
+		while (f->done && f->next < f->end && f->next >= f->limit)
+			pthread_cond_wait(&f->cv, &f->lock);
+		if (f->next >= f->end)
+			break;
+		size_t i = f->next++;
 		pthread_mutex_unlock(&f->lock);
-		if (i == SIZE_MAX)
-			return NULL;
-		day_out *o = &f->out[i];
-		const char *path = f->paths->v[i];
-		char *text = NULL;
-		size_t len = 0, dropped = 0;
-		memset(o, 0, sizeof *o);
-		o->got = drb_repo_get_buf(f->r, path, DRB_META_MAX, &text, &len);
-		if (o->got == 0) {
-			drb_meta_verify(f->r->trust, f->c->host_id, path, "catalog", text, len,
-			                &o->chk);
-			json_t *j = NULL;
-			if (drb_meta_usable(f->r->trust, &o->chk) &&
-			    (j = load_json(text, o->chk.body_len ? o->chk.body_len : 1, path)) &&
-			    json_is_array(json_object_get(j, "segments")) &&
-			    day_segments(f->c, f->g, path, j, NULL, &o->segs, &dropped) == 0) {
-				json_t *last = json_object_get(j, "last");
-				o->ok = true;
-				o->last =
-				    json_is_string(last) ? strdup(json_string_value(last)) : NULL;
-				o->open = json_is_true(json_object_get(j, "open"));
-				o->writes = json_integer_value(json_object_get(j, "writes"));
-			}
-			json_decref(j);
+		day_work(f, i);
+		pthread_mutex_lock(&f->lock);
+		if (f->done) {
+			f->done[i] = true;
+			pthread_cond_broadcast(&f->cv);
 		}
-		drb_error_clear();
-		free(text);
 	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
 }
 
 /* Day catalogs parsed ahead (a day of 5-minute segments is ~100 KB parsed), by up to
@@ -1440,6 +1456,9 @@ static void *day_worker(void *arg)
 #ifndef DAY_FETCHERS
 #define DAY_FETCHERS 8
 #endif
+/* A stream keeps up to DAY_WINDOW days fetched and parsed ahead of the one consumed, so that
+ * over S3 the requests never wait for the parsing (a year is 365 round trips). */
+#define DAY_WINDOW 32
 
 static void day_batch(drb_repo *r, drb_catalog *c, drb_generation *g, names *paths, size_t from,
                       day_out *out)
@@ -1454,6 +1473,74 @@ static void day_batch(drb_repo *r, drb_catalog *c, drb_generation *g, names *pat
 	             .end = end,
 	             .lock = PTHREAD_MUTEX_INITIALIZER};
 	drb_pool_run(end - from < DAY_FETCHERS ? (int)(end - from) : DAY_FETCHERS, day_worker, &f);
+}
+
+/* Days paths[0..n) read in order by the caller while workers read ahead of it. */
+typedef struct day_stream {
+	day_job job;
+	pthread_t runner;
+	bool threaded;
+} day_stream;
+
+static void *day_stream_run(void *arg)
+{
+	day_job *f = arg;
+	size_t n = f->end;
+	drb_pool_run(n < DAY_FETCHERS ? (int)n : DAY_FETCHERS, day_worker, f);
+	return NULL;
+}
+
+static int day_stream_start(day_stream *st, drb_repo *r, drb_catalog *c, drb_generation *g,
+                            names *paths, day_out *out)
+{
+	memset(st, 0, sizeof *st);
+	st->job = (day_job){.r = r,
+	                    .c = c,
+	                    .g = g,
+	                    .paths = paths,
+	                    .out = out,
+	                    .end = paths->n,
+	                    .limit = DAY_WINDOW};
+	if (!(st->job.done = calloc(paths->n + 1, sizeof *st->job.done)))
+		return drb_error(DRB_ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&st->job.lock, NULL);
+	pthread_cond_init(&st->job.cv, NULL);
+	/* without a thread the caller reads each day itself as it reaches it */
+	st->threaded = paths->n && pthread_create(&st->runner, NULL, day_stream_run, &st->job) == 0;
+	return 0;
+}
+
+/* Wait until day i is read; then the window moves past it. */
+static void day_stream_get(day_stream *st, size_t i)
+{
+	day_job *f = &st->job;
+	if (!st->threaded) {
+		day_work(f, i);
+		return;
+	}
+	pthread_mutex_lock(&f->lock);
+	while (!f->done[i])
+		pthread_cond_wait(&f->cv, &f->lock);
+	f->limit = i + 1 + DAY_WINDOW;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Stop reading ahead (the days not taken yet are left) and wait for the workers. */
+static void day_stream_end(day_stream *st)
+{
+	day_job *f = &st->job;
+	if (st->threaded) {
+		pthread_mutex_lock(&f->lock);
+		f->end = f->next;
+		pthread_cond_broadcast(&f->cv);
+		pthread_mutex_unlock(&f->lock);
+		pthread_join(st->runner, NULL);
+	}
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->cv);
+	free(f->done);
+	f->done = NULL;
 }
 
 static void day_out_clear(day_out *o)
@@ -1510,9 +1597,14 @@ static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *
 			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 	}
 	g->n_days = rc == 0 ? nd : 0;
-	/* the newest days; the newest one's last key bounds the listing of what came since */
+	/* the days read ahead while the newest one's last key bounds the listing of what came
+	 * since, and while those descriptions are read */
+	day_stream st;
+	bool streaming = false;
+	if (rc == 0 && nd && (rc = day_stream_start(&st, r, c, g, &days, out)) == 0)
+		streaming = true;
 	if (rc == 0 && nd) {
-		day_batch(r, c, g, &days, 0, out);
+		day_stream_get(&st, 0);
 		if (out[0].ok && out[0].last)
 			snprintf(last_key, sizeof last_key, "%s", out[0].last);
 		damaged = !out[0].ok;
@@ -1528,8 +1620,8 @@ static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *
 	}
 	/* the days, newest first, each one's entries gathered apart and joined oldest first */
 	for (size_t i = 0; i < nd && rc == 0 && !damaged; i++) {
-		if (i && i % DAY_BATCH == 0)
-			day_batch(r, c, g, &days, i, out);
+		if (i)
+			day_stream_get(&st, i);
 		day_out *o = &out[i];
 		if (o->got == 0 && !meta_note(r, c, days.v[i], &o->chk))
 			o->ok = false;
@@ -1551,6 +1643,8 @@ static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *
 		day_out_clear(o);
 		c->n_day_catalogs++;
 	}
+	if (streaming)
+		day_stream_end(&st);
 	for (size_t d = 0; pending && d < nd; d++) {
 		for (size_t k = 0; k < pending[d].n; k++) {
 			if (rc == 0 && !damaged)
