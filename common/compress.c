@@ -7,15 +7,26 @@
 #include <string.h>
 #include <zstd.h>
 
-/* Compression with workers adapts to the data, one zstd frame per stretch (a DRB1 plaintext is
- * "one or more frames", which every reader takes): each stream starts on one thread; a sample
- * that compresses by a tenth or more moves it to a frame on zstd's workers, and a stretch that
- * stops compressing there (backups of media, already compressed or encrypted files) moves it
- * back. On incompressible bytes zstd at low levels emits raw blocks at gigabytes a second on one
- * thread, while its workers would hold about 3 job sizes of buffers each for nothing; on text the
- * workers pay back their memory. The first sample costs the same either way. */
-#define SAMPLE_ONE  (8u << 20)  /* input between checks on one thread */
-#define SAMPLE_MANY (32u << 20) /* and on the workers */
+/* Compression adapts to the data, one zstd frame per stretch (a DRB1 plaintext is "one or more
+ * frames", which every reader takes). Each stream starts on the calling thread at the configured
+ * level; every SAMPLE_ONE bytes its output is judged:
+ *  - a sample that compresses by a tenth or more moves it to a frame on zstd's workers (when it
+ *    has any), which pay back their memory on text; a stretch that stops compressing there
+ *    (media, compressed or encrypted files) leaves them;
+ *  - a sample that does not shrink by 2% (incompressible: zstd emitted raw blocks) is "stored":
+ *    from then on the bytes go as independent frames of STORE_PIECE bytes, compressed in one
+ *    call each straight from the caller's buffer at zstd's fastest level, which on such data is
+ *    raw blocks at 3x the speed of the level's match finder and without the streaming copy.
+ *    After every PROBE_EVERY stored bytes one piece is compressed at the configured level
+ *    instead (the probe: its frame is kept either way); a probe that shrinks its piece by 2%
+ *    ends the stored stretch, and the stream goes back to the configured level on the calling
+ *    thread. Text after noise is stored raw for at most PROBE_EVERY + STORE_PIECE bytes.
+ * Restic and borg's "auto" compression make the same call; the bytes stored are the same as at
+ * the configured level (zstd stores incompressible blocks raw at every level). */
+#define SAMPLE_ONE  (8u << 20)   /* input between checks on one thread */
+#define SAMPLE_MANY (32u << 20)  /* and on the workers */
+#define STORE_PIECE (256u << 10) /* input per frame while stored */
+#define PROBE_EVERY (2u << 20)   /* stored input between probes */
 
 typedef struct zfilter {
 	drb_sink base;
@@ -29,6 +40,14 @@ typedef struct zfilter {
 	uint64_t frame_out;         /* what it gave back so far (with workers, a few jobs behind) */
 	uint64_t seen_in, seen_out; /* both at the previous check */
 	unsigned frames;            /* ended so far, for tests */
+	/* stored stretches (st != NULL): one frame per piece, from the caller's buffer */
+	ZSTD_CCtx *st;  /* one-shot context: the fastest level, the configured one for probes */
+	uint8_t *stage; /* a piece gathered from smaller writes */
+	size_t stage_len;
+	uint8_t *sout; /* one piece's frame */
+	size_t sout_cap;
+	uint64_t probe_in;  /* stored input since the last probe */
+	uint64_t stored_in; /* total input that went stored, for tests */
 	ZSTD_DCtx *d;
 	uint8_t *out;
 	size_t out_cap;
@@ -85,7 +104,94 @@ static ZSTD_CCtx *cctx_new(int level, int threads)
 	return c;
 }
 
-/* At a check: move to the other context when the data asks for it. */
+/* Start a stored stretch: the streaming context is gone (its frame ended); the one-shot one
+ * and a piece's buffers come. */
+static int st_enter(zfilter *z)
+{
+	z->c = NULL;
+	z->st = ZSTD_createCCtx();
+	z->sout_cap = ZSTD_compressBound(STORE_PIECE);
+	z->stage = malloc(STORE_PIECE);
+	z->sout = malloc(z->sout_cap);
+	if (!z->st || !z->stage || !z->sout ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(z->st, ZSTD_c_checksumFlag, 1))) {
+		ZSTD_freeCCtx(z->st);
+		free(z->stage);
+		free(z->sout);
+		z->st = NULL; /* no context: later writes fail */
+		z->stage = z->sout = NULL;
+		return drb_error(DRB_ERR_NOMEM, "out of memory for compression");
+	}
+	z->stage_len = 0;
+	z->probe_in = 0;
+	return 0;
+}
+
+/* End a stored stretch: back to the configured level on the calling thread. */
+static int st_leave(zfilter *z)
+{
+	ZSTD_freeCCtx(z->st);
+	free(z->stage);
+	free(z->sout);
+	z->st = NULL;
+	z->stage = z->sout = NULL;
+	z->stage_len = 0;
+	if (!(z->c = z->one = cctx_new(z->level, 0)))
+		return drb_error(DRB_ERR_NOMEM, "out of memory for compression");
+	z->frame_in = z->frame_out = z->seen_in = z->seen_out = 0;
+	z->next_check = SAMPLE_ONE;
+	return 0;
+}
+
+/* One stored piece as a frame of its own: at the fastest level, or as the probe at the
+ * configured one, which ends the stretch when it shrinks the piece by 2% or more. */
+static int st_piece(zfilter *z, const uint8_t *p, size_t len)
+{
+	bool probe = z->probe_in >= PROBE_EVERY;
+	size_t r;
+	if (ZSTD_isError(r = ZSTD_CCtx_setParameter(z->st, ZSTD_c_compressionLevel,
+	                                            probe ? z->level : ZSTD_minCLevel())) ||
+	    ZSTD_isError(r = ZSTD_compress2(z->st, z->sout, z->sout_cap, p, len)))
+		return z_fail(r, "compressing", z->what);
+	int rc = drb_sink_write(z->next, z->sout, r);
+	if (rc < 0)
+		return rc;
+	z->frames++;
+	z->stored_in += len;
+	z->probe_in = probe ? 0 : z->probe_in + len;
+	if (probe && r * 100 < (uint64_t)len * 98)
+		return st_leave(z);
+	return 0;
+}
+
+/* Stored input: whole pieces straight from the caller's buffer, the rest gathered. Returns the
+ * bytes taken: all of them, or fewer when a probe ended the stretch. */
+static int st_write(zfilter *z, const uint8_t *p, size_t len, size_t *took)
+{
+	size_t done = 0;
+	int rc = 0;
+	while (done < len && z->st && rc == 0) {
+		size_t n = len - done;
+		if (z->stage_len == 0 && n >= STORE_PIECE) {
+			rc = st_piece(z, p + done, STORE_PIECE);
+			done += STORE_PIECE;
+			continue;
+		}
+		if (n > STORE_PIECE - z->stage_len)
+			n = STORE_PIECE - z->stage_len;
+		memcpy(z->stage + z->stage_len, p + done, n);
+		z->stage_len += n;
+		done += n;
+		if (z->stage_len == STORE_PIECE) {
+			z->stage_len = 0;
+			rc = st_piece(z, z->stage, STORE_PIECE);
+		}
+	}
+	*took = done;
+	return rc;
+}
+
+/* At a check: move to another context when the data asks for it. */
 static int zc_judge(zfilter *z)
 {
 	uint64_t in = z->frame_in - z->seen_in, out = z->frame_out - z->seen_out;
@@ -96,7 +202,7 @@ static int zc_judge(zfilter *z)
 	if (!in)
 		return 0;
 	bool compresses = out * 10 <= in * 9, stored = out * 100 >= in * 98;
-	if (on_many ? !stored : !compresses)
+	if (!stored && (on_many || !compresses || z->threads == 0))
 		return 0;
 	/* end this frame; the next one starts on the other context */
 	int rc = zc_run(z, NULL, 0, ZSTD_e_end);
@@ -107,16 +213,16 @@ static int zc_judge(zfilter *z)
 	if (on_many) {
 		ZSTD_freeCCtx(z->many);
 		z->many = NULL;
-		if (!(z->c = z->one = cctx_new(z->level, 0)))
-			return drb_error(DRB_ERR_NOMEM, "out of memory for compression");
 	} else {
 		ZSTD_freeCCtx(z->one);
 		z->one = NULL;
-		if (!(z->c = z->many = cctx_new(z->level, z->threads)))
-			return drb_error(DRB_ERR_NOMEM, "out of memory for compression workers");
 	}
+	if (stored)
+		return st_enter(z);
+	if (!(z->c = z->many = cctx_new(z->level, z->threads)))
+		return drb_error(DRB_ERR_NOMEM, "out of memory for compression workers");
 	z->frame_in = z->frame_out = z->seen_in = z->seen_out = 0;
-	z->next_check = on_many ? SAMPLE_ONE : SAMPLE_MANY;
+	z->next_check = SAMPLE_MANY;
 	return 0;
 }
 
@@ -126,16 +232,22 @@ static int zc_write(drb_sink *s, const void *buf, size_t len)
 	const uint8_t *p = buf;
 	while (len) {
 		size_t take = len;
-		if (z->threads > 0 && z->next_check - z->frame_in < take)
-			take = (size_t)(z->next_check - z->frame_in);
-		int rc = zc_run(z, p, take, ZSTD_e_continue);
+		int rc;
+		if (z->st) {
+			rc = st_write(z, p, len, &take);
+		} else {
+			if (z->next_check - z->frame_in < take)
+				take = (size_t)(z->next_check - z->frame_in);
+			if ((rc = zc_run(z, p, take, ZSTD_e_continue)) == 0) {
+				z->frame_in += take;
+				if (z->frame_in >= z->next_check)
+					rc = zc_judge(z);
+			}
+		}
 		if (rc < 0)
 			return rc;
-		z->frame_in += take;
 		p += take;
 		len -= take;
-		if (z->threads > 0 && z->frame_in >= z->next_check && (rc = zc_judge(z)) < 0)
-			return rc;
 	}
 	return 0;
 }
@@ -143,9 +255,20 @@ static int zc_write(drb_sink *s, const void *buf, size_t len)
 static int zc_finish(drb_sink *s)
 {
 	zfilter *z = (zfilter *)s;
-	int rc = zc_run(z, NULL, 0, ZSTD_e_end);
-	if (rc == 0)
+	int rc = 0;
+	if (z->st) {
+		/* the last piece; a stored stretch always follows a frame, so the stream has one */
+		if (z->stage_len) {
+			size_t n = z->stage_len;
+			z->stage_len = 0;
+			rc = st_piece(z, z->stage, n);
+		}
+		/* a probe that ended the stretch left an empty frame open: end it too */
+		if (rc == 0 && !z->st && (rc = zc_run(z, NULL, 0, ZSTD_e_end)) == 0)
+			z->frames++;
+	} else if ((rc = zc_run(z, NULL, 0, ZSTD_e_end)) == 0) {
 		z->frames++;
+	}
 	return rc < 0 ? rc : drb_sink_finish(z->next);
 }
 
@@ -161,6 +284,9 @@ static void z_free(drb_sink *s)
 	drb_sink_free(z->next);
 	ZSTD_freeCCtx(z->one);
 	ZSTD_freeCCtx(z->many);
+	ZSTD_freeCCtx(z->st);
+	free(z->stage);
+	free(z->sout);
 	ZSTD_freeDCtx(z->d);
 	free(z->out);
 	free(z->what);
@@ -207,6 +333,11 @@ int drb_zstd_new(drb_sink *next, int level, int threads, drb_sink **out)
 unsigned drb_zstd_frames(drb_sink *s)
 {
 	return ((zfilter *)s)->frames;
+}
+
+uint64_t drb_zstd_stored(drb_sink *s)
+{
+	return ((zfilter *)s)->stored_in;
 }
 
 static int zd_write(drb_sink *s, const void *buf, size_t len)

@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FIXED_LEN 10
+#define FIXED_LEN      10
 #define SEALED_KEY_LEN (crypto_secretstream_xchacha20poly1305_KEYBYTES + crypto_box_SEALBYTES)
-#define RECIPIENT_LEN (DRB_KEY_ID_BYTES + SEALED_KEY_LEN)
-#define SS_HEADER_LEN crypto_secretstream_xchacha20poly1305_HEADERBYTES
-#define ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
-#define MAX_CIPHER (DRB1_CHUNK + ABYTES)
-#define OUT_BATCH (256u << 10)
+#define RECIPIENT_LEN  (DRB_KEY_ID_BYTES + SEALED_KEY_LEN)
+#define SS_HEADER_LEN  crypto_secretstream_xchacha20poly1305_HEADERBYTES
+#define ABYTES         crypto_secretstream_xchacha20poly1305_ABYTES
+#define MAX_CIPHER     (DRB1_CHUNK + ABYTES)
+#define OUT_BATCH      (256u << 10)
 
 static void put_le16(uint8_t *p, uint16_t v)
 {
@@ -65,7 +65,8 @@ static int seal_flush(seal *s)
 	return rc;
 }
 
-static int seal_chunk(seal *s, uint8_t tag)
+/* Seal m (s->plain, or a whole chunk of the caller's) as the next chunk. */
+static int seal_chunk_of(seal *s, const uint8_t *m, size_t mlen, uint8_t tag)
 {
 	int rc;
 	if (!s->header_sent) {
@@ -73,7 +74,7 @@ static int seal_chunk(seal *s, uint8_t tag)
 			return rc;
 		s->header_sent = 1;
 	}
-	if (s->out_len + 4 + s->plain_len + ABYTES > OUT_BATCH && (rc = seal_flush(s)) < 0)
+	if (s->out_len + 4 + mlen + ABYTES > OUT_BATCH && (rc = seal_flush(s)) < 0)
 		return rc;
 	uint8_t *dst = s->out + s->out_len;
 	unsigned long long clen = 0;
@@ -90,14 +91,20 @@ static int seal_chunk(seal *s, uint8_t tag)
 		memcpy(adbuf + s->header_len, s->identity, id_len);
 		ad = adbuf;
 	}
-	crypto_secretstream_xchacha20poly1305_push(&s->g->st, dst + 4, &clen, s->plain, s->plain_len,
-						   ad, ad_len, tag);
+	crypto_secretstream_xchacha20poly1305_push(&s->g->st, dst + 4, &clen, m, mlen, ad, ad_len,
+	                                           tag);
 	free(adbuf);
 	put_le32(dst, (uint32_t)clen);
 	s->out_len += 4 + (size_t)clen;
-	s->plain_len = 0;
+	if (m == s->plain)
+		s->plain_len = 0;
 	s->chunks++;
 	return 0;
+}
+
+static int seal_chunk(seal *s, uint8_t tag)
+{
+	return seal_chunk_of(s, s->plain, s->plain_len, tag);
 }
 
 static int seal_write(drb_sink *sk, const void *buf, size_t len)
@@ -105,6 +112,16 @@ static int seal_write(drb_sink *sk, const void *buf, size_t len)
 	seal *s = (seal *)sk;
 	const uint8_t *p = buf;
 	while (len) {
+		/* a whole chunk of the caller's, with more after it: sealed where it is */
+		if (s->plain_len == 0 && len > DRB1_CHUNK) {
+			int rc = seal_chunk_of(s, p, DRB1_CHUNK,
+			                       crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+			if (rc < 0)
+				return rc;
+			p += DRB1_CHUNK;
+			len -= DRB1_CHUNK;
+			continue;
+		}
 		size_t take = DRB1_CHUNK - s->plain_len;
 		if (take > len)
 			take = len;
@@ -156,11 +173,12 @@ static void seal_free(drb_sink *sk)
 static const drb_sink_ops seal_ops = {"seal", seal_write, seal_finish, seal_abort, seal_free};
 
 int drb_seal_new(drb_sink *next, const drb_keyring *kr, const char *identity, uint8_t kind,
-		 uint8_t compression, drb_sink **out)
+                 uint8_t compression, drb_sink **out)
 {
 	if (kr->n_pub == 0)
 		return drb_error(DRB_ERR_CONFIG,
-				 "no public key to seal %s to: set encryption { public_keys }", identity);
+		                 "no public key to seal %s to: set encryption { public_keys }",
+		                 identity);
 	if (kr->n_pub > DRB1_MAX_RECIPIENTS)
 		return drb_error(DRB_ERR_CONFIG, "at most %d public keys", DRB1_MAX_RECIPIENTS);
 	seal *s = calloc(1, sizeof *s);
@@ -246,34 +264,36 @@ static int find_key(opener *o)
 		char hex[17];
 		drb_key_id_hex(r, hex);
 		snprintf(have_ids + strlen(have_ids), sizeof have_ids - strlen(have_ids), "%s%s",
-			 i ? ", " : "", hex);
+		         i ? ", " : "", hex);
 		for (size_t k = 0; k < o->kr->n_sec; k++) {
 			const drb_seckey *sk = o->kr->sec[k];
 			if (sodium_memcmp(sk->id, r, DRB_KEY_ID_BYTES) != 0)
 				continue;
-			if (crypto_box_seal_open(o->g->key, r + DRB_KEY_ID_BYTES, SEALED_KEY_LEN, sk->pk,
-						 sk->sk) == 0)
+			if (crypto_box_seal_open(o->g->key, r + DRB_KEY_ID_BYTES, SEALED_KEY_LEN,
+			                         sk->pk, sk->sk) == 0)
 				return 0;
-			return bad(o, DRB_ERR_CRYPTO,
-				   "the file key sealed to this host's key could not be opened (damaged "
-				   "header)");
+			return bad(
+			    o, DRB_ERR_CRYPTO,
+			    "the file key sealed to this host's key could not be opened (damaged "
+			    "header)");
 		}
 	}
 	for (size_t k = 0; k < o->kr->n_sec && k < 16; k++) {
 		char hex[17];
 		drb_key_id_hex(o->kr->sec[k]->id, hex);
 		snprintf(want_ids + strlen(want_ids), sizeof want_ids - strlen(want_ids), "%s%s",
-			 k ? ", " : "", hex);
+		         k ? ", " : "", hex);
 	}
 	if (o->kr->n_sec == 0)
-		return drb_error(DRB_ERR_CRYPTO,
-				 "object %s: no secret key is configured (encryption { secret_keys }); "
-				 "it is sealed to key id %s",
-				 o->identity, have_ids);
+		return drb_error(
+		    DRB_ERR_CRYPTO,
+		    "object %s: no secret key is configured (encryption { secret_keys }); "
+		    "it is sealed to key id %s",
+		    o->identity, have_ids);
 	return drb_error(DRB_ERR_CRYPTO,
-			 "object %s: none of this host's secret keys (%s) is a recipient; it is "
-			 "sealed to key id %s",
-			 o->identity, want_ids, have_ids);
+	                 "object %s: none of this host's secret keys (%s) is a recipient; it is "
+	                 "sealed to key id %s",
+	                 o->identity, want_ids, have_ids);
 }
 
 /* The stage's bytes are complete in o->buf; act on them and set up the next stage. */
@@ -285,18 +305,20 @@ static int stage_done(opener *o)
 		if (memcmp(o->buf, DRB1_MAGIC, 4) != 0)
 			return bad(o, DRB_ERR_FORMAT, "not a DRB1 object (bad magic)");
 		if (o->buf[4] != DRB1_VERSION)
-			return drb_error(DRB_ERR_FORMAT, "object %s: format version %u is not supported",
-					 o->identity, o->buf[4]);
+			return drb_error(DRB_ERR_FORMAT,
+			                 "object %s: format version %u is not supported",
+			                 o->identity, o->buf[4]);
 		if (o->buf[5] > DRB1_COMP_ZSTD)
 			return drb_error(DRB_ERR_FORMAT, "object %s: unknown compression %u",
-					 o->identity, o->buf[5]);
+			                 o->identity, o->buf[5]);
 		if (o->buf[7] != 0)
 			return bad(o, DRB_ERR_FORMAT, "reserved header byte is not zero");
 		o->kind = o->buf[6];
 		o->n_recipients = (uint16_t)(o->buf[8] | o->buf[9] << 8);
 		if (o->n_recipients == 0 || o->n_recipients > DRB1_MAX_RECIPIENTS)
-			return drb_error(DRB_ERR_FORMAT, "object %s: %u recipients (1 to %d allowed)",
-					 o->identity, o->n_recipients, DRB1_MAX_RECIPIENTS);
+			return drb_error(DRB_ERR_FORMAT,
+			                 "object %s: %u recipients (1 to %d allowed)", o->identity,
+			                 o->n_recipients, DRB1_MAX_RECIPIENTS);
 		if ((rc = header_append(o, o->buf, FIXED_LEN)) < 0)
 			return rc;
 		if (o->buf[5] == DRB1_COMP_ZSTD && !o->raw) {
@@ -315,7 +337,8 @@ static int stage_done(opener *o)
 	case ST_SSHEADER:
 		if ((rc = header_append(o, o->buf, SS_HEADER_LEN)) < 0)
 			return rc;
-		if (crypto_secretstream_xchacha20poly1305_init_pull(&o->g->st, o->buf, o->g->key) != 0)
+		if (crypto_secretstream_xchacha20poly1305_init_pull(&o->g->st, o->buf, o->g->key) !=
+		    0)
 			return bad(o, DRB_ERR_FORMAT, "invalid stream header");
 		sodium_memzero(o->g->key, sizeof o->g->key);
 		o->stage = ST_LEN;
@@ -324,9 +347,10 @@ static int stage_done(opener *o)
 	case ST_LEN: {
 		uint32_t l = get_le32(o->buf);
 		if (l < ABYTES || l > MAX_CIPHER)
-			return drb_error(DRB_ERR_FORMAT,
-					 "object %s: chunk %llu has an impossible length %u (damaged)",
-					 o->identity, (unsigned long long)o->chunks, l);
+			return drb_error(
+			    DRB_ERR_FORMAT,
+			    "object %s: chunk %llu has an impossible length %u (damaged)",
+			    o->identity, (unsigned long long)o->chunks, l);
 		o->stage = ST_CHUNK;
 		o->need = l;
 		break;
@@ -345,19 +369,20 @@ static int stage_done(opener *o)
 			memcpy(ad, o->header, o->header_len);
 			memcpy(ad + o->header_len, o->identity, id_len);
 		}
-		int ok = crypto_secretstream_xchacha20poly1305_pull(&o->g->st, o->plain, &plen, &tag,
-								    o->buf, o->need, ad, ad_len);
+		int ok = crypto_secretstream_xchacha20poly1305_pull(
+		    &o->g->st, o->plain, &plen, &tag, o->buf, o->need, ad, ad_len);
 		free(ad);
 		if (ok != 0) {
 			if (o->chunks == 0)
 				return bad(o, DRB_ERR_CRYPTO,
-					   "the first chunk fails authentication: the object is "
-					   "damaged, or it was stored at another path");
-			return drb_error(DRB_ERR_CRYPTO,
-					 "object %s: chunk %llu (at byte %llu) fails authentication: "
-					 "damaged or reordered",
-					 o->identity, (unsigned long long)o->chunks,
-					 (unsigned long long)(o->offset - o->need - 4));
+				           "the first chunk fails authentication: the object is "
+				           "damaged, or it was stored at another path");
+			return drb_error(
+			    DRB_ERR_CRYPTO,
+			    "object %s: chunk %llu (at byte %llu) fails authentication: "
+			    "damaged or reordered",
+			    o->identity, (unsigned long long)o->chunks,
+			    (unsigned long long)(o->offset - o->need - 4));
 		}
 		if (tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE &&
 		    tag != crypto_secretstream_xchacha20poly1305_TAG_FINAL)
@@ -388,8 +413,8 @@ static int open_write(drb_sink *sk, const void *data, size_t len)
 	while (len) {
 		if (o->stage == ST_DONE)
 			return drb_error(DRB_ERR_FORMAT,
-					 "object %s: %zu bytes follow the final chunk (damaged)",
-					 o->identity, len);
+			                 "object %s: %zu bytes follow the final chunk (damaged)",
+			                 o->identity, len);
 		size_t take = o->need - o->have;
 		if (take > len)
 			take = len;
@@ -412,13 +437,15 @@ static int open_finish(drb_sink *sk)
 	opener *o = (opener *)sk;
 	if (o->stage != ST_DONE) {
 		if (o->stage < ST_LEN)
-			return drb_error(DRB_ERR_FORMAT,
-					 "object %s is truncated: it ends inside its header (%llu bytes)",
-					 o->identity, (unsigned long long)o->offset);
-		return drb_error(DRB_ERR_FORMAT,
-				 "object %s is truncated: it ends after %llu bytes without its final "
-				 "chunk",
-				 o->identity, (unsigned long long)o->offset);
+			return drb_error(
+			    DRB_ERR_FORMAT,
+			    "object %s is truncated: it ends inside its header (%llu bytes)",
+			    o->identity, (unsigned long long)o->offset);
+		return drb_error(
+		    DRB_ERR_FORMAT,
+		    "object %s is truncated: it ends after %llu bytes without its final "
+		    "chunk",
+		    o->identity, (unsigned long long)o->offset);
 	}
 	return drb_sink_finish(o->next);
 }
@@ -459,8 +486,8 @@ int drb_open_new(drb_sink *next, const drb_keyring *kr, const char *identity, dr
 	o->g = sodium_malloc(sizeof *o->g);
 	o->plain = sodium_malloc(DRB1_CHUNK);
 	o->buf = malloc(DRB1_MAX_RECIPIENTS * RECIPIENT_LEN > MAX_CIPHER
-				? DRB1_MAX_RECIPIENTS * RECIPIENT_LEN
-				: MAX_CIPHER);
+	                    ? DRB1_MAX_RECIPIENTS * RECIPIENT_LEN
+	                    : MAX_CIPHER);
 	if (!o->identity || !o->g || !o->plain || !o->buf) {
 		o->next = NULL;
 		open_free(&o->base);
