@@ -79,7 +79,7 @@ start_gw() {
 	port=$(cat "$dir/gw.$name.port")
 	stop_one "gw.$name"
 	spawn "gw.$name" radosgw -c "$dir/ceph.conf" -n "client.rgw.$name" -f \
-		--rgw_frontends "beast endpoint=127.0.0.1:$port"
+		--rgw_frontends "beast endpoint=127.0.0.1:$port tcp_nodelay=1"
 	pid=$(cat "$dir/gw.$name.pid")
 	for _ in $(seq 1 600); do
 		if curl -s -o /dev/null --noproxy '*' --max-time 2 "http://127.0.0.1:$port/"; then
