@@ -203,15 +203,20 @@ static void test_forged_manifest_is_refused(void **state)
 static void test_forged_and_changed_segments_are_refused(void **state)
 {
 	(void)state;
-	char seg[4300];
+	char seg[4300], cat[4300];
 	drbt_sh(seg, sizeof seg, NULL, 0, "ls %s/r1/db01/binlog/*/*.json | sort | tail -1 | tr -d '\\n'",
 		dir);
-	drbt_sh(NULL, 0, NULL, 0, "cp %s %s.saved", seg, seg);
+	/* today's catalog (the agent writes it open) names the segment too: the forger changes
+	 * both, and both are refused */
+	drbt_sh(cat, sizeof cat, NULL, 0, "ls %s/r1/db01/catalog/*/*.json | sort | tail -1 | tr -d '\\n'",
+		dir);
+	assert_true(cat[0] != 0);
+	drbt_sh(NULL, 0, NULL, 0, "cp %s %s.saved; cp %s %s.saved", seg, seg, cat, cat);
 	/* a GTID changed in the signed description: refused in both repositories */
 	drbt_sh(NULL, 0, NULL, 0,
-		"for f in %s $(echo %s | sed 's#/r1/#/r2/#'); do sed -i 's/\"end_gtid\": \"0-1-/\"end_gtid\": "
-		"\"0-1-9/' $f; done",
-		seg, seg);
+		"for f in %s $(echo %s | sed 's#/r1/#/r2/#') %s $(echo %s | sed 's#/r1/#/r2/#'); do "
+		"sed -i 's/\"end_gtid\": *\"0-1-/\"end_gtid\": \"0-1-9/' $f; done",
+		seg, seg, cat, cat);
 	expect(run_with(restore_conf, "list --host db01"), 0, "list with a changed description");
 	contains(out, "UNTRUSTED");
 	contains(out, "does not verify");
@@ -227,8 +232,10 @@ static void test_forged_and_changed_segments_are_refused(void **state)
 	/* the signature line removed: unsigned, refused unless --allow-unsigned */
 	drbt_sh(NULL, 0, NULL, 0,
 		"for f in %s $(echo %s | sed 's#/r1/#/r2/#'); do cp %s.saved $f; sed -i "
+		"'/^#drbackup-signature/d' $f; done; "
+		"for f in %s $(echo %s | sed 's#/r1/#/r2/#'); do cp %s.saved $f; sed -i "
 		"'/^#drbackup-signature/d' $f; done",
-		seg, seg, seg);
+		seg, seg, seg, cat, cat, cat);
 	expect(run_with(restore_conf, "list --host db01"), 0, "list with an unsigned description");
 	contains(out, "has no signature");
 	expect(restore_latest("--allow-unsigned"), 0, "restore with --allow-unsigned");
@@ -237,6 +244,8 @@ static void test_forged_and_changed_segments_are_refused(void **state)
 	assert_string_equal(n, "1");
 	drbt_sh(NULL, 0, NULL, 0, "for f in %s $(echo %s | sed 's#/r1/#/r2/#'); do cp %s.saved $f; done; rm %s.saved",
 		seg, seg, seg, seg);
+	drbt_sh(NULL, 0, NULL, 0, "for f in %s $(echo %s | sed 's#/r1/#/r2/#'); do cp %s.saved $f; done; rm %s.saved",
+		cat, cat, cat, cat);
 }
 
 /* db01's metadata copied under db02 (whose key the restore host pins, too): refused. */
