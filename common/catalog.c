@@ -1383,6 +1383,7 @@ typedef struct day_out {
 	int got;    /* the fetch */
 	bool ok;    /* checked and parsed */
 	char *last; /* its "last" key */
+	char *first; /* and "first" */
 	bool open;  /* written while its day was still growing */
 	int64_t writes;
 } day_out;
@@ -1419,6 +1420,8 @@ static void day_work(day_job *f, size_t i)
 			json_t *last = json_object_get(j, "last");
 			o->ok = true;
 			o->last = json_is_string(last) ? strdup(json_string_value(last)) : NULL;
+			json_t *first = json_object_get(j, "first");
+			o->first = json_is_string(first) ? strdup(json_string_value(first)) : NULL;
 			o->open = json_is_true(json_object_get(j, "open"));
 			o->writes = json_integer_value(json_object_get(j, "writes"));
 		}
@@ -1549,7 +1552,71 @@ static void day_out_clear(day_out *o)
 		drb_segment_clear(&o->segs.segs[k]);
 	free(o->segs.segs);
 	free(o->last);
+	free(o->first);
 	memset(o, 0, sizeof *o);
+}
+
+static int by_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The current day's catalog (open) is rewritten as the day grows, so the objects it names are
+ * checked against one listing from its first key: a segment whose description is gone from this
+ * repository is dropped, as reading the descriptions would have left it out (a region that lost
+ * today's objects shows the gap, and planning takes the other region), and the keys after its
+ * last are today's tail, read as descriptions. */
+static int load_open_day(drb_repo *r, drb_catalog *c, drb_generation *g, day_out *o,
+                         const char *last_key, drb_generation *tail)
+{
+	names all = {0}, after = {0};
+	char from[1200];
+	snprintf(from, sizeof from, "%s", o->first);
+	size_t n = strlen(from);
+	if (n)
+		from[n - 1]--; /* start-after is exclusive: just before the first key */
+	int rc = list_tail(r, c, g, from, &all);
+	size_t w = 0;
+	for (size_t i = 0; i < all.n; i++) {
+		char **v = NULL;
+		if (rc < 0 || strcmp(all.v[i], last_key) <= 0) {
+			all.v[w++] = all.v[i];
+		} else if (!(v = realloc(after.v, (after.n + 1) * sizeof *v))) {
+			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
+			all.v[w++] = all.v[i];
+		} else {
+			after.v = v;
+			after.v[after.n++] = all.v[i];
+		}
+	}
+	all.n = w;
+	if (rc == 0 && all.n)
+		qsort(all.v, all.n, sizeof *all.v, by_str);
+	size_t kept = 0;
+	for (size_t k = 0; rc == 0 && k < o->segs.n; k++) {
+		drb_segment *s = &o->segs.segs[k];
+		char *key = drb_segment_path(c->host_id, s, "json");
+		bool here = key && all.n && bsearch(&key, all.v, all.n, sizeof *all.v, by_str);
+		free(key);
+		if (here) {
+			o->segs.segs[kept++] = *s;
+			continue;
+		}
+		drb_log_debug(
+		    "repository %s: today's catalog names a segment of %s:%llu that is not "
+		    "there: left out",
+		    r->name, s->file, (unsigned long long)s->start);
+		drb_segment_clear(s);
+	}
+	if (rc == 0)
+		o->segs.n = kept;
+	for (size_t i = 0; i < all.n; i++)
+		free(all.v[i]);
+	free(all.v);
+	if (rc == 0)
+		return load_tail_names(r, c, g, last_key, &after, tail);
+	names_free(&after);
+	return rc;
 }
 
 /* Read one generation as summaries: the newest day catalog first (its last key bounds the
@@ -1611,7 +1678,9 @@ static int load_generation_summary(drb_repo *r, drb_catalog *c, drb_generation *
 		g->last_open = out[0].open;
 		g->last_writes = out[0].writes;
 	}
-	if (rc == 0 && !damaged)
+	if (rc == 0 && !damaged && nd && out[0].open && out[0].first)
+		rc = load_open_day(r, c, g, &out[0], last_key, &tail);
+	else if (rc == 0 && !damaged)
 		rc = load_tail(r, c, g, last_key, &tail);
 	for (size_t k = 0; rc == 0 && k < tail.n; k++) {
 		budget_segment(c, &tail.segs[k]);

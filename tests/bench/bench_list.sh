@@ -17,7 +17,8 @@
 # throwaway Ceph RGW, tests/rgw.sh, bluestore) holds what `list` reads (the day catalogs,
 # today's segments, the manifest) plus OLDER (default 2,000) older segment keys of each
 # history: uploading 210,000 objects takes longer than the bench, and start-after keeps the
-# listing to the keys after today's catalog whatever lies before them.
+# listing to today's keys (from the open catalog's first, whose objects it checks) whatever lies
+# before them.
 # REF=/path/to/older/drbackup runs that build too, alternating, for a ratio.
 # The synthetic metadata is unsigned (--allow-unsigned).
 . "$(dirname "$0")/lib.sh"
@@ -156,10 +157,11 @@ for h in y5m y1s; do
   mkdir -p "$WORK/up/$h/binlog/$gen"
   cp -r "$WORK/r1/$h/catalog" "$WORK/r1/$h/full" "$WORK/up/$h/"
   last=$(ls "$WORK/r1/$h/catalog/$gen" | sort | tail -1)
-  lastkey=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["last"].rsplit("/",1)[1])' "$WORK/r1/$h/catalog/$gen/$last")
-  # today's segments (the keys after the newest day catalog's last key) and OLDER before them
-  ls "$WORK/r1/$h/binlog/$gen" | sort | awk -v k="$lastkey" -v older="$OLDER" '
-    { v[NR] = $0; if ($0 <= k) n = NR } END { for (i = 1; i <= NR; i++) if (i > n - older) print v[i] }' |
+  # the newest catalog's first key: today's (open) one is checked against the objects
+  firstkey=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["first"].rsplit("/",1)[1])' "$WORK/r1/$h/catalog/$gen/$last")
+  # today's segments (the keys from the newest day catalog's first key on) and OLDER before them
+  ls "$WORK/r1/$h/binlog/$gen" | sort | awk -v k="$firstkey" -v older="$OLDER" '
+    { v[NR] = $0; if ($0 < k) n = NR } END { for (i = 1; i <= NR; i++) if (i > n - older) print v[i] }' |
     while read -r f; do ln "$WORK/r1/$h/binlog/$gen/$f" "$WORK/up/$h/binlog/$gen/$f"; done
 done
 echo "   uploading $(find "$WORK/up" -type f | wc -l) objects to Ceph RGW..."

@@ -1030,6 +1030,19 @@ static void test_today_catalog(void **state)
 	}
 	drb_catalog_free(whole);
 	drb_catalog_free(before);
+	/* a description the open catalog names, lost from the repository: left out, a gap */
+	char *lost = drb_segment_path("h", &h.g.segs[today0 + 5], "json");
+	const char *lost_v[] = {lost};
+	assert_int_equal(drb_repo_remove(h.r, lost_v, 1), 0);
+	drb_catalog *lost_cat = NULL;
+	assert_int_equal(drb_catalog_load_opts(h.r, "h", DRB_CATALOG_SUMMARY, &lost_cat), 0);
+	shape_of(lost_cat, &b);
+	assert_int_equal(b.gaps, 1);
+	assert_int_equal(b.segments, a.segments - 1);
+	assert_int_equal(lost_cat->n_segment_reads, 0);
+	drb_catalog_free(lost_cat);
+	assert_int_equal(drb_segment_put(h.r, "h", &h.g.segs[today0 + 5]), 0);
+	free(lost);
 
 	/* one more segment: added; a compaction of today's last ten keeps the catalog open */
 	hist_seg(&h, file, 30 * 700, 31 * 700, false, d3 + 600 + 30 * 600, 0, seq, seq + 2);
