@@ -622,6 +622,11 @@ static void names_free(names *s)
 	memset(s, 0, sizeof *s);
 }
 
+static int by_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static bool ends_with(const char *s, const char *suffix)
 {
 	size_t a = strlen(s), b = strlen(suffix);
@@ -865,13 +870,17 @@ static void fetched_free(names *paths, char **texts, size_t *lens, int *rcs)
 	free(rcs);
 }
 
+static int open_day_check(drb_repo *r, drb_catalog *c, drb_generation *g, const char *first,
+                          const char *last_key, drb_segment *v, size_t *n, names *after);
+
 /* Day catalogs first; then the descriptions the newest day catalog does not cover. */
 static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 {
 	names days = {0}, segs = {0};
 	char prefix[600];
 	int rc;
-	char last_key[1200] = "";
+	char last_key[1200] = "", first_key[1200] = "";
+	size_t newest_from = 0; /* where the newest day's segments begin in g */
 	char **texts = NULL;
 	size_t *lens = NULL;
 	int *rcs = NULL;
@@ -903,6 +912,7 @@ static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 		}
 		json_t *arr = json_object_get(j, "segments"), *item;
 		size_t k;
+		newest_from = g->n;
 		json_array_foreach(arr, k, item)
 		{
 			drb_segment s;
@@ -917,6 +927,9 @@ static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 			snprintf(last_key, sizeof last_key, "%s", json_string_value(last));
 		g->last_open = json_is_true(json_object_get(j, "open"));
 		g->last_writes = json_integer_value(json_object_get(j, "writes"));
+		json_t *first = json_object_get(j, "first");
+		snprintf(first_key, sizeof first_key, "%s",
+		         json_is_string(first) ? json_string_value(first) : "");
 		const char *slash = strrchr(days.v[i], '/');
 		free(g->last_day);
 		g->last_day = strndup(slash + 1, 8);
@@ -930,8 +943,15 @@ static int load_generation(drb_repo *r, drb_catalog *c, drb_generation *g)
 	lens = NULL;
 	rcs = NULL;
 	snprintf(prefix, sizeof prefix, "%s/binlog/%s/", c->host_id, g->name);
-	if (rc == 0)
+	if (rc == 0 && g->last_open && first_key[0]) {
+		/* the open day as the repository bears it out; its tail from the same listing */
+		size_t n = g->n - newest_from;
+		rc = open_day_check(r, c, g, first_key, last_key, g->segs + newest_from, &n, &segs);
+		if (rc == 0)
+			g->n = g->compacted = newest_from + n;
+	} else if (rc == 0) {
 		rc = drb_repo_list_after(r, prefix, last_key, collect, &segs);
+	}
 	if (rc == 0)
 		rc = fetch_all(r, &segs, 1 << 20, &texts, &lens, &rcs);
 	for (size_t i = 0; i < segs.n && rc == 0; i++) {
@@ -1556,63 +1576,63 @@ static void day_out_clear(day_out *o)
 	memset(o, 0, sizeof *o);
 }
 
-static int by_str(const void *a, const void *b)
+/* The current day's catalog (open) is rewritten as the day grows, so the segments it names
+ * (v[0..*n), filtered in place) are checked against one listing of the generation from its
+ * first key: one whose description is gone from this repository is dropped, as reading the
+ * descriptions would have left it out (a region that lost today's objects shows the gap, and
+ * planning takes the other region). The names after last_key, today's tail, go to *after. */
+static int open_day_check(drb_repo *r, drb_catalog *c, drb_generation *g, const char *first,
+                          const char *last_key, drb_segment *v, size_t *n, names *after)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The current day's catalog (open) is rewritten as the day grows, so the objects it names are
- * checked against one listing from its first key: a segment whose description is gone from this
- * repository is dropped, as reading the descriptions would have left it out (a region that lost
- * today's objects shows the gap, and planning takes the other region), and the keys after its
- * last are today's tail, read as descriptions. */
-static int load_open_day(drb_repo *r, drb_catalog *c, drb_generation *g, day_out *o,
-                         const char *last_key, drb_generation *tail)
-{
-	names all = {0}, after = {0};
+	names all = {0};
 	char from[1200];
-	snprintf(from, sizeof from, "%s", o->first);
-	size_t n = strlen(from);
-	if (n)
-		from[n - 1]--; /* start-after is exclusive: just before the first key */
+	snprintf(from, sizeof from, "%s", first);
+	size_t len = strlen(from);
+	if (len)
+		from[len - 1]--; /* start-after is exclusive: just before the first key */
 	int rc = list_tail(r, c, g, from, &all);
 	size_t w = 0;
 	for (size_t i = 0; i < all.n; i++) {
-		char **v = NULL;
+		char **nv = NULL;
 		if (rc < 0 || strcmp(all.v[i], last_key) <= 0) {
 			all.v[w++] = all.v[i];
-		} else if (!(v = realloc(after.v, (after.n + 1) * sizeof *v))) {
+		} else if (!(nv = realloc(after->v, (after->n + 1) * sizeof *nv))) {
 			rc = drb_error(DRB_ERR_NOMEM, "out of memory");
 			all.v[w++] = all.v[i];
 		} else {
-			after.v = v;
-			after.v[after.n++] = all.v[i];
+			after->v = nv;
+			after->v[after->n++] = all.v[i];
 		}
 	}
 	all.n = w;
 	if (rc == 0 && all.n)
 		qsort(all.v, all.n, sizeof *all.v, by_str);
 	size_t kept = 0;
-	for (size_t k = 0; rc == 0 && k < o->segs.n; k++) {
-		drb_segment *s = &o->segs.segs[k];
-		char *key = drb_segment_path(c->host_id, s, "json");
+	for (size_t k = 0; rc == 0 && k < *n; k++) {
+		char *key = drb_segment_path(c->host_id, &v[k], "json");
 		bool here = key && all.n && bsearch(&key, all.v, all.n, sizeof *all.v, by_str);
 		free(key);
 		if (here) {
-			o->segs.segs[kept++] = *s;
+			v[kept++] = v[k];
 			continue;
 		}
 		drb_log_debug(
 		    "repository %s: today's catalog names a segment of %s:%llu that is not "
 		    "there: left out",
-		    r->name, s->file, (unsigned long long)s->start);
-		drb_segment_clear(s);
+		    r->name, v[k].file, (unsigned long long)v[k].start);
+		drb_segment_clear(&v[k]);
 	}
 	if (rc == 0)
-		o->segs.n = kept;
-	for (size_t i = 0; i < all.n; i++)
-		free(all.v[i]);
-	free(all.v);
+		*n = kept;
+	names_free(&all);
+	return rc;
+}
+
+static int load_open_day(drb_repo *r, drb_catalog *c, drb_generation *g, day_out *o,
+                         const char *last_key, drb_generation *tail)
+{
+	names after = {0};
+	int rc = open_day_check(r, c, g, o->first, last_key, o->segs.segs, &o->segs.n, &after);
 	if (rc == 0)
 		return load_tail_names(r, c, g, last_key, &after, tail);
 	names_free(&after);

@@ -1041,6 +1041,11 @@ static void test_today_catalog(void **state)
 	assert_int_equal(b.segments, a.segments - 1);
 	assert_int_equal(lost_cat->n_segment_reads, 0);
 	drb_catalog_free(lost_cat);
+	/* the whole load (the agent's, whose compaction closes the day) leaves it out too */
+	assert_int_equal(drb_catalog_load(h.r, "h", &lost_cat), 0);
+	assert_int_equal(lost_cat->gens[0].n, a.segments - 1);
+	assert_int_equal(lost_cat->gens[0].compacted, a.segments - 1);
+	drb_catalog_free(lost_cat);
 	assert_int_equal(drb_segment_put(h.r, "h", &h.g.segs[today0 + 5]), 0);
 	free(lost);
 
