@@ -357,7 +357,7 @@ static cfg_opt_t repo_opts[] = {
 	CFG_BOOL("legal_hold", cfg_false, CFGF_NONE),
 	CFG_SEC("tier", tier_opts, CFGF_NONE),
 	CFG_INT("part_size", 8L * 1024 * 1024, CFGF_NONE),
-	CFG_BOOL("sign_payload", cfg_false, CFGF_NONE),
+	CFG_BOOL("sign_payload", cfg_true, CFGF_NONE),
 	CFG_INT("upload_parallel", 4, CFGF_NONE),
 	CFG_INT("timeout", 60, CFGF_NONE),
 	CFG_INT("retries", 5, CFGF_NONE),

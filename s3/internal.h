@@ -80,7 +80,8 @@ void drb_s3_amz_date(time_t t, char out[17]);
  * a host with a wrong clock sees. */
 extern time_t (*drb_s3_clock)(time_t *t);
 void drb_s3_sha256_hex(const void *buf, size_t len, char out[65]);
-/* MD5 (for Content-MD5) and hex SHA-256 (x-amz-content-sha256) of a request body, in one pass. */
+/* Hex SHA-256 (x-amz-content-sha256) of a request body and, unless md5 is NULL, its MD5 (for
+ * Content-MD5), in one pass. */
 int drb_s3_body_digests(const void *buf, size_t len, unsigned char md5[16], char sha256[65]);
 /* Content-MD5: base64 of the digest; hex for comparing with ETags. */
 void drb_s3_md5(const void *buf, size_t len, unsigned char out[16]);

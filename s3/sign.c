@@ -50,22 +50,23 @@ void drb_s3_md5(const void *buf, size_t len, unsigned char out[16])
 
 int drb_s3_body_digests(const void *buf, size_t len, unsigned char md5[16], char sha256[65])
 {
-	EVP_MD_CTX *m = EVP_MD_CTX_new(), *s = EVP_MD_CTX_new();
+	EVP_MD_CTX *m = md5 ? EVP_MD_CTX_new() : NULL, *s = EVP_MD_CTX_new();
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
 	int rc = 0;
-	if (!m || !s || EVP_DigestInit_ex(m, EVP_md5(), NULL) != 1 ||
+	if ((md5 && (!m || EVP_DigestInit_ex(m, EVP_md5(), NULL) != 1)) || !s ||
 	    EVP_DigestInit_ex(s, EVP_sha256(), NULL) != 1) {
 		rc = drb_error(DRB_ERR_NOMEM, "cannot set up MD5 and SHA-256");
 		goto out;
 	}
 	for (size_t off = 0; off < len; off += DIGEST_CHUNK) {
 		size_t k = len - off < DIGEST_CHUNK ? len - off : DIGEST_CHUNK;
-		EVP_DigestUpdate(m, (const unsigned char *)buf + off, k);
+		if (m)
+			EVP_DigestUpdate(m, (const unsigned char *)buf + off, k);
 		EVP_DigestUpdate(s, (const unsigned char *)buf + off, k);
 	}
-	if (EVP_DigestFinal_ex(m, md5, &n) != 1 || n != 16 || EVP_DigestFinal_ex(s, d, &n) != 1 ||
-	    n != 32) {
+	if ((m && (EVP_DigestFinal_ex(m, md5, &n) != 1 || n != 16)) ||
+	    EVP_DigestFinal_ex(s, d, &n) != 1 || n != 32) {
 		rc = drb_error(DRB_ERR_FAILED, "MD5 or SHA-256 failed");
 		goto out;
 	}

@@ -12,8 +12,10 @@
 # does both in one run, against one server. A second drbackup figure, "driver", stores the same
 # file through the S3 driver alone (a small program built here against the build's
 # libdrbackup.a): the transfer without compression and sealing. Each tool runs with its default
-# settings; peak RSS comes from /usr/bin/time -v. Build without --enable-sanitizers for
-# meaningful figures.
+# settings; peak RSS and the client's CPU (user + system) come from /usr/bin/time -v, the
+# server's CPU (radosgw, the OSD and the monitor; s3rver's node) from /proc before and after.
+# Client and server share the machine's cores, so the seconds are bounded by their sum. Build
+# without --enable-sanitizers for meaningful figures.
 # Environment: DRB_BUILDDIR (default: .), DRB_SRCDIR (default: this script's tree), PARALLEL
 # (drbackup's upload_parallel, default 4), PART (part_size, default 8388608), REPEAT (default 1:
 # rounds of every tool in turn; each tool's median is reported, with the highest peak RSS of its
@@ -162,7 +164,8 @@ int main(int argc, char **argv)
 			     .region = "us-east-1", .bucket = "bench", .prefix = "raw",
 			     .access_key_id = argv[7], .secret_access_key_file = argv[2],
 			     .uri_style = "path", .part_size = atol(argv[4]),
-			     .upload_parallel = atol(argv[5]), .timeout = 60, .retries = 3};
+			     .upload_parallel = atol(argv[5]), .timeout = 60, .retries = 3,
+			     .sign_payload = true};
 	drb_repo *r = NULL;
 	drb_sink *w = NULL;
 	drb_put_opts o = {.size_hint = strtoull(argv[6], NULL, 10)};
@@ -193,23 +196,41 @@ ${CC:-cc} -O2 $SANITIZE -I"$SRC" -I"$BUILD" $CFLAGS_XML -o "$WORK/s3put" "$WORK/
 	"$BUILD/libdrbackup.a" $LIBS -pthread
 
 # ---- runs
-# run NAME COMMAND...: time it once, record "NAME seconds peak-RSS-KiB" in $WORK/results
+# the server's CPU so far, in clock ticks: radosgw, the OSD and the monitor (0 for s3rver's node)
+server_ticks() {
+	local t=0 f pid
+	for f in "$WORK"/rgw/*.pid; do
+		[ -e "$f" ] || continue
+		pid=$(cat "$f")
+		[ -r "/proc/$pid/stat" ] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+	done
+	[ -n "$S3PID" ] && [ -r "/proc/$S3PID/stat" ] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$S3PID/stat")))
+	echo "$t"
+}
+HZ=$(getconf CLK_TCK)
+
+# run NAME COMMAND...: time it once, record "NAME seconds peak-RSS-KiB client-CPU-s server-CPU-s"
+# in $WORK/results
 run() {
 	name=$1
 	shift
 	[ "$SERVER" = rgw ] || rm -rf "$WORK/s3/bench/"* 2>/dev/null || true
 	sync # the previous run's writeback must not land in this one's time
 	sleep 1
+	s0=$(server_ticks)
 	if ! /usr/bin/time -v -o "$WORK/time.txt" sh -c "$*" >"$WORK/$name.out" 2>&1; then
 		echo "bench_s3: $name failed:" >&2
 		cat "$WORK/$name.out" >&2
 		exit 1
 	fi
-	awk -F': ' -v name="$name" '
+	s1=$(server_ticks)
+	awk -F': ' -v name="$name" -v srv="$(( s1 - s0 ))" -v hz="$HZ" '
 		/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0
 			for (i = 1; i <= n; i++) s = s * 60 + t[i] }
 		/Maximum resident set size/ { rss = $2 }
-		END { print name, s, rss }' "$WORK/time.txt" >>"$WORK/results"
+		/User time \(seconds\)/ { cpu += $2 }
+		/System time \(seconds\)/ { cpu += $2 }
+		END { print name, s, rss, cpu, srv / hz }' "$WORK/time.txt" >>"$WORK/results"
 }
 
 AWSENV="env -u AWS_CA_BUNDLE -u AWS_PROFILE AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$SECRET \
@@ -238,22 +259,24 @@ for kind in $KINDS; do
 	# peak RSS of its runs
 	awk -v size="$SIZE_MIB" -v part="$PART" -v par="$PARALLEL" -v kind="$kind" -v srv="$SERVER_NAME" \
 		-v ref="$REF" '
-		{ n[$1]++; t[$1, n[$1]] = $2; if ($3 > r[$1]) r[$1] = $3 }
-		function median(k,   i, j, m, v, a) {
+		{ n[$1]++; t[$1, n[$1]] = $2; if ($3 > r[$1]) r[$1] = $3; c[$1, n[$1]] = $4; sv[$1, n[$1]] = $5 }
+		function median(k, arr,   i, j, m, v, a) {
 			m = n[k]
-			for (i = 1; i <= m; i++) a[i] = t[k, i]
+			for (i = 1; i <= m; i++) a[i] = arr[k, i]
 			for (i = 2; i <= m; i++) { v = a[i]; for (j = i - 1; j >= 1 && a[j] > v; j--) a[j + 1] = a[j]; a[j + 1] = v }
 			return a[int((m + 1) / 2)]
 		}
 		END {
 			printf "S3 upload of %d MiB of %s to %s on 127.0.0.1 (drbackup: part_size %d, upload_parallel %d), median of %d\n",
 				size, kind == "sql" ? "dump text" : "incompressible bytes", srv, part, par, n["drbackup"]
-			printf "%-10s %9s %10s %12s\n", "tool", "seconds", "MiB/s", "peak RSS MiB"
+			printf "%-10s %9s %10s %12s %12s %12s\n", "tool", "seconds", "MiB/s", "peak RSS MiB",
+				"client CPU s", "server CPU s"
 			split((ref != "" ? "reference " : "") "drbackup driver awscli rclone", order, " ")
 			for (i = 1; i in order; i++) {
 				k = order[i]
-				m[k] = median(k)
-				printf "%-10s %9.2f %10.1f %12.1f\n", k, m[k], size / m[k], r[k] / 1024
+				m[k] = median(k, t)
+				printf "%-10s %9.2f %10.1f %12.1f %12.2f %12.2f\n", k, m[k], size / m[k], r[k] / 1024,
+					median(k, c), median(k, sv)
 			}
 			split((ref != "" ? "reference " : "") "drbackup driver", who, " ")
 			for (i = 1; i in who; i++)

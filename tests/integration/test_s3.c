@@ -425,8 +425,9 @@ static void presigned_curl(void **state)
 
 /* ---------------------------------------------------------------- the binary */
 
-/* RGW checks every signature and every Content-MD5: objects stored with the payload unsigned
- * (the default) and signed (sign_payload) read back the same, single PUT and multipart. */
+/* RGW checks every signature, every signed SHA-256 and every Content-MD5: objects stored with
+ * the payload signed (the default) and unsigned with Content-MD5 (sign_payload = false) read
+ * back the same, single PUT and multipart. */
 static void payload_signing(void **state)
 {
 	(void)state;

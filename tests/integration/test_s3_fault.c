@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/repo.h"
 #include "common/sink.h"
 #include "s3/internal.h"
@@ -34,6 +35,18 @@
 static s3t T;
 static drb_repo_config cfgs[32];
 static int n_cfgs;
+
+/* sign_payload = false: bodies go with Content-MD5, which the ETags given are compared with */
+static drb_repo *open_md5_repo(const char *endpoint, const char *prefix, long retries)
+{
+	drb_repo *r = NULL;
+	drb_repo_config *c = &cfgs[n_cfgs++ % 32];
+	*c = s3t_config(&T, endpoint, prefix);
+	c->retries = retries;
+	c->sign_payload = false;
+	assert_int_equal(drb_repo_open(c, &r), 0);
+	return r;
+}
 
 static drb_repo *open_repo(const char *endpoint, const char *prefix, long retries)
 {
@@ -117,6 +130,55 @@ static void nothing_visible_then_next_run(const char *prefix, const char *path, 
 	assert_int_equal(n, size);
 	assert_string_equal(got, sha);
 	drb_repo_close(next);
+}
+
+/* ---------------------------------------------------------------- a body damaged on the way */
+
+/* One bit of a part changes between the host and RGW. RGW refuses the part, against the signed
+ * SHA-256 (the default) or the Content-MD5; the part goes again from the buffer the writer
+ * keeps, and the object reads back whole. */
+static void part_damaged_on_the_way(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	for (int md5 = 0; md5 <= 1; md5++) {
+		s3p *p = s3p_start(T.rgw.port[0]);
+		const char *prefix = md5 ? "fd1" : "fd0";
+		drb_repo *r = md5 ? open_md5_repo(s3p_endpoint(p), prefix, 3)
+		                  : open_repo(s3p_endpoint(p), prefix, 3);
+		char sha[65], got[65], pattern[64];
+		uint64_t n;
+		snprintf(pattern, sizeof pattern, "/bucket1/%s/obj?partNumber=2&", prefix);
+		s3p_flip(p, pattern, 3 * MIB);
+		/* the attempts are logged at debug level, on stderr: keep them in a file */
+		int saved = dup(2), v = drb_log_verbosity();
+		FILE *cap = tmpfile();
+		assert_non_null(cap);
+		fflush(stderr);
+		dup2(fileno(cap), 2);
+		drb_log_init(2);
+		int rc = s3t_put(r, "obj", 12ull * MIB, MIB, 21, sha);
+		fflush(stderr);
+		dup2(saved, 2);
+		close(saved);
+		drb_log_init(v);
+		char log[65536] = "";
+		rewind(cap);
+		log[fread(log, 1, sizeof log - 1, cap)] = 0;
+		fclose(cap);
+		assert_int_equal(rc, 0);
+		assert_true(s3p_flipped(p));
+		/* the server's own refusal, then a second attempt that it took */
+		if (!strstr(log, md5 ? "BadDigest" : "XAmzContentSHA256Mismatch")) {
+			print_error("no refusal of the damaged part in:\n%s\n", log);
+			fail();
+		}
+		assert_int_equal(s3t_get(r, "obj", got, &n), 0);
+		assert_int_equal(n, 12ull * MIB);
+		assert_string_equal(got, sha);
+		drb_repo_close(r);
+		s3p_stop(p);
+	}
 }
 
 /* ---------------------------------------------------------------- kill -9 during uploads */
@@ -851,10 +913,9 @@ static void canned_complete_empty_etag(void **state)
 	(void)state;
 	S3T_NEED(&T);
 	s3p *p = s3p_start(0);
-	drb_repo *r = open_repo(s3p_endpoint(p), "c", 1);
 	static unsigned char buf[5 * MIB];
 	unsigned char md5s[2][16];
-	char sha[65], predicted[48], head_ok[256];
+	char sha[65], predicted[48], head_ok[256], hex[2][33], part_md5[2][128];
 	s3t_fill(15, 0, buf, 5 * MIB);
 	drb_s3_md5(buf, 5 * MIB, md5s[0]);
 	s3t_fill(15, 5 * MIB, buf, MIB);
@@ -862,21 +923,44 @@ static void canned_complete_empty_etag(void **state)
 	drb_s3_multipart_etag((const unsigned char(*)[16])md5s, 2, predicted);
 	snprintf(head_ok, sizeof head_ok,
 	         "HTTP/1.1 200 OK\nContent-Length: 6291456\nETag: \"%s\"\n\n", predicted);
+	for (int i = 0; i < 2; i++) { /* what RGW answers a part: the MD5 of what it got */
+		drb_s3_hex(md5s[i], 16, hex[i]);
+		snprintf(part_md5[i], sizeof part_md5[i], "HTTP/1.1 200 OK\nETag: \"%s\"\n\n",
+		         hex[i]);
+	}
 #define EMPTY_COMPLETE                                                                             \
 	"HTTP/1.1 200 OK\n\n<CompleteMultipartUploadResult><Key>c/obj</Key><ETag></ETag>"          \
 	"</CompleteMultipartUploadResult>"
-	const char *good[] = {CREATED, PART_OK, PART_OK, EMPTY_COMPLETE, head_ok};
+#define OTHER_HEAD                                                                                 \
+	"HTTP/1.1 200 OK\nContent-Length: 6291456\nETag: "                                         \
+	"\"0123456789abcdef0123456789abcdef-2\"\n\n"
+	/* a signed payload (the default): the ETag is predicted from the MD5s the server gave for
+	 * the parts, whose bytes it checked against the signed SHA-256s. One part at a time, so the
+	 * canned answers meet the parts in order. */
+	drb_repo_config *c = &cfgs[n_cfgs++ % 32];
+	*c = s3t_config(&T, s3p_endpoint(p), "c");
+	c->retries = 1;
+	c->upload_parallel = 1;
+	drb_repo *r = NULL;
+	assert_int_equal(drb_repo_open(c, &r), 0);
+	const char *good[] = {CREATED, part_md5[0], part_md5[1], EMPTY_COMPLETE, head_ok};
 	s3p_canned(p, good, 5);
 	assert_int_equal(s3t_put(r, "obj", 6ull * MIB, MIB, 15, sha), 0);
 	assert_non_null(strstr(last_request(p), "HEAD /bucket1/c/obj HTTP/1.1"));
-	const char *other[] = {CREATED,
-	                       PART_OK,
-	                       PART_OK,
-	                       EMPTY_COMPLETE,
-	                       "HTTP/1.1 200 OK\nContent-Length: 6291456\nETag: "
-	                       "\"0123456789abcdef0123456789abcdef-2\"\n\n",
-	                       ABORTED};
+	assert_null(strstr(s3p_request(p, 1), "Content-MD5:"));
+	const char *other[] = {CREATED,        part_md5[0], part_md5[1],
+	                       EMPTY_COMPLETE, OTHER_HEAD,  ABORTED};
 	s3p_canned(p, other, 6);
+	assert_int_equal(s3t_put(r, "obj", 6ull * MIB, MIB, 15, sha), DRB_ERR_INTEGRITY);
+	one_clear_line("has ETag 0123456789abcdef0123456789abcdef-2, but its parts' MD5s give");
+	drb_repo_close(r);
+	/* Content-MD5 (sign_payload = false): predicted from the MD5s sent, whatever ETags come */
+	r = open_md5_repo(s3p_endpoint(p), "c", 1);
+	const char *good_md5[] = {CREATED, PART_OK, PART_OK, EMPTY_COMPLETE, head_ok};
+	s3p_canned(p, good_md5, 5);
+	assert_int_equal(s3t_put(r, "obj", 6ull * MIB, MIB, 15, sha), 0);
+	const char *other_md5[] = {CREATED, PART_OK, PART_OK, EMPTY_COMPLETE, OTHER_HEAD, ABORTED};
+	s3p_canned(p, other_md5, 6);
 	assert_int_equal(s3t_put(r, "obj", 6ull * MIB, MIB, 15, sha), DRB_ERR_INTEGRITY);
 	one_clear_line("has ETag 0123456789abcdef0123456789abcdef-2, but its parts' MD5s give");
 	drb_repo_close(r);
@@ -895,29 +979,28 @@ static void canned_size_mismatch(void **state)
 	s3p_canned(p, answers, 2);
 	assert_int_equal(drb_repo_put_buf(r, "obj", "hello", 5, NULL), DRB_ERR_INTEGRITY);
 	one_clear_line("s3://bucket1/c/obj holds 4 bytes after 5 were written");
-	/* what went out: Content-MD5, an unsigned payload (signed header), our size record */
+	/* what went out: the body's SHA-256, signed, no Content-MD5, our size record */
 	const char *put = s3p_request(p, 0);
 	assert_non_null(strstr(put, "PUT /bucket1/c/obj HTTP/1.1"));
-	assert_non_null(strstr(put, "Content-MD5: XUFAKrxLKna5cZ2REBfFkg=="));
-	assert_non_null(strstr(put, "x-amz-content-sha256: UNSIGNED-PAYLOAD"));
-	assert_non_null(strstr(put, "content-md5;host;x-amz-content-sha256;x-amz-date;"));
+	assert_non_null(strstr(put,
+	                       "x-amz-content-sha256: "
+	                       "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"));
+	assert_null(strstr(put, "Content-MD5:"));
+	assert_non_null(strstr(put, "SignedHeaders=host;x-amz-content-sha256;x-amz-date;"));
 	assert_non_null(strstr(put, "x-amz-meta-drb-size: 5"));
 	assert_non_null(strstr(put, "Authorization: AWS4-HMAC-SHA256 Credential=DRBTESTKEY/"));
 	assert_null(strstr(put, "Expect:"));
 	assert_null(strstr(put, "chunked"));
 	drb_repo_close(r);
 
-	/* sign_payload = true: the body's SHA-256 is signed instead, on parts as well */
-	drb_repo_config *c = &cfgs[n_cfgs++ % 32];
-	*c = s3t_config(&T, s3p_endpoint(p), "c");
-	c->retries = 0;
-	c->sign_payload = true;
-	assert_int_equal(drb_repo_open(c, &r), 0);
+	/* sign_payload = false: Content-MD5 and an unsigned payload (the header itself signed) */
+	r = open_md5_repo(s3p_endpoint(p), "c", 0);
 	s3p_canned(p, answers, 2);
 	assert_int_equal(drb_repo_put_buf(r, "obj", "hello", 5, NULL), DRB_ERR_INTEGRITY);
-	assert_non_null(strstr(s3p_request(p, 0),
-	                       "x-amz-content-sha256: "
-	                       "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"));
+	put = s3p_request(p, 0);
+	assert_non_null(strstr(put, "Content-MD5: XUFAKrxLKna5cZ2REBfFkg=="));
+	assert_non_null(strstr(put, "x-amz-content-sha256: UNSIGNED-PAYLOAD"));
+	assert_non_null(strstr(put, "content-md5;host;x-amz-content-sha256;x-amz-date;"));
 	drb_repo_close(r);
 	s3p_stop(p);
 }
@@ -928,7 +1011,9 @@ static void canned_part_etag_mismatch(void **state)
 	(void)state;
 	S3T_NEED(&T);
 	s3p *p = s3p_start(0);
-	drb_repo *r = open_repo(s3p_endpoint(p), "c", 1);
+	/* only the Content-MD5 mode knows the MD5 sent; a signed payload is checked by the server
+	 */
+	drb_repo *r = open_md5_repo(s3p_endpoint(p), "c", 1);
 	const char *answers[] = {"HTTP/1.1 200 OK\nETag: \"00000000000000000000000000000000\"\n\n",
 	                         "HTTP/1.1 200 OK\nETag: \"00000000000000000000000000000000\"\n\n"};
 	s3p_canned(p, answers, 2);
@@ -1138,6 +1223,7 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(part_damaged_on_the_way, server_up),
 	    cmocka_unit_test_setup(part_killed_then_back, server_up),
 	    cmocka_unit_test_setup(part_killed_for_good, server_up),
 	    cmocka_unit_test_setup(single_put_killed_then_back, server_up),

@@ -219,7 +219,8 @@ drb_repo_config s3t_config(s3t *t, const char *endpoint, const char *prefix)
 	                     .part_size = 5L * 1024 * 1024,
 	                     .upload_parallel = 4,
 	                     .timeout = 30,
-	                     .retries = 6};
+	                     .retries = 6,
+	                     .sign_payload = true}; /* the configuration's default */
 	return c;
 }
 
@@ -326,6 +327,10 @@ struct s3p {
 	size_t after;
 	void (*fn)(void *);
 	void *ud;
+	/* flip: one request byte changed on the way */
+	bool flip_on, flip_counting, flipped;
+	char flip_pattern[128];
+	size_t flip_after;
 	/* gate */
 	char gate_pattern[128];
 	unsigned gate_n, open;
@@ -345,6 +350,8 @@ typedef struct conn {
 	size_t tlen[2];
 	bool mine;        /* this connection carries the armed trigger */
 	size_t remaining; /* bytes to forward before firing */
+	bool flip_mine;   /* this connection carries the byte to flip */
+	size_t flip_at;   /* bytes to forward before it */
 	bool req_open;    /* a gated request waits for its answer */
 } conn;
 
@@ -436,9 +443,28 @@ static int pass(conn *c, int dir, const char *buf, size_t n)
 			}
 		}
 	}
+	char *changed = NULL;
+	if (dir == 0 && p->flip_on && !p->flipped) {
+		if (!p->flip_counting) {
+			long at = find(c, dir, buf, n, p->flip_pattern);
+			if (at >= 0) {
+				p->flip_counting = c->flip_mine = true;
+				c->flip_at = p->flip_after + (size_t)at;
+			}
+		}
+		if (c->flip_mine && c->flip_at < n && (changed = malloc(n))) {
+			memcpy(changed, buf, n);
+			changed[c->flip_at] ^= 0x01;
+			p->flipped = true;
+		} else if (c->flip_mine) {
+			c->flip_at -= n;
+		}
+	}
 	pthread_mutex_unlock(&p->lock);
 	remember(c, dir, buf, n);
-	if (limit && write_all(to, buf, limit) < 0)
+	int wr = limit ? write_all(to, changed ? changed : buf, limit) : 0;
+	free(changed);
+	if (wr < 0)
 		return -1;
 	if (fire) {
 		p->fn(p->ud);
@@ -683,6 +709,24 @@ int s3p_port(const s3p *p)
 const char *s3p_endpoint(const s3p *p)
 {
 	return p->endpoint;
+}
+
+void s3p_flip(s3p *p, const char *pattern, size_t after)
+{
+	pthread_mutex_lock(&p->lock);
+	snprintf(p->flip_pattern, sizeof p->flip_pattern, "%s", pattern);
+	p->flip_after = after;
+	p->flip_counting = p->flipped = false;
+	p->flip_on = true;
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool s3p_flipped(s3p *p)
+{
+	pthread_mutex_lock(&p->lock);
+	bool f = p->flipped;
+	pthread_mutex_unlock(&p->lock);
+	return f;
 }
 
 void s3p_arm(s3p *p, bool to_server, const char *pattern, size_t after, void (*fn)(void *),

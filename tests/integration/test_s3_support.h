@@ -93,6 +93,11 @@ void s3p_arm(s3p *p, bool to_server, const char *pattern, size_t after, void (*f
              void *ud);
 bool s3p_fired(s3p *p);
 
+/* Once: when pattern has passed in the requests and then `after` more bytes, change the next
+ * byte (one bit) and forward the rest as it comes: a body damaged on the way. */
+void s3p_flip(s3p *p, const char *pattern, size_t after);
+bool s3p_flipped(s3p *p);
+
 /* Hold the answers to requests whose first line contains pattern until n of them are open at
  * once. s3p_gate_reached tells whether that happened (false after a 30 s safety timeout). */
 void s3p_gate(s3p *p, const char *pattern, unsigned n);

@@ -99,7 +99,7 @@ static void test_full_contract(void **state)
 		 " region = \"us-east-1\"\n bucket = \"ehr\"\n prefix = \"drbackup\"\n"
 		 " access_key_id = \"AK\"\n secret_access_key_file = \"%s\"\n uri_style = \"host\"\n"
 		 " object_lock_days = 7\n object_lock_mode = \"GOVERNANCE\"\n delete_versions = true\n"
-		 " legal_hold = true\n tier {\n  after_days = 30\n  storage_class = \"GLACIER_IR\"\n }\n sign_payload = true\n}\n"
+		 " legal_hold = true\n tier {\n  after_days = 30\n  storage_class = \"GLACIER_IR\"\n }\n sign_payload = false\n}\n"
 		 "repo dr {\n type = \"posix\"\n path = \"/mnt/dr\"\n}\n",
 		 secret);
 	assert_int_equal(parse(text, msg, sizeof msg, &c), 0);
@@ -124,8 +124,8 @@ static void test_full_contract(void **state)
 	assert_false(c->repos[1].delete_versions);
 	assert_false(c->repos[1].legal_hold);
 	assert_int_equal(c->repos[1].tier_after_days, 0);
-	assert_true(c->repos[0].sign_payload);
-	assert_false(c->repos[1].sign_payload); /* the default: UNSIGNED-PAYLOAD */
+	assert_false(c->repos[0].sign_payload); /* Content-MD5 and UNSIGNED-PAYLOAD */
+	assert_true(c->repos[1].sign_payload);  /* the default: the body's SHA-256, signed */
 	assert_string_equal(c->repos[1].path, "/mnt/dr");
 	assert_ptr_equal(drb_config_repo(c, "dr"), &c->repos[1]);
 	assert_null(drb_config_repo(c, "nope"));

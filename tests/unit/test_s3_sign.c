@@ -384,6 +384,9 @@ static void digests(void **state)
 	drb_s3_sha256_hex(body, len, sha_b);
 	assert_memory_equal(md5, md5b, 16);
 	assert_string_equal(sha_a, sha_b);
+	memset(sha_a, 0, sizeof sha_a);
+	assert_int_equal(drb_s3_body_digests(body, len, NULL, sha_a), 0); /* the SHA-256 alone */
+	assert_string_equal(sha_a, sha_b);
 	assert_int_equal(drb_s3_body_digests("", 0, md5b, sha_a), 0);
 	assert_string_equal(sha_a, DRB_S3_EMPTY_SHA256);
 	free(body);
