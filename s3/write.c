@@ -196,7 +196,7 @@ static int body_checks(s3_writer *w, const void *buf, size_t len, unsigned char 
 	return rc;
 }
 
-static int upload_part(s3_writer *w, part *p)
+static int upload_part(s3_writer *w, part *p, bool *unpredicted)
 {
 	drb_s3_resp resp = {0};
 	unsigned char md5[16];
@@ -227,7 +227,7 @@ static int upload_part(s3_writer *w, part *p)
 		memcpy(w->md5s[p->number - 1], md5, 16);
 	else if (!drb_s3_etag_is_md5(resp.etag, resp.sse) ||
 	         sodium_hex2bin(w->md5s[p->number - 1], 16, resp.etag, 32, NULL, NULL, NULL) != 0)
-		w->unpredicted = true; /* set, never cleared, by any worker: read after the join */
+		*unpredicted = true;
 out:
 	drb_s3_resp_free(&resp);
 	return rc;
@@ -251,8 +251,11 @@ static void *worker(void *arg)
 			w->queue_tail = NULL;
 		bool skip = w->failed || w->abandon; /* the upload is lost: drain */
 		pthread_mutex_unlock(&w->lock);
-		int rc = skip ? 0 : upload_part(w, p);
+		bool unpredicted = false;
+		int rc = skip ? 0 : upload_part(w, p, &unpredicted);
 		pthread_mutex_lock(&w->lock);
+		if (unpredicted)
+			w->unpredicted = true;
 		if (rc < 0 && !w->failed) {
 			w->failed = true;
 			drb_error_save(&w->err);
