@@ -112,6 +112,7 @@ typedef struct drb_s3 {
 	size_t asof_n, asof_cap;
 	uint64_t part_size;
 	bool sign_payload; /* data bodies signed by their SHA-256, not UNSIGNED-PAYLOAD */
+	bool md5_required; /* the server asked for Content-MD5 (__atomic: upload threads set it) */
 	unsigned upload_parallel;
 	long timeout; /* seconds without progress; 0: none */
 	unsigned retries;

@@ -1005,6 +1005,36 @@ static void canned_size_mismatch(void **state)
 	s3p_stop(p);
 }
 
+/* AWS refuses a body without Content-MD5 in a bucket with default Object Lock retention, which
+ * the configuration does not name: the body goes again with it, and so do the next ones. */
+static void canned_md5_demanded(void **state)
+{
+	(void)state;
+	S3T_NEED(&T);
+	s3p *p = s3p_start(0);
+	drb_repo *r = open_repo(s3p_endpoint(p), "c", 1);
+	const char *answers[] = {
+	    "HTTP/1.1 400 Bad Request\n\n<Error><Code>InvalidRequest</Code><Message>Content-MD5 OR "
+	    "x-amz-checksum- HTTP header is required for Put Object requests with Object Lock "
+	    "parameters</Message></Error>",
+	    "HTTP/1.1 200 OK\nETag: \"5d41402abc4b2a76b9719d911017c592\"\n\n",
+	    "HTTP/1.1 200 OK\nContent-Length: 5\nETag: \"5d41402abc4b2a76b9719d911017c592\"\n\n",
+	    "HTTP/1.1 200 OK\nETag: \"5d41402abc4b2a76b9719d911017c592\"\n\n",
+	    "HTTP/1.1 200 OK\nContent-Length: 5\nETag: \"5d41402abc4b2a76b9719d911017c592\"\n\n"};
+	s3p_canned(p, answers, 5);
+	assert_int_equal(drb_repo_put_buf(r, "obj", "hello", 5, NULL), 0);
+	assert_int_equal(s3p_requests(p), 3);
+	assert_null(strstr(s3p_request(p, 0), "Content-MD5:"));
+	assert_non_null(strstr(s3p_request(p, 1), "Content-MD5: XUFAKrxLKna5cZ2REBfFkg=="));
+	assert_non_null(strstr(s3p_request(p, 1), "x-amz-content-sha256: 2cf24dba"));
+	/* the next body carries it from the start */
+	assert_int_equal(drb_repo_put_buf(r, "obj2", "hello", 5, NULL), 0);
+	assert_int_equal(s3p_requests(p), 5);
+	assert_non_null(strstr(s3p_request(p, 3), "Content-MD5: XUFAKrxLKna5cZ2REBfFkg=="));
+	drb_repo_close(r);
+	s3p_stop(p);
+}
+
 /* A server that claims to have stored other bytes (its MD5 ETag differs) gets them again. */
 static void canned_part_etag_mismatch(void **state)
 {
@@ -1224,6 +1254,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(part_damaged_on_the_way, server_up),
+	    cmocka_unit_test_setup(canned_md5_demanded, server_up),
 	    cmocka_unit_test_setup(part_killed_then_back, server_up),
 	    cmocka_unit_test_setup(part_killed_for_good, server_up),
 	    cmocka_unit_test_setup(single_put_killed_then_back, server_up),
