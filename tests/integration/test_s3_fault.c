@@ -36,26 +36,28 @@ static s3t T;
 static drb_repo_config cfgs[32];
 static int n_cfgs;
 
-/* sign_payload = false: bodies go with Content-MD5, which the ETags given are compared with */
-static drb_repo *open_md5_repo(const char *endpoint, const char *prefix, long retries)
+/* sign: the configuration's default, the body's SHA-256 signed; false: Content-MD5, which the
+ * ETags given are compared with */
+static drb_repo *open_repo_signing(const char *endpoint, const char *prefix, long retries,
+                                   bool sign)
 {
 	drb_repo *r = NULL;
 	drb_repo_config *c = &cfgs[n_cfgs++ % 32];
 	*c = s3t_config(&T, endpoint, prefix);
 	c->retries = retries;
-	c->sign_payload = false;
+	c->sign_payload = sign;
 	assert_int_equal(drb_repo_open(c, &r), 0);
 	return r;
 }
 
 static drb_repo *open_repo(const char *endpoint, const char *prefix, long retries)
 {
-	drb_repo *r = NULL;
-	drb_repo_config *c = &cfgs[n_cfgs++ % 32];
-	*c = s3t_config(&T, endpoint, prefix);
-	c->retries = retries;
-	assert_int_equal(drb_repo_open(c, &r), 0);
-	return r;
+	return open_repo_signing(endpoint, prefix, retries, true);
+}
+
+static drb_repo *open_md5_repo(const char *endpoint, const char *prefix, long retries)
+{
+	return open_repo_signing(endpoint, prefix, retries, false);
 }
 
 static void crash(void *ud)

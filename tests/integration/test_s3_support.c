@@ -721,12 +721,17 @@ void s3p_flip(s3p *p, const char *pattern, size_t after)
 	pthread_mutex_unlock(&p->lock);
 }
 
-bool s3p_flipped(s3p *p)
+static bool flag_of(s3p *p, const bool *flag)
 {
 	pthread_mutex_lock(&p->lock);
-	bool f = p->flipped;
+	bool f = *flag;
 	pthread_mutex_unlock(&p->lock);
 	return f;
+}
+
+bool s3p_flipped(s3p *p)
+{
+	return flag_of(p, &p->flipped);
 }
 
 void s3p_arm(s3p *p, bool to_server, const char *pattern, size_t after, void (*fn)(void *),
@@ -745,10 +750,7 @@ void s3p_arm(s3p *p, bool to_server, const char *pattern, size_t after, void (*f
 
 bool s3p_fired(s3p *p)
 {
-	pthread_mutex_lock(&p->lock);
-	bool f = p->fired;
-	pthread_mutex_unlock(&p->lock);
-	return f;
+	return flag_of(p, &p->fired);
 }
 
 void s3p_gate(s3p *p, const char *pattern, unsigned n)
@@ -764,10 +766,7 @@ void s3p_gate(s3p *p, const char *pattern, unsigned n)
 
 bool s3p_gate_reached(s3p *p)
 {
-	pthread_mutex_lock(&p->lock);
-	bool r = p->gate_reached;
-	pthread_mutex_unlock(&p->lock);
-	return r;
+	return flag_of(p, &p->gate_reached);
 }
 
 void s3p_canned(s3p *p, const char *const *responses, size_t n)
