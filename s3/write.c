@@ -177,7 +177,7 @@ static void object_headers(s3_writer *w, drb_s3_req *req)
  * makes the upload itself fail, and be retried, rather than the restore. The SHA-256 costs the
  * host 0.66 s per GiB (the CPU's SHA extensions), MD5 1.6 s. A repository with Object Lock sends
  * Content-MD5 as well, which AWS demands on a locked write, and so does one whose server has
- * asked for it (a bucket with default retention: see md5_demanded). *have_md5 says whether md5
+ * asked for it (a bucket with default retention: see send_body). *have_md5 says whether md5
  * holds the body's MD5, which the ETag the server gives is then compared with. */
 static int body_checks(s3_writer *w, const void *buf, size_t len, unsigned char md5[16],
                        bool *have_md5, drb_s3_req *req)
@@ -198,20 +198,29 @@ static int body_checks(s3_writer *w, const void *buf, size_t len, unsigned char 
 	return rc;
 }
 
-/* AWS refuses a write without Content-MD5 into a bucket with default Object Lock retention
- * (400 InvalidRequest, "Content-MD5 OR x-amz-checksum- HTTP header is required ..."), which the
- * configuration need not know of. Then the repository sends it from now on, and the caller
- * sends this body again, once. */
-static bool md5_demanded(s3_writer *w, int rc, const drb_s3_resp *resp, bool had_md5)
+/* Send a data body with its digest. AWS refuses a write without Content-MD5 into a bucket with
+ * default Object Lock retention (400 InvalidRequest, "Content-MD5 OR x-amz-checksum- HTTP header
+ * is required ..."), which the configuration need not know of: then the repository sends it from
+ * now on, and this body goes again with it, once. */
+static int send_body(s3_writer *w, const void *buf, size_t len, unsigned char md5[16],
+                     bool *have_md5, drb_s3_req *req, drb_s3_resp *resp)
 {
-	if (rc >= 0 || had_md5 || resp->status != 400 ||
+	int rc = body_checks(w, buf, len, md5, have_md5, req);
+	if (rc < 0)
+		return rc;
+	rc = drb_s3_send(w->s3, req, resp);
+	if (rc >= 0 || *have_md5 || resp->status != 400 ||
 	    strcmp(resp->code, "InvalidRequest") != 0 || !strstr(resp->message, "Content-MD5"))
-		return false;
+		return rc;
 	__atomic_store_n(&w->s3->md5_required, true, __ATOMIC_RELAXED);
 	drb_log_info("s3://%s: the server asks for Content-MD5 (a bucket with Object Lock "
 	             "retention?): sending it with every body from now on",
 	             w->s3->bucket);
-	return true;
+	drb_error_clear();
+	drb_s3_resp_reset(resp);
+	if ((rc = body_checks(w, buf, len, md5, have_md5, req)) < 0)
+		return rc;
+	return drb_s3_send(w->s3, req, resp);
 }
 
 static int upload_part(s3_writer *w, part *p, bool *unpredicted)
@@ -227,15 +236,7 @@ static int upload_part(s3_writer *w, part *p, bool *unpredicted)
 	    .method = "PUT", .key = w->key, .body = p->buf, .body_len = p->len, .what = what};
 	req.query[req.n_query++] = (drb_s3_kv){"partNumber", num};
 	req.query[req.n_query++] = (drb_s3_kv){"uploadId", w->upload_id};
-	if ((rc = body_checks(w, p->buf, p->len, md5, &have_md5, &req)) < 0)
-		goto out;
-	rc = drb_s3_send(w->s3, &req, &resp);
-	if (md5_demanded(w, rc, &resp, have_md5)) {
-		drb_s3_resp_reset(&resp);
-		if ((rc = body_checks(w, p->buf, p->len, md5, &have_md5, &req)) == 0)
-			rc = drb_s3_send(w->s3, &req, &resp);
-	}
-	if (rc < 0)
+	if ((rc = send_body(w, p->buf, p->len, md5, &have_md5, &req, &resp)) < 0)
 		goto out;
 	if (!resp.etag[0]) {
 		where_of(w, where, sizeof where);
@@ -538,17 +539,8 @@ static int put_single(s3_writer *w)
 	/* lets stat and get tell a whole object from one a non-atomic server cut short */
 	req.headers[req.n_headers++] = (drb_s3_kv){"x-amz-meta-drb-size", size};
 	bool have_md5;
-	if ((rc = body_checks(w, w->cur->buf, w->cur->len, md5, &have_md5, &req)) < 0)
-		goto out;
-	rc = drb_s3_send(w->s3, &req, &resp);
-	if (md5_demanded(w, rc, &resp, have_md5)) {
-		drb_s3_resp_reset(&resp);
-		if ((rc = body_checks(w, w->cur->buf, w->cur->len, md5, &have_md5, &req)) == 0)
-			rc = drb_s3_send(w->s3, &req, &resp);
-	}
-	if (rc == 0)
+	if ((rc = send_body(w, w->cur->buf, w->cur->len, md5, &have_md5, &req, &resp)) == 0)
 		rc = verify_stored(w, resp.etag, NULL);
-out:
 	drb_s3_resp_free(&resp);
 	return rc;
 }
