@@ -1,7 +1,7 @@
 /* zstd as filters on the chain. With workers, compression of compressible stretches runs on
  * zstd's own worker threads, so the thread that pushes bytes only feeds input and forwards
  * output; incompressible stretches stay on that thread, stored: frames of raw blocks at zstd's
- * fastest level, probed at the configured level every 8 MiB (several gigabytes a second). */
+ * fastest level, probed at the configured level every 2 MiB (several gigabytes a second). */
 #ifndef DRB_COMPRESS_H
 #define DRB_COMPRESS_H
 

@@ -299,14 +299,14 @@ static cfg_opt_t compression_opts[] = {
 };
 
 static cfg_opt_t binlog_opts[] = {
-    CFG_BOOL("purge_after_ship", cfg_false, CFGF_NONE),
-    CFG_INT("segment_seconds", 300, CFGF_NONE),
-    CFG_INT("max_outage_days", 7, CFGF_NONE),
-    CFG_INT_LIST("compact_levels", "{}", CFGF_NONE),
-    CFG_INT("compact_grace", 600, CFGF_NONE),
-    CFG_INT("follow_delay_ms", 0, CFGF_NONE),
-    CFG_INT("catalog_seconds", 60, CFGF_NONE),
-    CFG_END(),
+	CFG_BOOL("purge_after_ship", cfg_false, CFGF_NONE),
+	CFG_INT("segment_seconds", 300, CFGF_NONE),
+	CFG_INT("max_outage_days", 7, CFGF_NONE),
+	CFG_INT_LIST("compact_levels", "{}", CFGF_NONE),
+	CFG_INT("compact_grace", 600, CFGF_NONE),
+	CFG_INT("follow_delay_ms", 0, CFGF_NONE),
+	CFG_INT("catalog_seconds", 60, CFGF_NONE),
+	CFG_END(),
 };
 
 static cfg_opt_t restore_test_opts[] = {

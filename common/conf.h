@@ -98,9 +98,9 @@ typedef struct drb_config {
 		size_t n_compact_levels;
 		long follow_delay_ms; /* --follow: ship this long after a write (inotify); 0: every
 				       * segment_seconds */
-		long
-		    catalog_seconds; /* --follow: the current day's catalog rewritten at most this
-		                      * often (0: never; a timer run rewrites it when it shipped) */
+		/* --follow: the current day's catalog rewritten at most this often (0: never; a
+		 * timer run rewrites it when it shipped) */
+		long catalog_seconds;
 		long compact_grace; /* seconds a compacted segment is everywhere before the small
 				     * ones it replaces are deleted (restores that planned with them) */
 	} binlog;
