@@ -35,6 +35,7 @@
 #include "common/fault.h"
 #include "common/fork.h"
 #include "common/keys.h"
+#include "common/layout.h"
 #include "common/lock.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -716,11 +717,8 @@ static void compact(shipper *s)
 {
 	char today[9];
 	int64_t now = drb_state_now();
-	time_t t = (time_t)now;
-	struct tm tm;
 	bool all = true;
-	gmtime_r(&t, &tm);
-	strftime(today, sizeof today, "%Y%m%d", &tm);
+	drb_day_name(now, today);
 	bool rebuild = drb_state_catalog_rebuild_due(s->c);
 	if (strcmp(s->st.compacted_day, today) == 0 && !rebuild)
 		return;
@@ -777,10 +775,7 @@ static void catalog_today(shipper *s)
 	uint64_t mark = s->segments + s->compacted + s->replaced;
 	char today[9];
 	int64_t now = drb_state_now();
-	time_t t = (time_t)now;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(today, sizeof today, "%Y%m%d", &tm);
+	drb_day_name(now, today);
 	if (!s->st.generation[0] || mark == s->today_mark ||
 	    strcmp(s->st.compacted_day, today) != 0)
 		return;
@@ -906,10 +901,7 @@ static void follow_upkeep(shipper *s, schedule *w, int64_t now, long period_ms, 
 		compact(s);
 		w->next_compact = now + (period_ms > 30000 ? period_ms : 30000);
 		char today[9];
-		time_t t = (time_t)drb_state_now();
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(today, sizeof today, "%Y%m%d", &tm);
+		drb_day_name(drb_state_now(), today);
 		if (strcmp(today, s->st.compacted_day) == 0)
 			w->next_compact = now + period_ms; /* done for today: cheap to look again */
 	}

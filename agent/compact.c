@@ -406,14 +406,6 @@ static bool present_everywhere(pass *p, const drb_segment *s)
 	return all;
 }
 
-static void day_of(int64_t t, char out[9])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(out, 9, "%Y%m%d", &tm);
-}
-
 /* Delete the small segments big replaces, in every repository: day catalogs that name them
  * first (rewritten with big in their place), then descriptions (the segment is no longer
  * planned from), then objects. Every step can be repeated: the next pass finishes a killed one. */
@@ -431,7 +423,7 @@ static int delete_smalls(pass *p, const entry *big, size_t *idx, size_t n)
 		char last[9] = "";
 		for (size_t k = 0; k < n && rc == 0; k++) {
 			char day[9];
-			day_of(p->cp->v[idx[k]].s.shipped, day);
+			drb_day_name(p->cp->v[idx[k]].s.shipped, day);
 			if (strcmp(day, last) == 0)
 				continue;
 			snprintf(last, sizeof last, "%s", day);

@@ -593,8 +593,6 @@ void drb_restore_test_clear(drb_restore_test *t)
 
 /* ------------------------------------------------------------------ loading */
 
-static void day_of(int64_t t, char out[9]);
-
 typedef struct names {
 	char **v;
 	size_t n;
@@ -2233,7 +2231,7 @@ int drb_catalog_load_opts(drb_repo *r, const char *host_id, int flags, drb_catal
 		char last[9] = "";
 		for (size_t k = 0; k < c->gens[g].compacted; k++) {
 			char d[9];
-			day_of(c->gens[g].segs[k].shipped, d);
+			drb_day_name(c->gens[g].segs[k].shipped, d);
 			if (strcmp(d, last) != 0)
 				c->budget.day_catalogs++;
 			snprintf(last, sizeof last, "%s", d);
@@ -2319,14 +2317,6 @@ const drb_manifest *drb_catalog_full_before(const drb_catalog *c, int64_t t)
 
 /* ------------------------------------------------------------------ compaction */
 
-static void day_of(int64_t t, char out[9])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(out, 9, "%Y%m%d", &tm);
-}
-
 /* How a day catalog is written: open (the current day, rewritten as it grows) and how often
  * it has been written that day, for the request budget. */
 typedef struct day_write {
@@ -2341,7 +2331,7 @@ int drb_catalog_write_day(drb_repo *r, const char *host, const drb_generation *g
 			  size_t to)
 {
 	char day[9];
-	day_of(g->segs[from].shipped, day);
+	drb_day_name(g->segs[from].shipped, day);
 	return write_day_named(r, host, g, from, to, day, (day_write){0});
 }
 
@@ -2446,7 +2436,7 @@ int drb_catalog_day_supersede(drb_repo *r, const char *host, const char *path,
 static long day_number(int64_t t)
 {
 	char d[9];
-	day_of(t, d);
+	drb_day_name(t, d);
 	return strtol(d, NULL, 10);
 }
 
@@ -2521,7 +2511,7 @@ int drb_catalog_write_today(drb_repo *r, const char *host, const char *gen, int6
 	bool write = true;
 	if (added)
 		*added = 0;
-	day_of(now, today);
+	drb_day_name(now, today);
 	snprintf(prefix, sizeof prefix, "%s/catalog/%s/", host, gen);
 	int rc = drb_repo_list(r, prefix, true, collect, &days);
 	for (size_t i = 0; rc == 0 && i < days.n; i++)

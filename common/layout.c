@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 char *drb_path_component(const char *name)
 {
@@ -88,6 +89,14 @@ char *drb_path_segment_level(const char *host, const char *gen, const char *file
 char *drb_path_day_catalog(const char *host, const char *gen, const char *day)
 {
 	return joined("%s/catalog/%s/%s.json", host, gen, day);
+}
+
+void drb_day_name(int64_t t, char out[9])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 9, "%Y%m%d", &tm);
 }
 
 char *drb_path_restore_test(const char *host, const char *id)

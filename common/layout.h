@@ -34,6 +34,8 @@ char *drb_path_segment(const char *host, const char *gen, const char *file, uint
 char *drb_path_segment_level(const char *host, const char *gen, const char *file, uint64_t start,
 			     uint64_t end, int level, const char *ext);
 char *drb_path_day_catalog(const char *host, const char *gen, const char *day);
+/* The UTC day of t as day catalogs name it: YYYYMMDD. */
+void drb_day_name(int64_t t, char out[9]);
 char *drb_path_restore_test(const char *host, const char *id);
 char *drb_path_hold(const char *host, const char *practice);
 char *drb_path_tombstone_full(const char *host, const char *backup_id);
