@@ -14,8 +14,13 @@
 # libdrbackup.a): the transfer without compression and sealing. Each tool runs with its default
 # settings; peak RSS and the client's CPU (user + system) come from /usr/bin/time -v, the
 # server's CPU (radosgw, the OSD and the monitor; s3rver's node) from /proc before and after.
-# Client and server share the machine's cores, so the seconds are bounded by their sum. Build
-# without --enable-sanitizers for meaningful figures.
+# Client and server share the machine's cores, so the seconds are bounded by their sum. A last
+# row, "ceiling", is the server's own limit: curl sends the file as one PUT (SigV4, unsigned
+# payload, no digest: a client that does no work but the send, and a request no drbackup part
+# makes), so "ceiling / awscli" is the most any client could be ahead of awscli on this machine,
+# and drbackup's share of the ceiling's speed says how close it comes. The "steal" column is the
+# CPU the hypervisor gave to others during each tool's runs (/proc/stat), which no tool gets
+# back. Build without --enable-sanitizers for meaningful figures.
 # Environment: DRB_BUILDDIR (default: .), DRB_SRCDIR (default: this script's tree), PARALLEL
 # (drbackup's upload_parallel, default 4), PART (part_size, default 8388608), REPEAT (default 1:
 # rounds of every tool in turn; each tool's median is reported, with the highest peak RSS of its
@@ -41,7 +46,9 @@ for need in "$BIN" "$AWS" /usr/bin/time ${REF:+"$REF"}; do
 	[ -e "$need" ] || { echo "bench_s3: $need is missing" >&2; exit 2; }
 done
 [ "$SERVER" = rgw ] || [ -e "$S3RVER" ] || { echo "bench_s3: $S3RVER is missing" >&2; exit 2; }
-command -v rclone >/dev/null || { echo "bench_s3: rclone is missing" >&2; exit 2; }
+for need in rclone curl; do
+	command -v $need >/dev/null || { echo "bench_s3: $need is missing" >&2; exit 2; }
+done
 if grep -q 'fsanitize=address' "$BUILD/Makefile"; then
 	echo "bench_s3: warning: $BUILD is a sanitizer build; figures will be low" >&2
 	SANITIZE="-fsanitize=address,undefined"
@@ -59,9 +66,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 if [ "$SERVER" = rgw ]; then
-	# ---- Ceph RGW: one gateway, bluestore on a sparse file (5 tools x 2 kinds x SIZE per round fit)
+	# ---- Ceph RGW: one gateway, bluestore on a sparse file (6 tools x 2 kinds x SIZE per round
+	# fit: RGW frees deleted data only hours later, at garbage collection)
 	KEY=DRBBENCHKEY
-	gib=$(( (SIZE_MIB * 10 * REPEAT + 1023) / 1024 + 4 ))
+	gib=$(( (SIZE_MIB * 12 * REPEAT + 1023) / 1024 + 4 ))
 	RGW_GATEWAYS=a RGW_BUCKETS=bench RGW_STORE=bluestore RGW_STORE_GIB=$gib RGW_ACCESS_KEY=$KEY \
 		"$RGW" start "$WORK/rgw" $$ >"$WORK/rgw.ports"
 	PORT=$(awk '$1 == "a" { print $2 }' "$WORK/rgw.ports")
@@ -145,6 +153,8 @@ secret_access_key = $SECRET
 endpoint = $ENDPOINT
 region = us-east-1
 EOF
+# curl's credentials in a file of its own (never on a command line)
+(umask 077 && printf 'user = "%s:%s"\n' "$KEY" "$SECRET" >"$WORK/curl.conf")
 
 # the driver alone: stdin to one object, through the repository interface
 cat >"$WORK/s3put.c" <<'EOF'
@@ -208,9 +218,11 @@ server_ticks() {
 	echo "$t"
 }
 HZ=$(getconf CLK_TCK)
+# the machine's stolen time so far, in clock ticks: the hypervisor running someone else
+steal_ticks() { awk '$1 == "cpu" { print $9; exit }' /proc/stat; }
 
-# run NAME COMMAND...: time it once, record "NAME seconds peak-RSS-KiB client-CPU-s server-CPU-s"
-# in $WORK/results
+# run NAME COMMAND...: time it once, record "NAME seconds peak-RSS-KiB client-CPU-s server-CPU-s
+# steal-s" in $WORK/results
 run() {
 	name=$1
 	shift
@@ -218,19 +230,21 @@ run() {
 	sync # the previous run's writeback must not land in this one's time
 	sleep 1
 	s0=$(server_ticks)
+	st0=$(steal_ticks)
 	if ! /usr/bin/time -v -o "$WORK/time.txt" sh -c "$*" >"$WORK/$name.out" 2>&1; then
 		echo "bench_s3: $name failed:" >&2
 		cat "$WORK/$name.out" >&2
 		exit 1
 	fi
 	s1=$(server_ticks)
-	awk -F': ' -v name="$name" -v srv="$(( s1 - s0 ))" -v hz="$HZ" '
+	st1=$(steal_ticks)
+	awk -F': ' -v name="$name" -v srv="$(( s1 - s0 ))" -v steal="$(( st1 - st0 ))" -v hz="$HZ" '
 		/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0
 			for (i = 1; i <= n; i++) s = s * 60 + t[i] }
 		/Maximum resident set size/ { rss = $2 }
 		/User time \(seconds\)/ { cpu += $2 }
 		/System time \(seconds\)/ { cpu += $2 }
-		END { print name, s, rss, cpu, srv / hz }' "$WORK/time.txt" >>"$WORK/results"
+		END { print name, s, rss, cpu, srv / hz, steal / hz }' "$WORK/time.txt" >>"$WORK/results"
 }
 
 AWSENV="env -u AWS_CA_BUNDLE -u AWS_PROFILE AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$SECRET \
@@ -252,6 +266,7 @@ for kind in $KINDS; do
 		run driver "'$WORK/s3put' '$ENDPOINT' '$WORK/s3.secret' $kind/raw-$r.bin $PART $PARALLEL $SIZE '$KEY' < '$WORK/data.bin'"
 		run awscli "$AWSENV $AWS --endpoint-url '$ENDPOINT' s3 cp '$WORK/data.bin' s3://bench/$kind/aws-$r.bin"
 		run rclone "env -u AWS_CA_BUNDLE RCLONE_CONFIG='$WORK/rclone.conf' rclone copyto '$WORK/data.bin' bench:bench/$kind/rclone-$r.bin"
+		run ceiling "curl -sSf --noproxy '*' -o /dev/null -K '$WORK/curl.conf' --aws-sigv4 aws:amz:us-east-1:s3 -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T '$WORK/data.bin' '$ENDPOINT/bench/$kind/curl-$r.bin'"
 	done
 
 	# ---- report
@@ -259,7 +274,8 @@ for kind in $KINDS; do
 	# peak RSS of its runs
 	awk -v size="$SIZE_MIB" -v part="$PART" -v par="$PARALLEL" -v kind="$kind" -v srv="$SERVER_NAME" \
 		-v ref="$REF" '
-		{ n[$1]++; t[$1, n[$1]] = $2; if ($3 > r[$1]) r[$1] = $3; c[$1, n[$1]] = $4; sv[$1, n[$1]] = $5 }
+		{ n[$1]++; t[$1, n[$1]] = $2; if ($3 > r[$1]) r[$1] = $3; c[$1, n[$1]] = $4; sv[$1, n[$1]] = $5
+		  st[$1, n[$1]] = $6 }
 		function median(k, arr,   i, j, m, v, a) {
 			m = n[k]
 			for (i = 1; i <= m; i++) a[i] = arr[k, i]
@@ -269,14 +285,14 @@ for kind in $KINDS; do
 		END {
 			printf "S3 upload of %d MiB of %s to %s on 127.0.0.1 (drbackup: part_size %d, upload_parallel %d), median of %d\n",
 				size, kind == "sql" ? "dump text" : "incompressible bytes", srv, part, par, n["drbackup"]
-			printf "%-10s %9s %10s %12s %12s %12s\n", "tool", "seconds", "MiB/s", "peak RSS MiB",
-				"client CPU s", "server CPU s"
-			split((ref != "" ? "reference " : "") "drbackup driver awscli rclone", order, " ")
+			printf "%-10s %9s %10s %12s %12s %12s %9s\n", "tool", "seconds", "MiB/s", "peak RSS MiB",
+				"client CPU s", "server CPU s", "steal s"
+			split((ref != "" ? "reference " : "") "drbackup driver awscli rclone ceiling", order, " ")
 			for (i = 1; i in order; i++) {
 				k = order[i]
 				m[k] = median(k, t)
-				printf "%-10s %9.2f %10.1f %12.1f %12.2f %12.2f\n", k, m[k], size / m[k], r[k] / 1024,
-					median(k, c), median(k, sv)
+				printf "%-10s %9.2f %10.1f %12.1f %12.2f %12.2f %9.2f\n", k, m[k], size / m[k],
+					r[k] / 1024, median(k, c), median(k, sv), median(k, st)
 			}
 			split((ref != "" ? "reference " : "") "drbackup driver", who, " ")
 			for (i = 1; i in who; i++)
@@ -284,6 +300,8 @@ for kind in $KINDS; do
 					who[i], m["rclone"] / m[who[i]]
 			if (ref != "")
 				printf "drbackup / reference: %.2fx\n", m["reference"] / m["drbackup"]
+			printf "ceiling   / awscli: %.2fx (the most any client could be ahead of awscli here); drbackup runs at %.0f%% of the ceiling\n",
+				m["awscli"] / m["ceiling"], 100 * m["ceiling"] / m["drbackup"]
 		}' "$WORK/results"
 	rm -f "$WORK/data.bin"
 done
