@@ -539,14 +539,19 @@ void drbt_fingerprint(drbt_mariadb *m, char *buf, size_t len, const char *only)
 	char sums[32768] = "", objs[8192] = "";
 	if (list[0] && strcmp(list, "NULL") != 0)
 		drbt_sql(m, sums, sizeof sums, "CHECKSUM TABLE %s EXTENDED", list);
-	drbt_sql(m, objs, sizeof objs,
-		 "SELECT CONCAT((SELECT GROUP_CONCAT(CONCAT(TRIGGER_SCHEMA, '.', TRIGGER_NAME) ORDER "
-		 "BY 1) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA %s), '|', (SELECT "
-		 "GROUP_CONCAT(CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) ORDER BY 1) FROM "
-		 "information_schema.VIEWS WHERE TABLE_SCHEMA %s), '|', (SELECT "
-		 "GROUP_CONCAT(CONCAT(ROUTINE_SCHEMA, '.', ROUTINE_NAME) ORDER BY 1) FROM "
-		 "information_schema.ROUTINES WHERE ROUTINE_SCHEMA %s))",
-		 pattern, pattern, pattern);
+	/* the triggers, views and routines, one plain query each: the three as scalar subqueries
+	 * of one SELECT once crashed mariadbd 10.11.19 here (SIGSEGV, a NULL handler in
+	 * ha_maria::drop_table as the statement freed its temporary tables) */
+	static const char *const kinds[3][3] = {{"TRIGGERS", "TRIGGER_SCHEMA", "TRIGGER_NAME"},
+						{"VIEWS", "TABLE_SCHEMA", "TABLE_NAME"},
+						{"ROUTINES", "ROUTINE_SCHEMA", "ROUTINE_NAME"}};
+	char names[3][2048] = {"", "", ""};
+	for (int k = 0; k < 3; k++)
+		drbt_sql(m, names[k], sizeof names[k],
+			 "SELECT GROUP_CONCAT(CONCAT(%s, '.', %s) ORDER BY 1) FROM "
+			 "information_schema.%s WHERE %s %s",
+			 kinds[k][1], kinds[k][2], kinds[k][0], kinds[k][1], pattern);
+	snprintf(objs, sizeof objs, "%s|%s|%s", names[0], names[1], names[2]);
 	snprintf(buf, len, "%s\n%s", sums, objs);
 }
 
